@@ -1,0 +1,104 @@
+"""The ``/api/v2`` endpoint as a bare ASGI app (no router, no Request object
+on the hot path: the framework's per-request cost is most of the budget).
+
+Flow: read the body (bounded) -> parameters -> ``key``/``action`` -> the
+action's handler -> JSON. Every API-level outcome is HTTP 200 with a JSON
+body; ``PanelError`` becomes ``{"error": message}`` here and only here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from ..domain.errors import IncorrectRequest, InvalidAction, PanelError
+from ..services.panel import Panel, authenticate
+from .actions import ACTIONS
+from .messages import message
+from .render import Dialect
+from .transport import BadBody, parse_body, parse_query, parse_pairs
+
+log = logging.getLogger("smmpanel.api")
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+API_PATHS = ("/api/v2", "/api/v2/")
+
+
+async def send_json(send: Any, status: int, body: Any) -> None:
+    payload = orjson.dumps(body)
+    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    chunks, size = [], 0
+    while True:
+        event = await receive()
+        chunk = event.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not event.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _multipart(scope: Any, body: bytes, into: dict[str, Any]) -> None:
+    from starlette.requests import Request
+
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(scope, replay).form()
+    except Exception:
+        raise BadBody() from None
+    parse_pairs([(k, v) for k, v in form.multi_items() if isinstance(v, str)], into)
+
+
+class ApiV2:
+    def __init__(self, panel: Panel, dialect: Dialect, max_body_bytes: int) -> None:
+        self.panel = panel
+        self.dialect = dialect
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        body = await _read_body(receive, self.max_body_bytes)
+        if body is None:
+            await send_json(send, 413, {"error": f"Request body larger than {self.max_body_bytes} bytes"})
+            return
+        try:
+            reply = await self.handle(scope, body)
+        except PanelError as exc:
+            reply = {"error": message(exc, self.dialect.lang)}
+        except Exception:
+            log.exception("unexpected fault in /api/v2")
+            await send_json(send, 500, {"error": "Internal error, please retry later"})
+            return
+        await send_json(send, 200, reply)
+
+    async def handle(self, scope: Any, body: bytes) -> Any:
+        params: dict[str, Any] = {}
+        parse_query(scope.get("query_string", b""), params)
+        ctype = ""
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                ctype = value.decode("latin-1")
+                break
+        try:
+            if ctype.lower().startswith("multipart/form-data"):
+                await _multipart(scope, body, params)
+            else:
+                parse_body(ctype, body, params)
+        except BadBody:
+            raise IncorrectRequest() from None
+        key, action = params.get("key"), params.get("action")
+        if not isinstance(key, str) or not key or not isinstance(action, str) or not action:
+            raise IncorrectRequest()
+        handler = ACTIONS.get(action)
+        if handler is None:
+            await authenticate(self.panel, key)
+            raise InvalidAction()
+        return await handler(self.panel, self.dialect, key, params)

@@ -1,0 +1,105 @@
+"""Every error text the API speaks, in English and Vietnamese (spec section 4).
+
+Clients pattern-match the English texts: keep them exact. The ``standard``
+dialect speaks English, ``like3s`` Vietnamese. This is the one place where an
+error becomes words.
+"""
+
+from __future__ import annotations
+
+from ..domain.errors import PanelError
+
+FIXED: dict[str, tuple[str, str]] = {
+    "incorrect_request": ("Incorrect request", "Yêu cầu không hợp lệ"),
+    "invalid_key": ("Invalid API key", "API key không hợp lệ"),
+    "invalid_action": ("Invalid action", "Action không hợp lệ"),
+    "missing_add_fields": (
+        "Missing required fields: service, link, quantity",
+        "Thiếu thông tin: service, link, quantity là bắt buộc",
+    ),
+    "incorrect_service": ("Incorrect service ID", "Dịch vụ không tồn tại"),
+    "bad_link": ("Bad link", "Link không hợp lệ"),
+    "quantity_min": ("Quantity less than minimal {min}", "Số lượng tối thiểu là {min}"),
+    "quantity_max": ("Quantity more than maximal {max}", "Số lượng tối đa là {max}"),
+    "funds": ("Not enough funds on balance", "Số dư không đủ"),
+    "incorrect_order": ("Incorrect order ID", "Không tìm thấy đơn hàng"),
+    "bad_id_list": ('Invalid {field} format, use: "1,2,3"', 'Định dạng {field} không hợp lệ, dùng dạng: "1,2,3"'),
+    "refill_not_found": ("Refill not found", "Không tìm thấy yêu cầu bảo hành"),
+    "active_link": (
+        "You have active order with this link. Please wait until order being completed.",
+        "Link này đang có đơn chạy, vui lòng chờ hoàn thành.",
+    ),
+    "status_move_refused": (
+        "Status can't change from {current} to {new}",
+        "Không thể chuyển trạng thái từ {current} sang {new}",
+    ),
+    "not_found": ("No {what} named {name}", "Không tìm thấy {what} {name}"),
+    "already_exists": ("A {what} named {name} already exists", "{what} {name} đã tồn tại"),
+}
+
+# InvalidField: "Invalid <field>: <rule>"
+RULES: dict[str, tuple[str, str]] = {
+    "required": ("is required", "là bắt buộc"),
+    "integer": ("must be a whole number", "phải là số nguyên không âm"),
+    "range": ("must be between {min} and {max}", "phải từ {min} đến {max}"),
+    "at_least": ("must be at least {min}", "phải ít nhất là {min}"),
+    "at_most": ("must be at most {max}", "tối đa là {max}"),
+    "flag": ("must be true, false, 1 or 0", "phải là true, false, 1 hoặc 0"),
+    "text": ("must be text", "phải là chuỗi ký tự"),
+    "too_long": ("must be at most {max} characters", "tối đa {max} ký tự"),
+    "control_chars": ("must not contain control characters", "không được chứa ký tự điều khiển"),
+    "too_many": ("at most {max} allowed", "tối đa {max} mục"),
+    "one_of": ("must be one of: {allowed}", "phải là một trong: {allowed}"),
+    "dripfeed_unavailable": (
+        "drip-feed (runs, interval) is not available for this service",
+        "dịch vụ này không hỗ trợ drip-feed (runs, interval)",
+    ),
+    "not_above": ("must not be above {other}", "không được lớn hơn {other}"),
+    "date_dmy": ("must be a date as d/m/Y", "phải là ngày dạng d/m/Y"),
+    "decimal": ("must be a decimal number", "phải là số thập phân"),
+    "not_negative": ("must not be negative", "không được âm"),
+    "not_zero": ("must not be zero", "không được bằng 0"),
+    "too_large": ("is too large", "quá lớn"),
+    "balance_below_zero": ("would take the balance below zero", "làm số dư âm"),
+    "editable": ("can't be changed; allowed: {allowed}", "không thể sửa; được phép: {allowed}"),
+    "user_name": (
+        "must be 1-{max} letters, digits or . _ - @",
+        "gồm 1-{max} chữ cái, chữ số hoặc . _ - @",
+    ),
+}
+
+REFILL_REASONS: dict[str, tuple[str, str]] = {
+    "status": (
+        "Refill is only available for Completed or Partial orders",
+        "Chỉ bảo hành đơn Completed hoặc Partial",
+    ),
+    "service": ("Refill is not available for this service", "Dịch vụ này không hỗ trợ bảo hành"),
+    "window": ("Refill period for this order has expired", "Đơn hàng đã hết thời gian bảo hành"),
+    "active": ("This order already has an active refill", "Đơn hàng đang có yêu cầu bảo hành"),
+}
+
+CANCEL_REASONS: dict[str, tuple[str, str]] = {
+    "service": ("Cancel is not available for this service", "Dịch vụ này không hỗ trợ hủy đơn"),
+    "final": ("Order is already finished and can't be canceled", "Đơn đã kết thúc, không thể hủy"),
+    "started": ("Order is already in progress and can't be canceled", "Đơn đang chạy, không thể hủy"),
+    "in_flight": (
+        "Order is being sent to the provider; try again in a minute",
+        "Đơn đang được gửi đi, vui lòng thử lại sau",
+    ),
+    "requested": ("Cancel is already requested for this order", "Đã yêu cầu hủy đơn này"),
+}
+
+
+def message(error: PanelError, lang: str = "en") -> str:
+    i = 1 if lang == "vi" else 0
+    params = dict(error.params)
+    if error.code == "invalid_field":
+        rule = RULES[str(params["rule"])][i].format(**params)
+        prefix = "Invalid" if i == 0 else "Giá trị không hợp lệ:"
+        return f"{prefix} {params['field']}: {rule}" if i == 0 else f"{prefix} {params['field']} {rule}"
+    if error.code == "refill_not_allowed":
+        return REFILL_REASONS[str(params["reason"])][i]
+    if error.code == "cancel_not_allowed":
+        return CANCEL_REASONS[str(params["reason"])][i]
+    params.setdefault("field", "orders")
+    return FIXED[error.code][i].format(**params)

@@ -1,0 +1,119 @@
+"""Every rejection the panel can give, in one place.
+
+Each error carries a stable ``code`` and the values its message needs. The
+texts (English and Vietnamese) live in ``smmpanel.api.messages``; this module
+only says *what* went wrong, never *how it is worded*.
+"""
+
+from __future__ import annotations
+
+
+class PanelError(Exception):
+    """Base of every expected rejection: bad input, a rule, a missing thing."""
+
+    code: str = "panel_error"
+
+    def __init__(self, **params: object) -> None:
+        self.params = params
+        super().__init__(f"{self.code} {params}" if params else self.code)
+
+
+class IncorrectRequest(PanelError):
+    code = "incorrect_request"
+
+
+class InvalidApiKey(PanelError):
+    code = "invalid_key"
+
+
+class InvalidAction(PanelError):
+    code = "invalid_action"
+
+
+class MissingAddFields(PanelError):
+    code = "missing_add_fields"
+
+
+class IncorrectService(PanelError):
+    code = "incorrect_service"
+
+
+class BadLink(PanelError):
+    code = "bad_link"
+
+
+class QuantityTooLow(PanelError):
+    """params: min"""
+
+    code = "quantity_min"
+
+
+class QuantityTooHigh(PanelError):
+    """params: max"""
+
+    code = "quantity_max"
+
+
+class NotEnoughFunds(PanelError):
+    code = "funds"
+
+
+class IncorrectOrder(PanelError):
+    code = "incorrect_order"
+
+
+class InvalidIdList(PanelError):
+    code = "bad_id_list"
+
+
+class RefillNotFound(PanelError):
+    code = "refill_not_found"
+
+
+class ActiveOrderWithLink(PanelError):
+    code = "active_link"
+
+
+class InvalidField(PanelError):
+    """A field broke a rule. params: field, rule, and the rule's values.
+
+    ``rule`` is a key of ``smmpanel.api.messages.RULES``.
+    """
+
+    code = "invalid_field"
+
+    def __init__(self, field: str, rule: str, **params: object) -> None:
+        super().__init__(field=field, rule=rule, **params)
+
+
+class RefillNotAllowed(PanelError):
+    """params: reason (a key of ``smmpanel.api.messages.REFILL_REASONS``)."""
+
+    code = "refill_not_allowed"
+
+
+class CancelNotAllowed(PanelError):
+    """params: reason (a key of ``smmpanel.api.messages.CANCEL_REASONS``)."""
+
+    code = "cancel_not_allowed"
+
+
+class StatusMoveRefused(PanelError):
+    """An operator or upstream tried a move the status machine forbids.
+
+    params: current, new. Not an API error: the CLI and the worker report it.
+    """
+
+    code = "status_move_refused"
+
+
+class NotFound(PanelError):
+    """An operator named something that does not exist. params: what, name."""
+
+    code = "not_found"
+
+
+class AlreadyExists(PanelError):
+    """params: what, name."""
+
+    code = "already_exists"

@@ -1,0 +1,124 @@
+"""Parsing of request values: the rules of spec section 1, nothing else.
+
+Values arrive as JSON numbers, strings, lists (repeated form fields) or JSON
+arrays. Each parser either returns a clean Python value or raises
+``InvalidField`` naming the field and the rule it broke.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from .errors import InvalidField, InvalidIdList
+
+MAX_IDS_PER_CALL = 100
+MAX_LINKS_PER_BULK = 100
+MAX_TEXT_CHARS = 100_000  # comments, usernames lists
+MAX_LINES = 10_000  # lines in a comments / usernames list
+MAX_SHORT_TEXT_CHARS = 500  # username, hashtag, keywords...
+
+_DIGITS = re.compile(r"[0-9]{1,18}")
+_TRUE = {"1", "true"}
+_FALSE = {"0", "false"}
+# Control characters other than newline, carriage return and tab.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def first(raw: object) -> object:
+    """A repeated field used where one value is expected: the last one wins."""
+    if isinstance(raw, list):
+        return raw[-1] if raw else ""
+    return raw
+
+
+def parse_int(raw: object, field: str, *, lo: int | None = None, hi: int | None = None) -> int:
+    raw = first(raw)
+    if isinstance(raw, bool):
+        raise InvalidField(field, "integer")
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and _DIGITS.fullmatch(raw.strip()):
+        value = int(raw.strip())
+    else:
+        raise InvalidField(field, "integer")
+    if value < 0:
+        raise InvalidField(field, "integer")
+    if lo is not None and hi is not None and not lo <= value <= hi:
+        raise InvalidField(field, "range", min=lo, max=hi)
+    if lo is not None and value < lo:
+        raise InvalidField(field, "at_least", min=lo)
+    if hi is not None and value > hi:
+        raise InvalidField(field, "at_most", max=hi)
+    return value
+
+
+def parse_flag(raw: object, field: str) -> bool:
+    raw = first(raw)
+    if raw is True or raw is False:
+        return raw
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw)
+    if isinstance(raw, str):
+        text = raw.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise InvalidField(field, "flag")
+
+
+def parse_text(raw: object, field: str, *, max_chars: int = MAX_SHORT_TEXT_CHARS, multiline: bool = False) -> str:
+    raw = first(raw)
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise InvalidField(field, "text")
+    text = str(raw)
+    if len(text) > max_chars:
+        raise InvalidField(field, "too_long", max=max_chars)
+    if _CONTROL.search(text) or (not multiline and ("\n" in text or "\r" in text)):
+        raise InvalidField(field, "control_chars")
+    return text.strip()
+
+
+def parse_lines(raw: object, field: str) -> list[str]:
+    """One entry per non-empty line (``\\n`` or ``\\r\\n``); a JSON array works too."""
+    if isinstance(raw, list) and len(raw) > 1:
+        items: Iterable[object] = raw
+    else:
+        items = parse_text(raw, field, max_chars=MAX_TEXT_CHARS, multiline=True).splitlines()
+    lines = [parse_text(item, field, max_chars=MAX_TEXT_CHARS) for item in items]
+    lines = [line for line in lines if line]
+    if len(lines) > MAX_LINES:
+        raise InvalidField(field, "too_many", max=MAX_LINES)
+    return lines
+
+
+def split_list(raw: object) -> list[str]:
+    """A list given as a JSON array, repeated fields, or a comma/newline string."""
+    items = raw if isinstance(raw, list) else [raw]
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, bool):
+            out.append(str(item))
+        elif isinstance(item, int):
+            out.append(str(item))
+        elif isinstance(item, str):
+            out.extend(part.strip() for part in re.split(r"[,\r\n]+", item) if part.strip())
+        else:
+            out.append(repr(item))
+    return out
+
+
+def parse_id_list(raw: object, field: str, *, limit: int = MAX_IDS_PER_CALL) -> list[tuple[str, int]]:
+    """Ids as sent (for keying replies) with their value; duplicates answered once."""
+    tokens = split_list(raw)
+    if not tokens:
+        raise InvalidIdList(field=field)
+    seen: dict[str, int] = {}
+    for token in tokens:
+        if not _DIGITS.fullmatch(token):
+            raise InvalidIdList(field=field)
+        seen.setdefault(token, int(token))
+    if len(seen) > limit:
+        raise InvalidField(field, "too_many", max=limit)
+    return list(seen.items())

@@ -1,0 +1,85 @@
+"""Money: exact decimals, one scale, one rounding rule.
+
+The rule (written once, used everywhere):
+
+* Every amount the panel stores is a whole number of **micro-units** of the
+  panel currency (10^-6: ``1.5 USD`` is ``1_500_000``). Both databases hold
+  these as 64-bit integers, so no database ever rounds or floats a price.
+* Every computed amount (a charge, a refund, a converted or marked-up rate)
+  is rounded to the micro-unit **half up** (``ROUND_HALF_UP``) exactly once,
+  at the end of its computation.
+* Display rounds to the currency's own decimals, half up as well; display never
+  feeds back into stored amounts.
+
+Floats never touch money: parsing accepts ``str``, ``int`` and ``Decimal``
+only.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from .errors import InvalidField
+
+MICROS_PER_UNIT = 1_000_000
+SCALE = Decimal("0.000001")
+# A balance or price beyond this is a typo, not money; it also keeps every sum
+# far inside a signed 64-bit integer.
+MAX_AMOUNT_MICROS = 10**17  # 100 billion units
+
+# Decimals shown per currency. Unknown codes show 5 (the Perfect Panel habit).
+CURRENCY_DECIMALS = {"USD": 5, "EUR": 5, "GBP": 5, "RUB": 2, "INR": 2, "VND": 0, "IDR": 0}
+DEFAULT_DECIMALS = 5
+
+
+def quantize(value: Decimal) -> Decimal:
+    return value.quantize(SCALE, rounding=ROUND_HALF_UP)
+
+
+def to_micros(value: Decimal) -> int:
+    """Exact conversion of an amount (rounded by the rule) to micro-units."""
+    return int(quantize(value) * MICROS_PER_UNIT)
+
+
+def from_micros(micros: int) -> Decimal:
+    return (Decimal(micros) / MICROS_PER_UNIT).quantize(SCALE)
+
+
+def parse_amount(raw: object, field: str, *, allow_negative: bool = False) -> Decimal:
+    """Parse an operator- or upstream-given amount without ever using a float."""
+    if isinstance(raw, bool) or isinstance(raw, float):
+        # A float has already lost digits; refuse rather than guess.
+        raise InvalidField(field, "decimal")
+    if isinstance(raw, int):
+        value = Decimal(raw)
+    elif isinstance(raw, Decimal):
+        value = raw
+    elif isinstance(raw, str):
+        try:
+            value = Decimal(raw.strip())
+        except InvalidOperation:
+            raise InvalidField(field, "decimal") from None
+    else:
+        raise InvalidField(field, "decimal")
+    if not value.is_finite():
+        raise InvalidField(field, "decimal")
+    if value < 0 and not allow_negative:
+        raise InvalidField(field, "not_negative")
+    if abs(value) * MICROS_PER_UNIT > MAX_AMOUNT_MICROS:
+        raise InvalidField(field, "too_large")
+    return quantize(value)
+
+
+def display(micros: int, currency: str) -> str:
+    """The amount as shown to customers: the currency's decimals, half up."""
+    decimals = CURRENCY_DECIMALS.get(currency.upper(), DEFAULT_DECIMALS)
+    exp = Decimal(1).scaleb(-decimals)
+    return str(from_micros(micros).quantize(exp, rounding=ROUND_HALF_UP))
+
+
+def plain(micros: int) -> str:
+    """The exact amount with trailing zeros dropped (for operators and JSON)."""
+    text = format(from_micros(micros), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"

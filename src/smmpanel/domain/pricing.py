@@ -1,0 +1,29 @@
+"""Prices: what an order costs and what an imported service sells for.
+
+All in micro-units (see ``money``); one rounding, half up, at the end.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+UNITS_PER_RATE = 1000  # rates are quoted per 1000 units
+
+
+def _round_div(numerator: int, denominator: int) -> int:
+    """Integer division rounded half up: exact, no Decimal context involved."""
+    quotient, remainder = divmod(numerator, denominator)
+    return quotient + (1 if remainder * 2 >= denominator else 0)
+
+
+def charge_micros(rate_micros: int, units: int, *, flat: bool = False) -> int:
+    """``rate x units / 1000`` (flat types: the rate itself)."""
+    if flat:
+        return rate_micros
+    return _round_div(rate_micros * units, UNITS_PER_RATE)
+
+
+def resale_rate_micros(upstream_rate_micros: int, fx: Decimal, markup_percent: Decimal) -> int:
+    """Our rate for an imported service: upstream rate x fx x (1 + markup/100)."""
+    value = Decimal(upstream_rate_micros) * fx * (1 + markup_percent / 100)
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))

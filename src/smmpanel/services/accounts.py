@@ -1,0 +1,78 @@
+"""Operator use cases for customers: accounts, keys, funds, custom rates."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ..domain.errors import AlreadyExists, InvalidField, NotFound
+from ..domain.money import to_micros
+from ..store import repo
+from ..store.db import IntegrityError
+from .panel import Panel, hash_key, new_api_key
+
+MAX_NAME_CHARS = 64
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_CHARS or any(not (c.isalnum() or c in "._-@") for c in name):
+        raise InvalidField("name", "user_name", max=MAX_NAME_CHARS)
+    return name
+
+
+async def add_user(panel: Panel, name: str, balance: Decimal = Decimal(0)) -> tuple[int, str]:
+    """Create a customer; returns its id and the API key (shown this once only)."""
+    name = _check_name(name)
+    key = new_api_key()
+    now = panel.clock()
+    async with panel.db.transaction() as tx:
+        try:
+            user_id = await repo.insert_user(tx, name, hash_key(key), now)
+        except IntegrityError:
+            raise AlreadyExists(what="user", name=name) from None
+        if balance:
+            if await repo.post_entry(tx, user_id, "deposit", to_micros(balance), now, note="opening balance") is None:
+                raise InvalidField("balance", "not_negative")
+    return user_id, key
+
+
+async def user_named(panel: Panel, name: str):
+    row = await repo.user_by_name(panel.db, name)
+    if row is None:
+        raise NotFound(what="user", name=name)
+    return row
+
+
+async def set_active(panel: Panel, name: str, active: bool) -> None:
+    user = await user_named(panel, name)
+    async with panel.db.transaction() as tx:
+        await repo.set_user_active(tx, user["id"], active)
+
+
+async def rotate_key(panel: Panel, name: str) -> str:
+    user = await user_named(panel, name)
+    key = new_api_key()
+    async with panel.db.transaction() as tx:
+        await repo.set_user_key(tx, user["id"], hash_key(key))
+    return key
+
+
+async def add_funds(panel: Panel, name: str, amount: Decimal, note: str | None = None) -> int:
+    """A deposit (positive) or an adjustment down (negative). Returns the new balance."""
+    if amount == 0:
+        raise InvalidField("amount", "not_zero")
+    user = await user_named(panel, name)
+    kind = "deposit" if amount > 0 else "adjustment"
+    async with panel.db.transaction() as tx:
+        balance = await repo.post_entry(tx, user["id"], kind, to_micros(amount), panel.clock(), note=note)
+    if balance is None:
+        raise InvalidField("amount", "balance_below_zero")
+    return balance
+
+
+async def set_custom_rate(panel: Panel, name: str, service_id: int, rate: Decimal | None) -> None:
+    user = await user_named(panel, name)
+    if await repo.service_by_id(panel.db, service_id) is None:
+        raise NotFound(what="service", name=str(service_id))
+    async with panel.db.transaction() as tx:
+        await repo.set_custom_rate(tx, user["id"], service_id, None if rate is None else to_micros(rate))

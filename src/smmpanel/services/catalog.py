@@ -1,0 +1,87 @@
+"""The service catalog: what customers see, and the operator's edits."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..domain import fields as f
+from ..domain.errors import InvalidField, NotFound
+from ..domain.money import parse_amount, to_micros
+from ..domain.ordertypes import ServiceType
+from ..store import repo
+from .panel import Panel, authenticate
+
+# What `services set ID FIELD=VALUE` may change, and how each value is read.
+EDITABLE = {
+    "name": "text",
+    "category": "text",
+    "type": "type",
+    "rate": "money",
+    "min": "int",
+    "max": "int",
+    "refill": "flag",
+    "cancel": "flag",
+    "dripfeed": "flag",
+    "enabled": "flag",
+    "refill_days": "int",
+    "deny_duplicate_link": "flag",
+    "subscription_posts": "int",
+    "description": "text",
+}
+
+
+async def customer_services(panel: Panel, api_key: str) -> list:
+    user = await authenticate(panel, api_key)
+    return await repo.list_services(panel.db, enabled_only=True, user_id=user["id"])
+
+
+async def _column_values(tx, changes: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, raw in changes.items():
+        kind = EDITABLE.get(name)
+        if kind is None:
+            raise InvalidField(name, "editable", allowed=", ".join(EDITABLE))
+        if kind == "money":
+            values["rate_micros"] = to_micros(parse_amount(raw, name))
+        elif kind == "int":
+            values[name] = f.parse_int(raw, name, lo=0 if name == "refill_days" else 1)
+        elif kind == "flag":
+            values[name] = f.parse_flag(raw, name)
+        elif kind == "type":
+            values[name] = ServiceType.parse(str(raw)).value
+        elif name == "category":
+            values["category_id"] = await repo.ensure_category(tx, f.parse_text(raw, name) or "Other")
+        else:
+            values[name] = f.parse_text(raw, name, max_chars=f.MAX_TEXT_CHARS if name == "description" else 200)
+    return values
+
+
+def _check_min_max(values: Mapping[str, Any], current: Mapping[str, Any] | None = None) -> None:
+    lo = values.get("min", current["min"] if current else None)
+    hi = values.get("max", current["max"] if current else None)
+    if lo is not None and hi is not None and lo > hi:
+        raise InvalidField("min", "not_above", other="max")
+
+
+async def add_service(panel: Panel, **changes: Any) -> int:
+    for required in ("name", "category", "type", "rate", "min", "max"):
+        if changes.get(required) in (None, ""):
+            raise InvalidField(required, "required")
+    async with panel.db.transaction() as tx:
+        values = await _column_values(tx, changes)
+        _check_min_max(values)
+        return await repo.insert_service(tx, values, panel.clock())
+
+
+async def set_service(panel: Panel, service_id: int, changes: Mapping[str, Any]) -> None:
+    current = await repo.service_by_id(panel.db, service_id)
+    if current is None:
+        raise NotFound(what="service", name=str(service_id))
+    async with panel.db.transaction() as tx:
+        values = await _column_values(tx, changes)
+        _check_min_max(values, current)
+        await repo.update_service(tx, service_id, values)
+
+
+async def all_services(panel: Panel) -> list:
+    return await repo.list_services(panel.db, enabled_only=False)

@@ -1,0 +1,219 @@
+"""Orders: placing them (single and bulk), reading them, cancelling them,
+and applying a status (from the operator or from an upstream)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from ..domain import fields as f
+from ..domain.errors import (
+    CancelNotAllowed,
+    IncorrectOrder,
+    IncorrectService,
+    InvalidApiKey,
+    InvalidField,
+    MissingAddFields,
+    NotEnoughFunds,
+    NotFound,
+    PanelError,
+)
+from ..domain.ordertypes import OrderDraft, ServiceTerms, ServiceType, build_order
+from ..domain.status import Status, decide_move
+from ..store import repo
+from ..store.db import Conn
+from .panel import Panel, authenticate, hash_key
+
+# Upstream states in which the order has not left the panel: cancelling it
+# needs nobody else's consent.
+NOT_SENT = (None, "queued", "waiting_funds", "retry")
+
+
+async def _terms(panel: Panel, key_hash: str, raw_service: object):
+    service_id = f.parse_int(raw_service, "service")
+    row = await repo.terms_by_key(panel.db, key_hash, service_id)
+    if row is None:
+        raise InvalidApiKey()
+    if row["service_id"] is None:
+        raise IncorrectService()
+    terms = ServiceTerms(
+        id=row["service_id"],
+        type=ServiceType(row["type"]),
+        rate_micros=row["rate_micros"],
+        min=row["min"],
+        max=row["max"],
+        dripfeed=bool(row["dripfeed"]),
+        subscription_posts=row["subscription_posts"],
+    )
+    return row, terms
+
+
+async def _place(panel: Panel, row, draft: OrderDraft) -> int:
+    order_id = await repo.place_order(
+        panel.db,
+        row["user_id"],
+        draft,
+        panel.clock(),
+        provider_id=row["provider_id"],
+        provider_service=row["provider_service"],
+        guard_link=bool(row["deny_duplicate_link"]),
+    )
+    if order_id is None:
+        raise NotEnoughFunds()
+    return order_id
+
+
+async def place_order(panel: Panel, api_key: str, params: Mapping[str, Any]) -> int:
+    if params.get("service") in (None, ""):
+        # Check the key first: a bad key must say so whatever else is missing.
+        await authenticate(panel, api_key)
+        raise MissingAddFields()
+    row, terms = await _terms(panel, hash_key(api_key), params["service"])
+    return await _place(panel, row, build_order(terms, params))
+
+
+@dataclass
+class BulkResult:
+    created: list[tuple[int, str]]
+    failed: list[tuple[str, PanelError]]
+
+
+async def place_bulk(panel: Panel, api_key: str, params: Mapping[str, Any]) -> BulkResult:
+    """One order per link, each charged on its own: a link that fails (bad
+    link, funds run out) does not stop the others."""
+    if params.get("service") in (None, "") or params.get("links") in (None, "", []):
+        await authenticate(panel, api_key)
+        raise MissingAddFields()
+    row, terms = await _terms(panel, hash_key(api_key), params["service"])
+    links = f.split_list(params["links"])
+    if len(links) > f.MAX_LINKS_PER_BULK:
+        raise InvalidField("links", "too_many", max=f.MAX_LINKS_PER_BULK)
+    result = BulkResult([], [])
+    for link in links:
+        try:
+            draft = build_order(terms, {**params, "link": link})
+            result.created.append((await _place(panel, row, draft), link))
+        except PanelError as exc:
+            result.failed.append((link, exc))
+    return result
+
+
+async def statuses(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, Any]:
+    """Status rows by id; ids the customer doesn't own are simply absent."""
+    key_hash = hash_key(api_key)
+    rows = await repo.statuses_by_key(panel.db, key_hash, ids)
+    if not rows:
+        await authenticate(panel, api_key)  # tell a bad key from unknown orders
+    return {row["id"]: row for row in rows}
+
+
+async def cancel(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, PanelError | None]:
+    """Per id: None when accepted. An order not yet sent upstream is canceled
+    at once and fully refunded; one that has gone up is flagged for the worker
+    to forward."""
+    user = await authenticate(panel, api_key)
+    now = panel.clock()
+    out: dict[int, PanelError | None] = {}
+    async with panel.db.transaction() as tx:
+        rows = {r["id"]: r for r in await repo.orders_of_user(tx, user["id"], ids, for_update=True)}
+        services = {}
+        for order_id in ids:
+            row = rows.get(order_id)
+            if row is None:
+                out[order_id] = IncorrectOrder()
+                continue
+            if row["service_id"] not in services:
+                services[row["service_id"]] = await repo.service_by_id(tx, row["service_id"])
+            out[order_id] = await _cancel_one(tx, row, services[row["service_id"]], now)
+    return out
+
+
+async def _cancel_one(tx: Conn, row, service, now: int) -> PanelError | None:
+    status = Status(row["status"])
+    if not service["cancel"]:
+        return CancelNotAllowed(reason="service")
+    if status in (Status.COMPLETED, Status.PARTIAL, Status.CANCELED):
+        return CancelNotAllowed(reason="final")
+    if row["upstream_state"] in NOT_SENT:
+        if status is not Status.PENDING:
+            return CancelNotAllowed(reason="started")
+        await apply_status(tx, row, Status.CANCELED, now, note="canceled by customer",
+                           upstream_state="canceled" if row["upstream_state"] else None)
+        return None
+    if row["upstream_state"] != "placed":
+        return CancelNotAllowed(reason="in_flight")
+    if row["cancel_requested"]:
+        return CancelNotAllowed(reason="requested")
+    await repo.update_order(tx, row["id"], now, cancel_requested=True, due_at_s=now)
+    return None
+
+
+async def apply_status(
+    tx: Conn,
+    row,
+    new: Status,
+    now: int,
+    *,
+    remains: int | None = None,
+    start_count: int | None = None,
+    note: str | None = None,
+    **extra: Any,
+) -> bool:
+    """Move an order (locked by the caller) to ``new``; post its refund once.
+
+    Returns whether anything changed. A repeat of a final status changes
+    nothing; a contradicting move raises ``StatusMoveRefused``. The refund's
+    uniqueness is the database's (a unique index), so even a bug here could
+    not pay twice.
+    """
+    current = Status(row["status"])
+    if new is Status.PARTIAL and remains is None:
+        remains = row["remains"]
+    move = decide_move(current, new, charge=row["charge_micros"], units=row["units"], remains=remains)
+    if not move.changed:
+        return False
+    values: dict[str, Any] = {"status": new.value, **extra}
+    if remains is not None:
+        values["remains"] = remains
+    elif new is Status.COMPLETED:
+        values["remains"] = 0
+    elif new is Status.CANCELED:
+        values["remains"] = row["units"]
+    if start_count is not None:
+        values["start_count"] = start_count
+    await repo.update_order(tx, row["id"], now, **values)
+    if move.refund_micros:
+        await repo.post_entry(
+            tx, row["user_id"], "refund", move.refund_micros, now, order_id=row["id"],
+            note=note or f"order {row['id']} {new.value}",
+        )
+    return True
+
+
+async def operator_set_status(
+    panel: Panel, order_id: int, status: str, *, remains: int | None = None, start_count: int | None = None
+) -> bool:
+    """Manual fulfilment: the operator records progress."""
+    new = Status.parse(status)
+    async with panel.db.transaction() as tx:
+        row = await repo.order_by_id(tx, order_id, for_update=True)
+        if row is None:
+            raise NotFound(what="order", name=str(order_id))
+        if remains is not None and remains > row["units"]:
+            raise InvalidField("remains", "at_most", max=row["units"])
+        return await apply_status(tx, row, new, panel.clock(), remains=remains, start_count=start_count,
+                                  note=f"order {order_id} {new.value} (operator)")
+
+
+async def order(panel: Panel, order_id: int):
+    row = await repo.order_by_id(panel.db, order_id)
+    if row is None:
+        raise NotFound(what="order", name=str(order_id))
+    return row
+
+
+async def list_orders(panel: Panel, *, status: str | None = None, user: str | None = None,
+                      upstream_state: str | None = None, limit: int = 100) -> list:
+    if status is not None:
+        status = Status.parse(status).value
+    return await repo.list_orders(panel.db, status=status, user_name=user, upstream_state=upstream_state, limit=limit)

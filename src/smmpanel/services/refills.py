@@ -1,0 +1,71 @@
+"""Refills: customers ask, the operator (or an upstream) answers."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..domain.errors import IncorrectOrder, NotFound, PanelError, RefillNotAllowed
+from ..domain.status import RefillStatus, Status
+from ..store import repo
+from ..store.db import IntegrityError
+from .panel import Panel, authenticate
+
+SECONDS_PER_DAY = 86_400
+
+
+async def request(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, int | PanelError]:
+    """Per order id: the new refill id, or the rule it broke."""
+    user = await authenticate(panel, api_key)
+    now = panel.clock()
+    out: dict[int, int | PanelError] = {}
+    async with panel.db.transaction() as tx:
+        rows = {r["id"]: r for r in await repo.orders_of_user(tx, user["id"], ids, for_update=True)}
+        for order_id in ids:
+            row = rows.get(order_id)
+            if row is None:
+                out[order_id] = IncorrectOrder()
+                continue
+            service = await repo.service_by_id(tx, row["service_id"])
+            reason = _refusal(row, service, now)
+            if reason:
+                out[order_id] = RefillNotAllowed(reason=reason)
+                continue
+            if await repo.has_active_refill(tx, order_id):
+                out[order_id] = RefillNotAllowed(reason="active")
+                continue
+            try:
+                upstream = "queued" if row["provider_id"] is not None else None
+                out[order_id] = await repo.insert_refill(tx, order_id, user["id"], now, upstream_state=upstream)
+            except IntegrityError:  # the unique index: a concurrent request won
+                out[order_id] = RefillNotAllowed(reason="active")
+    return out
+
+
+def _refusal(row, service, now: int) -> str | None:
+    if row["status"] not in (Status.COMPLETED.value, Status.PARTIAL.value):
+        return "status"
+    if not service["refill"]:
+        return "service"
+    if now - row["created_at_s"] > service["refill_days"] * SECONDS_PER_DAY:
+        return "window"
+    return None
+
+
+async def statuses(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, Any]:
+    user = await authenticate(panel, api_key)
+    return {row["id"]: row for row in await repo.refills_of_user(panel.db, user["id"], ids)}
+
+
+async def operator_set_status(panel: Panel, refill_id: int, status: str) -> None:
+    new = RefillStatus.parse(status)
+    async with panel.db.transaction() as tx:
+        if await repo.refill_by_id(tx, refill_id) is None:
+            raise NotFound(what="refill", name=str(refill_id))
+        try:
+            await repo.update_refill(tx, refill_id, panel.clock(), status=new.value)
+        except IntegrityError:
+            raise RefillNotAllowed(reason="active") from None
+
+
+async def list_refills(panel: Panel, status: str | None = None) -> list:
+    return await repo.list_refills(panel.db, status=None if status is None else RefillStatus.parse(status).value)

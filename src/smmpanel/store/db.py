@@ -1,0 +1,193 @@
+"""The two database adapters behind one small async interface.
+
+Why plain SQL on the drivers: on the request path every statement through
+SQLAlchemy's async layer costs ~0.1 ms plus a pool checkout, which alone would
+miss the panel's throughput targets (``shared/perf-reference.md``). So
+SQLAlchemy describes the tables and Alembic migrates them, and the panel runs
+hand-written SQL here:
+
+* PostgreSQL: asyncpg, a pool of connections; ``$1`` placeholders.
+* SQLite: the stdlib ``sqlite3`` module on the event loop, one connection in
+  WAL mode. SQLite statements take microseconds, so running them inline is
+  cheaper than any hop to a thread. The same SQL text is used: ``$1`` becomes
+  SQLite's numbered ``?1``.
+
+A transaction on SQLite starts with ``BEGIN IMMEDIATE`` (it takes the write
+lock up front, so two writers never deadlock on a lock upgrade) and holds an
+asyncio lock, so coroutines never interleave inside one. Code inside a
+transaction must never await anything but the database: no HTTP calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any, AsyncIterator, Protocol, Sequence
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+PG_POOL_MIN = 2
+PG_POOL_MAX = 16
+PG_COMMAND_TIMEOUT_S = 30
+
+Row = Any  # sqlite3.Row or asyncpg.Record: both index by name and position
+
+
+class Conn(Protocol):
+    """What repositories need: run SQL with ``$n`` placeholders."""
+
+    dialect: str
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
+    async def execute(self, sql: str, *args: Any) -> int: ...
+
+
+class IntegrityError(Exception):
+    """A constraint the database enforces was hit (unique, check, foreign key)."""
+
+    def __init__(self, constraint: str) -> None:
+        self.constraint = constraint
+        super().__init__(constraint)
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    if database_url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + database_url.split("://", 1)[1]
+    return database_url
+
+
+@lru_cache(maxsize=512)
+def _to_sqlite(sql: str) -> str:
+    return re.sub(r"\$(\d+)", r"?\1", sql)
+
+
+
+
+# --------------------------------------------------------------------- SQLite
+
+
+class _SqliteConn:
+    dialect = "sqlite"
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self._raw = raw
+
+    def _run(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        try:
+            return self._raw.execute(_to_sqlite(sql), args)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return self._run(sql, args).fetchall()
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        return self._run(sql, args).fetchone()
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        row = self._run(sql, args).fetchone()
+        return None if row is None else row[0]
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return self._run(sql, args).rowcount
+
+
+class SqliteDatabase(_SqliteConn):
+    def __init__(self, path: str) -> None:
+        raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
+        raw.row_factory = sqlite3.Row
+        raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        raw.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode: a power cut may lose the last commits, never
+        # corrupt; a process crash loses nothing. The documented trade-off.
+        raw.execute("PRAGMA synchronous = NORMAL")
+        raw.execute("PRAGMA foreign_keys = ON")
+        super().__init__(raw)
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_SqliteConn]:
+        async with self._lock:
+            self._raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                self._raw.execute("ROLLBACK")
+                raise
+            self._raw.execute("COMMIT")
+
+    async def close(self) -> None:
+        self._raw.close()
+
+
+# ----------------------------------------------------------------- PostgreSQL
+
+
+class _PgConn:
+    dialect = "postgresql"
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw  # an asyncpg Pool or Connection
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await _pg_call(self._raw.fetch, sql, args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        return await _pg_call(self._raw.fetchrow, sql, args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await _pg_call(self._raw.fetchval, sql, args)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        status = await _pg_call(self._raw.execute, sql, args)
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+
+async def _pg_call(method: Any, sql: str, args: Sequence[Any]) -> Any:
+    import asyncpg
+
+    try:
+        return await method(sql, *args)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(getattr(exc, "constraint_name", None) or str(exc)) from exc
+
+
+class PostgresDatabase(_PgConn):
+    def __init__(self, pool: Any) -> None:
+        super().__init__(pool)
+
+    @classmethod
+    async def connect(cls, dsn: str, *, max_size: int = PG_POOL_MAX) -> "PostgresDatabase":
+        import asyncpg
+
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min(PG_POOL_MIN, max_size), max_size=max_size, command_timeout=PG_COMMAND_TIMEOUT_S
+        )
+        return cls(pool)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_PgConn]:
+        async with self._raw.acquire() as conn:
+            async with conn.transaction():
+                yield _PgConn(conn)
+
+    async def close(self) -> None:
+        await self._raw.close()
+
+
+Database = SqliteDatabase | PostgresDatabase
+
+
+async def open_database(database_url: str, *, pg_pool_max: int = PG_POOL_MAX) -> Database:
+    if database_url.startswith(("postgresql://", "postgres://")):
+        return await PostgresDatabase.connect(database_url, max_size=pg_pool_max)
+    if database_url.startswith("sqlite:///"):
+        return SqliteDatabase(database_url[len("sqlite:///") :])
+    if database_url == "sqlite://" or database_url == "sqlite:///:memory:":
+        return SqliteDatabase(":memory:")
+    raise ValueError(f"SMMPANEL_DATABASE_URL must start with sqlite:/// or postgresql:// (got {database_url!r})")

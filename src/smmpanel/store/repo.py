@@ -1,0 +1,424 @@
+"""Every SQL statement of the panel, as small async functions over a ``Conn``.
+
+One text serves both databases (``$n`` placeholders); where the dialects
+differ the function says so. Functions that write expect to run inside a
+transaction opened by the service layer, except ``place_order``, which is a
+whole transaction of its own (so PostgreSQL can do it in one round trip).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import orjson
+
+from ..domain.ordertypes import OrderDraft
+from ..domain.status import ACTIVE, REFILL_ACTIVE
+from .db import Conn, Database, Row
+
+# ----------------------------------------------------------------- id lists
+
+
+def _ids_clause(conn: Conn, column: str, n: int) -> str:
+    """``column`` is one of the ids in parameter $n (a list)."""
+    if conn.dialect == "postgresql":
+        return f"{column} = ANY(${n}::int[])"
+    return f"{column} IN (SELECT value FROM json_each(${n}))"
+
+
+def _ids_arg(conn: Conn, ids: Sequence[int]) -> Any:
+    return list(ids) if conn.dialect == "postgresql" else orjson.dumps(list(ids)).decode()
+
+
+# -------------------------------------------------------------------- users
+
+USER_COLUMNS = "id, name, active, balance_micros, created_at_s"
+
+
+async def insert_user(conn: Conn, name: str, key_hash: str, now_s: int) -> int:
+    return await conn.fetchval(
+        "INSERT INTO users (name, api_key_hash, active, balance_micros, created_at_s) "
+        "VALUES ($1, $2, true, 0, $3) RETURNING id",
+        name,
+        key_hash,
+        now_s,
+    )
+
+
+async def user_by_key(conn: Conn, key_hash: str) -> Row | None:
+    return await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE api_key_hash = $1", key_hash)
+
+
+async def user_by_name(conn: Conn, name: str) -> Row | None:
+    return await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE name = $1", name)
+
+
+async def list_users(conn: Conn) -> list[Row]:
+    return await conn.fetch(f"SELECT {USER_COLUMNS} FROM users ORDER BY id")
+
+
+async def set_user_active(conn: Conn, user_id: int, active: bool) -> None:
+    await conn.execute("UPDATE users SET active = $2 WHERE id = $1", user_id, active)
+
+
+async def set_user_key(conn: Conn, user_id: int, key_hash: str) -> None:
+    await conn.execute("UPDATE users SET api_key_hash = $2 WHERE id = $1", user_id, key_hash)
+
+
+async def balance_by_key(conn: Conn, key_hash: str) -> int | None:
+    """The hot ``balance`` read: one statement, the key lookup included."""
+    return await conn.fetchval("SELECT balance_micros FROM users WHERE api_key_hash = $1 AND active", key_hash)
+
+
+# ------------------------------------------------------------------- ledger
+
+
+async def post_entry(
+    conn: Conn,
+    user_id: int,
+    kind: str,
+    amount_micros: int,
+    now_s: int,
+    *,
+    order_id: int | None = None,
+    note: str | None = None,
+) -> int | None:
+    """Move a balance and record why, in the caller's transaction.
+
+    Returns the new balance, or None when it would go below zero (nothing is
+    written then). A second refund of one order raises ``IntegrityError``
+    from the unique index: the database, not a status read, says no.
+    """
+    balance = await conn.fetchval(
+        "UPDATE users SET balance_micros = balance_micros + $2 "
+        "WHERE id = $1 AND balance_micros + $2 >= 0 RETURNING balance_micros",
+        user_id,
+        amount_micros,
+    )
+    if balance is None:
+        return None
+    await conn.execute(
+        "INSERT INTO ledger (user_id, kind, amount_micros, balance_after_micros, order_id, note, created_at_s) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        user_id,
+        kind,
+        amount_micros,
+        balance,
+        order_id,
+        note,
+        now_s,
+    )
+    return balance
+
+
+async def ledger_for_user(conn: Conn, user_id: int, limit: int = 100) -> list[Row]:
+    return await conn.fetch(
+        "SELECT id, kind, amount_micros, balance_after_micros, order_id, note, created_at_s "
+        "FROM ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+        user_id,
+        limit,
+    )
+
+
+# ------------------------------------------------------------------ catalog
+
+SERVICE_COLUMNS = (
+    "s.id, s.name, s.type, c.name AS category, s.rate_micros, s.min, s.max, s.refill, s.cancel, "
+    "s.dripfeed, s.enabled, s.refill_days, s.deny_duplicate_link, s.subscription_posts, s.description, "
+    "s.provider_id, s.provider_service, s.cost_micros, s.markup_percent"
+)
+SERVICE_FROM = "services s JOIN categories c ON c.id = s.category_id"
+SERVICE_FIELDS = (
+    "name type category_id rate_micros min max refill cancel dripfeed enabled refill_days "
+    "deny_duplicate_link subscription_posts description provider_id provider_service cost_micros markup_percent"
+).split()
+
+
+async def ensure_category(conn: Conn, name: str) -> int:
+    found = await conn.fetchval("SELECT id FROM categories WHERE name = $1", name)
+    if found is not None:
+        return found
+    return await conn.fetchval("INSERT INTO categories (name) VALUES ($1) RETURNING id", name)
+
+
+async def insert_service(conn: Conn, values: dict[str, Any], now_s: int) -> int:
+    names = [k for k in SERVICE_FIELDS if k in values]
+    placeholders = ", ".join(f"${i}" for i in range(1, len(names) + 2))
+    return await conn.fetchval(
+        f"INSERT INTO services ({', '.join(names)}, created_at_s) VALUES ({placeholders}) RETURNING id",
+        *[values[k] for k in names],
+        now_s,
+    )
+
+
+async def update_service(conn: Conn, service_id: int, values: dict[str, Any]) -> int:
+    names = [k for k in SERVICE_FIELDS if k in values]
+    if not names:
+        return 0
+    sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(names, start=2))
+    return await conn.execute(f"UPDATE services SET {sets} WHERE id = $1", service_id, *[values[k] for k in names])
+
+
+async def service_by_id(conn: Conn, service_id: int) -> Row | None:
+    return await conn.fetchrow(f"SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM} WHERE s.id = $1", service_id)
+
+
+async def list_services(conn: Conn, *, enabled_only: bool, user_id: int | None = None) -> list[Row]:
+    """The catalog; with ``user_id`` the customer's own rates replace the list price."""
+    rate = "COALESCE(cr.rate_micros, s.rate_micros) AS rate_micros" if user_id is not None else "s.rate_micros"
+    join = " LEFT JOIN custom_rates cr ON cr.service_id = s.id AND cr.user_id = $1" if user_id is not None else ""
+    where = " WHERE s.enabled" if enabled_only else ""
+    sql = f"SELECT {SERVICE_COLUMNS.replace('s.rate_micros', rate)} FROM {SERVICE_FROM}{join}{where} ORDER BY s.id"
+    return await (conn.fetch(sql, user_id) if user_id is not None else conn.fetch(sql))
+
+
+async def terms_by_key(conn: Conn, key_hash: str, service_id: int) -> Row | None:
+    """Who is ordering and what they order, in one statement (the ``add`` hot path).
+
+    A row with ``service_id`` NULL means the key is good but the service is
+    unknown or disabled; no row means the key is bad.
+    """
+    return await conn.fetchrow(
+        "SELECT u.id AS user_id, s.id AS service_id, s.type, s.min, s.max, s.dripfeed, s.cancel, "
+        "s.subscription_posts, s.deny_duplicate_link, s.provider_id, s.provider_service, "
+        "COALESCE(cr.rate_micros, s.rate_micros) AS rate_micros "
+        "FROM users u "
+        "LEFT JOIN services s ON s.id = $2 AND s.enabled "
+        "LEFT JOIN custom_rates cr ON cr.user_id = u.id AND cr.service_id = s.id "
+        "WHERE u.api_key_hash = $1 AND u.active",
+        key_hash,
+        service_id,
+    )
+
+
+async def set_custom_rate(conn: Conn, user_id: int, service_id: int, rate_micros: int | None) -> None:
+    await conn.execute("DELETE FROM custom_rates WHERE user_id = $1 AND service_id = $2", user_id, service_id)
+    if rate_micros is not None:
+        await conn.execute(
+            "INSERT INTO custom_rates (user_id, service_id, rate_micros) VALUES ($1, $2, $3)",
+            user_id,
+            service_id,
+            rate_micros,
+        )
+
+
+# ------------------------------------------------------------------- orders
+
+_ACTIVE_STATUSES = "(" + ", ".join(f"'{s.value}'" for s in ACTIVE) + ")"
+
+# $1 user, $2 charge, $3.. the order's own values (see _order_args)
+_ORDER_INSERT = (
+    "INSERT INTO orders (user_id, charge_micros, service_id, type, link, quantity, runs, interval_min, units, "
+    "params, status, remains, created_at_s, updated_at_s, provider_id, provider_service, upstream_state, due_at_s) "
+    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, CAST($9 AS INTEGER), $10, 'Pending', CAST($9 AS INTEGER), "
+    "$11, $11, $12, $13, $14, $15"
+)
+_CHARGE_DEBIT = (
+    "UPDATE users SET balance_micros = balance_micros - $2 "
+    "WHERE id = $1 AND active AND balance_micros >= $2 RETURNING balance_micros"
+)
+_CHARGE_ENTRY = "INSERT INTO ledger (user_id, kind, amount_micros, balance_after_micros, order_id, created_at_s)"
+
+PG_PLACE_ORDER = (
+    f"WITH debit AS ({_CHARGE_DEBIT}), "
+    f"o AS ({_ORDER_INSERT} FROM debit RETURNING id) "
+    f"{_CHARGE_ENTRY} SELECT $1, 'charge', -$2, debit.balance_micros, o.id, $11 FROM debit, o RETURNING order_id"
+)
+
+
+def _order_args(user_id: int, draft: OrderDraft, now_s: int, provider_id: int | None, provider_service: str | None):
+    queued = provider_id is not None
+    return (
+        user_id,
+        draft.charge_micros,
+        draft.service_id,
+        draft.type.value,
+        draft.link,
+        draft.quantity,
+        draft.runs,
+        draft.interval,
+        draft.units,
+        orjson.dumps(draft.params).decode(),
+        now_s,
+        provider_id,
+        provider_service,
+        "queued" if queued else None,
+        now_s if queued else None,
+    )
+
+
+async def place_order(
+    db: Database,
+    user_id: int,
+    draft: OrderDraft,
+    now_s: int,
+    *,
+    provider_id: int | None = None,
+    provider_service: str | None = None,
+    guard_link: bool = False,
+) -> int | None:
+    """Charge the customer and record the order, atomically. None: not enough funds.
+
+    The debit is conditional (``balance >= charge`` in the UPDATE itself), so
+    concurrent orders can never overspend. On PostgreSQL the whole thing is
+    one statement, one round trip.
+    """
+    args = _order_args(user_id, draft, now_s, provider_id, provider_service)
+    if db.dialect == "postgresql" and not guard_link:
+        return await db.fetchval(PG_PLACE_ORDER, *args)
+    async with db.transaction() as tx:
+        if guard_link:
+            if tx.dialect == "postgresql":
+                # Serialise orders for one link so two can't both pass the check.
+                await tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", draft.link)
+            if await active_link_exists(tx, draft.service_id, draft.link):
+                from ..domain.errors import ActiveOrderWithLink
+
+                raise ActiveOrderWithLink()
+        balance = await tx.fetchval(_CHARGE_DEBIT, user_id, draft.charge_micros)
+        if balance is None:
+            return None
+        order_id = await tx.fetchval(_ORDER_INSERT + " RETURNING id", *args)
+        await tx.execute(
+            _CHARGE_ENTRY + " VALUES ($1, 'charge', $2, $3, $4, $5)",
+            user_id,
+            -draft.charge_micros,
+            balance,
+            order_id,
+            now_s,
+        )
+        return order_id
+
+
+async def active_link_exists(conn: Conn, service_id: int, link: str) -> bool:
+    found = await conn.fetchval(
+        f"SELECT 1 FROM orders WHERE service_id = $1 AND link = $2 AND status IN {_ACTIVE_STATUSES} LIMIT 1",
+        service_id,
+        link,
+    )
+    return found is not None
+
+
+_STATUS_SELECT = (
+    "SELECT o.id, o.charge_micros - COALESCE(r.amount_micros, 0) AS net_micros, o.status, o.start_count, o.remains "
+    "FROM orders o LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
+)
+
+
+async def statuses_by_key(conn: Conn, key_hash: str, ids: Sequence[int]) -> list[Row]:
+    """The hot ``status`` read: the key lookup joined in, one statement."""
+    return await conn.fetch(
+        _STATUS_SELECT + "JOIN users u ON u.id = o.user_id "
+        f"WHERE u.api_key_hash = $1 AND u.active AND {_ids_clause(conn, 'o.id', 2)}",
+        key_hash,
+        _ids_arg(conn, ids),
+    )
+
+
+ORDER_COLUMNS = (
+    "o.id, o.user_id, u.name AS user_name, o.service_id, o.type, o.link, o.quantity, o.runs, o.interval_min, "
+    "o.units, o.params, o.charge_micros, COALESCE(r.amount_micros, 0) AS refund_micros, o.status, "
+    "o.start_count, o.remains, o.created_at_s, o.updated_at_s, o.provider_id, p.name AS provider, "
+    "o.provider_service, o.provider_order, o.upstream_state, o.upstream_status, o.upstream_error, "
+    "o.attempts, o.due_at_s, o.cancel_requested"
+)
+ORDER_FROM = (
+    "orders o JOIN users u ON u.id = o.user_id "
+    "LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
+    "LEFT JOIN providers p ON p.id = o.provider_id"
+)
+
+
+async def order_by_id(conn: Conn, order_id: int, *, for_update: bool = False) -> Row | None:
+    lock = " FOR UPDATE OF o" if for_update and conn.dialect == "postgresql" else ""
+    return await conn.fetchrow(f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE o.id = $1{lock}", order_id)
+
+
+async def orders_of_user(conn: Conn, user_id: int, ids: Sequence[int], *, for_update: bool = False) -> list[Row]:
+    lock = " FOR UPDATE OF o" if for_update and conn.dialect == "postgresql" else ""
+    return await conn.fetch(
+        f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE o.user_id = $1 AND {_ids_clause(conn, 'o.id', 2)} "
+        f"ORDER BY o.id{lock}",
+        user_id,
+        _ids_arg(conn, ids),
+    )
+
+
+async def list_orders(
+    conn: Conn, *, status: str | None = None, user_name: str | None = None, upstream_state: str | None = None,
+    limit: int = 100,
+) -> list[Row]:
+    clauses, args = [], []
+    for column, value in (("o.status", status), ("u.name", user_name), ("o.upstream_state", upstream_state)):
+        if value is not None:
+            args.append(value)
+            clauses.append(f"{column} = ${len(args)}")
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    args.append(limit)
+    return await conn.fetch(f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM}{where} ORDER BY o.id DESC LIMIT ${len(args)}", *args)
+
+
+async def update_order(conn: Conn, order_id: int, now_s: int, **values: Any) -> None:
+    names = list(values)
+    sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(names, start=3))
+    await conn.execute(
+        f"UPDATE orders SET updated_at_s = $2, {sets} WHERE id = $1", order_id, now_s, *[values[k] for k in names]
+    )
+
+
+# ------------------------------------------------------------------ refills
+
+_REFILL_ACTIVE_STATUSES = "(" + ", ".join(f"'{s.value}'" for s in REFILL_ACTIVE) + ")"
+REFILL_COLUMNS = (
+    "f.id, f.order_id, f.user_id, u.name AS user_name, f.status, f.created_at_s, f.updated_at_s, "
+    "f.provider_refill, f.upstream_state, f.upstream_error"
+)
+REFILL_FROM = "refills f JOIN users u ON u.id = f.user_id"
+
+
+async def insert_refill(conn: Conn, order_id: int, user_id: int, now_s: int, *, upstream_state: str | None) -> int:
+    """Raises ``IntegrityError`` when the order already has an active refill."""
+    return await conn.fetchval(
+        "INSERT INTO refills (order_id, user_id, status, created_at_s, updated_at_s, upstream_state, due_at_s) "
+        "VALUES ($1, $2, 'Pending', $3, $3, $4, $5) RETURNING id",
+        order_id,
+        user_id,
+        now_s,
+        upstream_state,
+        now_s if upstream_state else None,
+    )
+
+
+async def has_active_refill(conn: Conn, order_id: int) -> bool:
+    found = await conn.fetchval(
+        f"SELECT 1 FROM refills WHERE order_id = $1 AND status IN {_REFILL_ACTIVE_STATUSES}", order_id
+    )
+    return found is not None
+
+
+async def refills_of_user(conn: Conn, user_id: int, ids: Sequence[int]) -> list[Row]:
+    return await conn.fetch(
+        f"SELECT {REFILL_COLUMNS} FROM {REFILL_FROM} WHERE f.user_id = $1 AND {_ids_clause(conn, 'f.id', 2)}",
+        user_id,
+        _ids_arg(conn, ids),
+    )
+
+
+async def refill_by_id(conn: Conn, refill_id: int) -> Row | None:
+    return await conn.fetchrow(f"SELECT {REFILL_COLUMNS} FROM {REFILL_FROM} WHERE f.id = $1", refill_id)
+
+
+async def list_refills(conn: Conn, *, status: str | None = None, limit: int = 100) -> list[Row]:
+    if status is None:
+        return await conn.fetch(f"SELECT {REFILL_COLUMNS} FROM {REFILL_FROM} ORDER BY f.id DESC LIMIT $1", limit)
+    return await conn.fetch(
+        f"SELECT {REFILL_COLUMNS} FROM {REFILL_FROM} WHERE f.status = $1 ORDER BY f.id DESC LIMIT $2", status, limit
+    )
+
+
+async def update_refill(conn: Conn, refill_id: int, now_s: int, **values: Any) -> None:
+    names = list(values)
+    sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(names, start=3))
+    await conn.execute(
+        f"UPDATE refills SET updated_at_s = $2, {sets} WHERE id = $1", refill_id, now_s, *[values[k] for k in names]
+    )

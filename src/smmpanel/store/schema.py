@@ -1,0 +1,200 @@
+"""The tables. SQLAlchemy Core is used only to describe them (for Alembic);
+the running panel talks plain SQL to the driver (see ``db.py`` for why).
+
+Units are in the names: ``*_micros`` are integer micro-units of the panel
+currency (``domain.money``), ``*_at_s`` are unix seconds, ``*_s`` seconds.
+
+Invariants the database itself enforces (``smmpanel audit`` checks the rest):
+* one charge and at most one refund per order (partial unique indexes);
+* at most one active (Pending / In progress) refill per order;
+* one upstream order id per provider (a placed order can't be recorded twice).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    # sha256 of the API key: keys are 256-bit random, so a fast hash is enough.
+    Column("api_key_hash", Text, nullable=False, unique=True),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("balance_micros", BigInteger, nullable=False, server_default=text("0")),
+    Column("created_at_s", BigInteger, nullable=False),
+    CheckConstraint("balance_micros >= 0", name="ck_users_balance_not_negative"),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+)
+
+providers = Table(
+    "providers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    # The upstream key must be sent, so it can't be hashed: it is kept sealed
+    # with the panel's secret (``smmpanel.secrets``), never in plain text.
+    Column("key_sealed", Text, nullable=False),
+    Column("encoding", Text, nullable=False),  # form | json
+    Column("currency", Text, nullable=False),
+    Column("fx", Text, nullable=False),  # decimal text: panel amount = upstream amount x fx
+    Column("timeout_s", Integer, nullable=False),
+    Column("max_ids", Integer, nullable=False),
+    Column("concurrency", Integer, nullable=False),
+    Column("multi_status_action", Text, nullable=False, server_default=text("'status'")),
+    Column("balance_text", Text),  # last balance seen, as the upstream sent it
+    Column("balance_checked_at_s", BigInteger),
+    Column("out_of_funds", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at_s", BigInteger, nullable=False),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("category_id", Integer, ForeignKey("categories.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("rate_micros", BigInteger, nullable=False),  # per 1000 units; flat types: per order
+    Column("min", Integer, nullable=False),
+    Column("max", Integer, nullable=False),
+    Column("refill", Boolean, nullable=False, server_default=text("false")),
+    Column("cancel", Boolean, nullable=False, server_default=text("false")),
+    Column("dripfeed", Boolean, nullable=False, server_default=text("false")),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("refill_days", Integer, nullable=False, server_default=text("30")),
+    Column("deny_duplicate_link", Boolean, nullable=False, server_default=text("false")),
+    Column("subscription_posts", Integer, nullable=False, server_default=text("10")),
+    Column("description", Text),
+    Column("provider_id", Integer, ForeignKey("providers.id")),
+    Column("provider_service", Text),
+    Column("cost_micros", BigInteger),  # upstream rate converted into the panel currency
+    Column("markup_percent", Text),  # decimal text; the operator's rule for this service
+    Column("created_at_s", BigInteger, nullable=False),
+    CheckConstraint("rate_micros >= 0", name="ck_services_rate"),
+    CheckConstraint("min >= 1 AND max >= min", name="ck_services_min_max"),
+    UniqueConstraint("provider_id", "provider_service", name="uq_services_provider_service"),
+)
+
+custom_rates = Table(
+    "custom_rates",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("service_id", Integer, ForeignKey("services.id"), primary_key=True),
+    Column("rate_micros", BigInteger, nullable=False),
+    CheckConstraint("rate_micros >= 0", name="ck_custom_rates_rate"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("service_id", Integer, ForeignKey("services.id"), nullable=False),
+    Column("type", Text, nullable=False),
+    Column("link", Text, nullable=False),
+    Column("quantity", Integer, nullable=False),  # per run
+    Column("runs", Integer),
+    Column("interval_min", Integer),
+    Column("units", Integer, nullable=False),  # what was charged for
+    Column("params", Text, nullable=False, server_default=text("'{}'")),  # JSON of type-specific values
+    Column("charge_micros", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("start_count", BigInteger),
+    Column("remains", BigInteger),
+    Column("created_at_s", BigInteger, nullable=False),
+    Column("updated_at_s", BigInteger, nullable=False),
+    # Reselling (the order row is its own outbox; see worker/):
+    Column("provider_id", Integer, ForeignKey("providers.id")),
+    Column("provider_service", Text),
+    Column("provider_order", Text),
+    Column("upstream_state", Text),  # None: manual fulfilment
+    Column("upstream_status", Text),  # raw status text last seen upstream
+    Column("upstream_error", Text),  # the upstream's words, for the operator
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("due_at_s", BigInteger),  # next worker step (placement retry or poll)
+    Column("lease_until_s", BigInteger),
+    Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
+    CheckConstraint("charge_micros >= 0", name="ck_orders_charge"),
+    UniqueConstraint("provider_id", "provider_order", name="uq_orders_provider_order"),
+)
+Index("ix_orders_user", orders.c.user_id, orders.c.id)
+Index("ix_orders_status", orders.c.status)
+Index("ix_orders_due", orders.c.upstream_state, orders.c.due_at_s)
+Index("ix_orders_link_active", orders.c.service_id, orders.c.link)
+
+refills = Table(
+    "refills",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at_s", BigInteger, nullable=False),
+    Column("updated_at_s", BigInteger, nullable=False),
+    Column("provider_refill", Text),
+    Column("upstream_state", Text),
+    Column("upstream_error", Text),
+    Column("due_at_s", BigInteger),
+)
+Index("ix_refills_user", refills.c.user_id, refills.c.id)
+Index(
+    "uq_refills_one_active",
+    refills.c.order_id,
+    unique=True,
+    sqlite_where=text("status IN ('Pending', 'In progress')"),
+    postgresql_where=text("status IN ('Pending', 'In progress')"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("kind", Text, nullable=False),  # deposit | charge | refund | adjustment
+    Column("amount_micros", BigInteger, nullable=False),  # signed: + credits, - debits
+    Column("balance_after_micros", BigInteger, nullable=False),
+    Column("order_id", Integer, ForeignKey("orders.id")),
+    Column("note", Text),
+    Column("created_at_s", BigInteger, nullable=False),
+    CheckConstraint("kind IN ('deposit', 'charge', 'refund', 'adjustment')", name="ck_ledger_kind"),
+    CheckConstraint("balance_after_micros >= 0", name="ck_ledger_balance_after"),
+)
+Index("ix_ledger_user", ledger.c.user_id, ledger.c.id)
+Index(
+    "uq_ledger_one_refund_per_order",
+    ledger.c.order_id,
+    unique=True,
+    sqlite_where=text("kind = 'refund'"),
+    postgresql_where=text("kind = 'refund'"),
+)
+Index(
+    "uq_ledger_one_charge_per_order",
+    ledger.c.order_id,
+    unique=True,
+    sqlite_where=text("kind = 'charge'"),
+    postgresql_where=text("kind = 'charge'"),
+)

@@ -1,0 +1,24 @@
+"""The order transaction on both engines: charge, order row, ledger entry."""
+
+from decimal import Decimal
+
+import pytest
+
+from smmpanel.domain.errors import NotEnoughFunds
+from smmpanel.services import accounts, audit, catalog, orders
+from smmpanel.store import repo
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_order_charges_and_audits_clean(db_url, panel_factory):
+    async with panel_factory(db_url) as panel:
+        _, key = await accounts.add_user(panel, "alice", Decimal("1"))
+        sid = await catalog.add_service(panel, name="Likes", category="FB", type="Default", rate="0.9", min=10, max=10000)
+        order_id = await orders.place_order(panel, key, {"service": sid, "link": "https://x.com/p", "quantity": "1000"})
+        assert await repo.balance_by_key(panel.db, __import__("smmpanel.services.panel", fromlist=["hash_key"]).hash_key(key)) == 100_000
+        with pytest.raises(NotEnoughFunds):
+            await orders.place_order(panel, key, {"service": sid, "link": "https://x.com/p", "quantity": "1000"})
+        rows = await orders.statuses(panel, key, [order_id])
+        assert rows[order_id]["net_micros"] == 900_000
+        assert await audit.run(panel) == []
