@@ -1,5 +1,10 @@
 """Typed settings from the environment; a bad or missing value fails at start
-with its name."""
+with its name.
+
+The panel secret that seals provider keys (``SMMPANEL_SECRET`` /
+``SMMPANEL_SECRET_FILE``) is read by ``smmpanel.secrets`` only, when a key
+is sealed or opened, so it never sits in a settings object that may be
+printed."""
 
 from __future__ import annotations
 
@@ -22,9 +27,6 @@ class Settings:
     dialect: str = "standard"
     currency: str = "USD"
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    # Seals provider keys at rest (see smmpanel.secrets). Required once a
-    # provider is registered; never logged.
-    secret: str | None = None
     log_level: str = "info"
 
     @property
@@ -51,6 +53,5 @@ class Settings:
             dialect=dialect,
             currency=currency,
             max_body_bytes=int(raw_max),
-            secret=env.get("SMMPANEL_SECRET") or None,
             log_level=env.get("SMMPANEL_LOG_LEVEL", "info"),
         )

@@ -11,10 +11,8 @@ from typing import Any, Awaitable, Callable
 
 from ..domain import fields as f
 from ..domain.errors import IncorrectOrder, InvalidField, RefillNotFound
-from ..services import catalog, orders, refills
-from ..services.panel import Panel, authenticate
-from ..store import repo
-from ..services.panel import hash_key
+from ..services import accounts, catalog, orders, refills
+from ..services.panel import Panel
 from .messages import message
 from .render import Dialect
 
@@ -33,10 +31,7 @@ async def act_services(panel: Panel, d: Dialect, key: str, params: Params) -> An
 
 
 async def act_balance(panel: Panel, d: Dialect, key: str, params: Params) -> Any:
-    balance = await repo.balance_by_key(panel.db, hash_key(key))
-    if balance is None:
-        await authenticate(panel, key)  # raises InvalidApiKey
-    return {"balance": d.money(balance), "currency": d.currency}
+    return {"balance": d.money(await accounts.balance(panel, key)), "currency": d.currency}
 
 
 async def act_add(panel: Panel, d: Dialect, key: str, params: Params) -> Any:

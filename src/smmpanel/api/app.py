@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ..domain.errors import IncorrectRequest, InvalidAction, PanelError
+from ..domain.errors import BodyTooLarge, IncorrectRequest, InternalFault, InvalidAction, PanelError
 from ..services.panel import Panel, authenticate
 from .actions import ACTIONS
 from .messages import message
@@ -67,7 +67,7 @@ class ApiV2:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         body = await _read_body(receive, self.max_body_bytes)
         if body is None:
-            await send_json(send, 413, {"error": f"Request body larger than {self.max_body_bytes} bytes"})
+            await send_json(send, 413, {"error": message(BodyTooLarge(max=self.max_body_bytes), self.dialect.lang)})
             return
         try:
             reply = await self.handle(scope, body)
@@ -75,7 +75,7 @@ class ApiV2:
             reply = {"error": message(exc, self.dialect.lang)}
         except Exception:
             log.exception("unexpected fault in /api/v2")
-            await send_json(send, 500, {"error": "Internal error, please retry later"})
+            await send_json(send, 500, {"error": message(InternalFault(), self.dialect.lang)})
             return
         await send_json(send, 200, reply)
 

@@ -29,6 +29,8 @@ FIXED: dict[str, tuple[str, str]] = {
         "You have active order with this link. Please wait until order being completed.",
         "Link này đang có đơn chạy, vui lòng chờ hoàn thành.",
     ),
+    "body_too_large": ("Request body larger than {max} bytes", "Dữ liệu gửi lên vượt quá {max} byte"),
+    "internal_error": ("Internal error, please retry later", "Lỗi hệ thống, vui lòng thử lại sau"),
     "status_move_refused": (
         "Status can't change from {current} to {new}",
         "Không thể chuyển trạng thái từ {current} sang {new}",
@@ -62,6 +64,10 @@ RULES: dict[str, tuple[str, str]] = {
     "too_large": ("is too large", "quá lớn"),
     "balance_below_zero": ("would take the balance below zero", "làm số dư âm"),
     "editable": ("can't be changed; allowed: {allowed}", "không thể sửa; được phép: {allowed}"),
+    "has_unsettled_orders": (
+        "has unsettled orders ({counts}); settle them first",
+        "còn đơn chưa xong ({counts}); xử lý trước",
+    ),
     "user_name": (
         "must be 1-{max} letters, digits or . _ - @",
         "gồm 1-{max} chữ cái, chữ số hoặc . _ - @",

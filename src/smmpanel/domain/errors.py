@@ -74,6 +74,18 @@ class ActiveOrderWithLink(PanelError):
     code = "active_link"
 
 
+class BodyTooLarge(PanelError):
+    """The request body is over the configured limit (HTTP 413). params: max"""
+
+    code = "body_too_large"
+
+
+class InternalFault(PanelError):
+    """An unexpected fault (HTTP 500): the wording only, never the cause."""
+
+    code = "internal_error"
+
+
 class InvalidField(PanelError):
     """A field broke a rule. params: field, rule, and the rule's values.
 

@@ -21,8 +21,9 @@ MAX_SHORT_TEXT_CHARS = 500  # username, hashtag, keywords...
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _TRUE = {"1", "true"}
 _FALSE = {"0", "false"}
-# Control characters other than newline, carriage return and tab.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters (C0, DEL and C1, e.g. the terminal escape U+009B) other
+# than newline, carriage return and tab.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def first(raw: object) -> object:

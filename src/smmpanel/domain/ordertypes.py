@@ -76,6 +76,8 @@ class TypeSpec:
 
 
 _DEFAULT_OPTIONAL = ("comments", "minutes", "list", "suggest", "search")
+# Required texts that are lists, one entry per line (\n or \r\n), not counted.
+LIST_TEXTS = frozenset({"hashtags", "groups"})
 
 TYPE_SPECS: dict[ServiceType, TypeSpec] = {
     ServiceType.DEFAULT: TypeSpec(Units.QUANTITY, optional=_DEFAULT_OPTIONAL),
@@ -167,7 +169,13 @@ def build_order(terms: ServiceTerms, params: Mapping[str, object]) -> OrderDraft
     for name in spec.texts:
         if not _present(params, name):
             raise InvalidField(name, "required")
-        kept[name] = f.parse_text(params[name], name)
+        if name in LIST_TEXTS:
+            items = f.parse_lines(params[name], name)
+            if not items:
+                raise InvalidField(name, "required")
+            kept[name] = "\n".join(items)
+        else:
+            kept[name] = f.parse_text(params[name], name)
 
     lines: list[str] = []
     if spec.lines_field:
@@ -260,3 +268,23 @@ def _subscription(terms: ServiceTerms, params: Mapping[str, object], kept: dict[
             raise InvalidField("expiry", "date_dmy") from None
         kept["expiry"] = text
     return hi, hi * posts
+
+
+def upstream_params(
+    type_: ServiceType, link: str, quantity: int, runs: int | None, interval: int | None, params: dict[str, object]
+) -> dict[str, object]:
+    """What ``add`` sends upstream for an order: the same parameters the
+    customer gave us (spec section 3), with the upstream's service id added by
+    the caller. Counted and flat types send no ``quantity``: the upstream
+    derives it, as we do."""
+    spec = TYPE_SPECS[type_]
+    out: dict[str, object] = {}
+    if spec.needs_link:
+        out["link"] = link
+    if spec.units is Units.QUANTITY:
+        out["quantity"] = quantity
+        if runs:
+            out["runs"] = runs
+            out["interval"] = interval
+    out.update(params)
+    return out

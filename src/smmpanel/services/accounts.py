@@ -8,9 +8,17 @@ from ..domain.errors import AlreadyExists, InvalidField, NotFound
 from ..domain.money import to_micros
 from ..store import repo
 from ..store.db import IntegrityError
-from .panel import Panel, hash_key, new_api_key
+from .panel import Panel, authenticate, hash_key, new_api_key
 
 MAX_NAME_CHARS = 64
+
+
+async def balance(panel: Panel, api_key: str) -> int:
+    """The customer's balance in micro-units: one statement, key lookup included."""
+    micros = await repo.balance_by_key(panel.db, hash_key(api_key))
+    if micros is None:
+        await authenticate(panel, api_key)  # raises InvalidApiKey
+    return micros
 
 
 def _check_name(name: str) -> str:

@@ -201,8 +201,41 @@ async def operator_set_status(
             raise NotFound(what="order", name=str(order_id))
         if remains is not None and remains > row["units"]:
             raise InvalidField("remains", "at_most", max=row["units"])
+        extra: dict[str, Any] = {}
+        if row["upstream_state"] is not None and new in (Status.COMPLETED, Status.PARTIAL, Status.CANCELED):
+            # The operator settled it: the worker has nothing left to do here.
+            extra = {"upstream_state": "done", "due_at_s": None}
         return await apply_status(tx, row, new, panel.clock(), remains=remains, start_count=start_count,
-                                  note=f"order {order_id} {new.value} (operator)")
+                                  note=f"order {order_id} {new.value} (operator)", **extra)
+
+
+RESOLVABLE = ("needs_attention",)
+
+
+async def resolve(panel: Panel, order_id: int, *, provider_order: str | None = None, requeue: bool = False,
+                  cancel: bool = False) -> Any:
+    """Settle an order whose upstream outcome is unknown, on the operator's word:
+    it exists upstream as ``provider_order``; or it provably does not
+    (``requeue``: it will be sent again); or give up (``cancel``: full refund)."""
+    if sum((provider_order is not None, requeue, cancel)) != 1:
+        raise InvalidField("resolve", "one_of", allowed="--provider-order X, --requeue, --cancel")
+    now = panel.clock()
+    async with panel.db.transaction() as tx:
+        row = await repo.order_by_id(tx, order_id, for_update=True)
+        if row is None:
+            raise NotFound(what="order", name=str(order_id))
+        if row["upstream_state"] not in RESOLVABLE:
+            raise InvalidField("order", "one_of", allowed="an order in needs_attention")
+        if provider_order is not None:
+            await repo.update_order(tx, order_id, now, upstream_state="placed", provider_order=provider_order.strip(),
+                                    upstream_error="resolved by operator", due_at_s=now)
+        elif requeue:
+            await repo.update_order(tx, order_id, now, upstream_state="queued", upstream_error="requeued by operator",
+                                    due_at_s=now)
+        else:
+            await apply_status(tx, row, Status.CANCELED, now, note=f"order {order_id} canceled by operator",
+                               upstream_state="canceled", due_at_s=None, upstream_error="canceled by operator")
+    return await repo.order_by_id(panel.db, order_id)
 
 
 async def order(panel: Panel, order_id: int):

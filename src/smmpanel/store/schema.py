@@ -69,6 +69,7 @@ providers = Table(
     Column("balance_checked_at_s", BigInteger),
     Column("out_of_funds", Boolean, nullable=False, server_default=text("false")),
     Column("created_at_s", BigInteger, nullable=False),
+    Column("removed_at_s", BigInteger),  # retired: kept for the orders that name it
 )
 
 services = Table(

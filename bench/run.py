@@ -1,0 +1,648 @@
+#!/usr/bin/env python3
+"""The panel's HTTP benchmark (run it with ``scripts/bench``).
+
+For each database (SQLite, then PostgreSQL):
+
+1. Build the fixture, untimed: a fresh database migrated by ``smmpanel
+   migrate``; one customer with a big balance and one Default service made
+   through the CLI; ``--orders`` (100,000) existing orders for that customer,
+   inserted in bulk by SQL, each with its 'charge' ledger entry and the
+   balance moved to match, checked with ``smmpanel audit``.
+2. Serve a minimal Starlette app (``bench/hello.py``: the ceiling) pinned to
+   CPU 0, measure it with wrk pinned to CPU 1, stop it.
+3. Serve the panel (``smmpanel serve``, one worker) pinned to CPU 0 and
+   measure ``balance``, ``status`` (one random existing order), ``status``
+   with 100 random ids and ``add`` with ``wrk -t1 -c64 --latency`` pinned to
+   CPU 1 (``bench/wrk/api.lua``: urlencoded form bodies). Each timed run is
+   preceded by a short untimed warm-up run, and each kind of request is first
+   sent once and its reply checked.
+4. ``smmpanel audit`` again (the ``add`` runs must keep the ledger whole).
+
+Prints the table (req/s, p99 and the ratio to the hello-world req/s of the
+same database's run), the targets and whether each is met, and writes
+``bench/results/latest.json``. Every server binds 127.0.0.1 and is stopped at
+the end, also on error, Ctrl-C or SIGTERM; the whole run has a deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent  # the project's .venv/bin (scripts/bench runs us with it)
+SMMPANEL = BIN / "smmpanel"
+LUA = ROOT / "bench" / "wrk" / "api.lua"
+RESULTS = ROOT / "bench" / "results"
+SQLITE_PATH = RESULTS / "bench.db"
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1/smmpanel_bench"
+
+SERVER_CPU = "0"
+WRK_CPU = "1"
+CONNECTIONS = 64
+
+# action -> (label, target ratio on SQLite, target ratio on PostgreSQL)
+ACTIONS: dict[str, tuple[str, float, float]] = {
+    "balance": ("balance", 0.55, 0.30),
+    "status": ("status", 0.40, 0.20),
+    "status100": ("status, 100 ids", 0.12, 0.08),
+    "add": ("add", 0.25, 0.15),
+}
+BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+# The fixture: rate 1.00 per 1000, orders of 100 units: 0.10 each.
+OPENING_BALANCE = "1000000000"  # a billion: ~10^4 s of add at 10^5/s would not drain it
+SERVICE_RATE = "1"
+ORDER_QUANTITY = 100
+ORDER_CHARGE_MICROS = 100_000
+
+
+class BenchError(Exception):
+    pass
+
+
+class Deadline(BaseException):
+    pass
+
+
+# ------------------------------------------------------------------ processes
+
+
+class Servers:
+    """Every server this run started, so all of them are stopped whatever happens."""
+
+    def __init__(self) -> None:
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(log, "wb")
+        try:
+            # Its own session: the server and anything it forks form one
+            # process group, stopped by the id of the process started here.
+            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, cwd=ROOT)
+        finally:
+            out.close()
+        self.running.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=5)
+        if proc in self.running:
+            self.running.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in list(self.running):
+            try:
+                self.stop(proc)
+            except Exception as exc:  # keep stopping the others
+                print(f"warning: could not stop server pid {proc.pid}: {exc}", file=sys.stderr)
+
+
+SERVERS = Servers()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post_form(url: str, fields: dict[str, Any], timeout: float = 10) -> Any:
+    data = urllib.parse.urlencode(fields).encode()
+    req = urllib.request.Request(url, data=data, method="POST",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout: float = 60) -> None:
+    """Until the server answers a POST (any HTTP answer will do)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise BenchError(f"server exited with code {proc.returncode}; see {log}:\n{tail(log)}")
+        try:
+            post_form(url, {"action": "ping"}, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, ConnectionError, OSError, json.JSONDecodeError):
+            time.sleep(0.2)
+    raise BenchError(f"server not ready after {timeout:.0f} s; see {log}:\n{tail(log)}")
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+def cli(env: dict[str, str], *args: str) -> Any:
+    proc = subprocess.run([str(SMMPANEL), *args, "--json"], env=env, capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
+    if proc.returncode != 0:
+        raise BenchError(f"smmpanel {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise BenchError(f"smmpanel {' '.join(args)}: not JSON:\n{proc.stdout}{proc.stderr}") from None
+
+
+def audit(env: dict[str, str]) -> dict[str, Any]:
+    proc = subprocess.run([str(SMMPANEL), "audit", "--json"], env=env, capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise BenchError(f"smmpanel audit: not JSON ({proc.returncode}):\n{proc.stdout}{proc.stderr}") from None
+    return report
+
+
+# ------------------------------------------------------------------ fixture
+
+
+@dataclass
+class Fixture:
+    url: str
+    key: str
+    service: int
+    lo: int  # the bulk orders' ids are lo..hi
+    hi: int
+    seconds: float = 0.0
+    audit_before: dict[str, Any] = field(default_factory=dict)
+
+
+_STATUS_CASE = ("CASE n % 4 WHEN 0 THEN 'Completed' WHEN 1 THEN 'In progress' ELSE 'Pending' END",
+                "CASE n % 4 WHEN 0 THEN 1000 WHEN 1 THEN 1000 ELSE NULL END",
+                f"CASE n % 4 WHEN 0 THEN 0 WHEN 1 THEN 40 ELSE {ORDER_QUANTITY} END")
+
+
+def _orders_select(p: str) -> str:
+    """The bulk orders' rows from a series ``n``; ``p`` makes a placeholder ($1 / ?1)."""
+    status, start, remains = _STATUS_CASE
+    return (
+        "INSERT INTO orders (user_id, service_id, type, link, quantity, units, params, charge_micros, status, "
+        "start_count, remains, created_at_s, updated_at_s) "
+        f"SELECT {p}1, {p}2, 'Default', 'https://example.com/post/' || n, {ORDER_QUANTITY}, {ORDER_QUANTITY}, '{{}}', "
+        f"{ORDER_CHARGE_MICROS}, {status}, {start}, {remains}, {p}3 - n, {p}3 - n FROM seq"
+    )
+
+
+def _charges_select(p: str) -> str:
+    """One charge entry per bulk order, in order id order: running balances follow."""
+    return (
+        "INSERT INTO ledger (user_id, kind, amount_micros, balance_after_micros, order_id, created_at_s) "
+        f"SELECT user_id, 'charge', -charge_micros, {p}2 - charge_micros * (id - {p}3 + 1), id, created_at_s "
+        f"FROM orders WHERE user_id = {p}1 AND id >= {p}3 ORDER BY id"
+    )
+
+
+def bulk_orders_sqlite(path: Path, user_id: int, service_id: int, count: int) -> tuple[int, int]:
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        con.execute("PRAGMA foreign_keys = ON")
+        now = int(time.time())
+        con.execute("BEGIN IMMEDIATE")
+        first = con.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM orders").fetchone()[0]
+        balance = con.execute("SELECT balance_micros FROM users WHERE id = ?", (user_id,)).fetchone()[0]
+        con.execute(
+            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?4) "
+            + _orders_select("?"),
+            (user_id, service_id, now, count),
+        )
+        con.execute(_charges_select("?"), (user_id, balance, first))
+        con.execute("UPDATE users SET balance_micros = balance_micros - ?2 WHERE id = ?1",
+                    (user_id, count * ORDER_CHARGE_MICROS))
+        con.execute("COMMIT")
+        last = con.execute("SELECT MAX(id) FROM orders").fetchone()[0]
+        con.execute("ANALYZE")
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        con.close()
+    return first, last
+
+
+async def bulk_orders_pg(url: str, user_id: int, service_id: int, count: int) -> tuple[int, int]:
+    import asyncpg
+
+    con = await asyncpg.connect(url)
+    try:
+        now = int(time.time())
+        async with con.transaction():
+            await con.execute("LOCK TABLE orders IN EXCLUSIVE MODE")
+            first = await con.fetchval("SELECT COALESCE(MAX(id), 0) + 1 FROM orders")
+            balance = await con.fetchval("SELECT balance_micros FROM users WHERE id = $1", user_id)
+            await con.execute("WITH seq AS (SELECT generate_series(1, $4::int) AS n) " + _orders_select("$"),
+                              user_id, service_id, now, count)
+            await con.execute(_charges_select("$"), user_id, balance, first)
+            await con.execute("UPDATE users SET balance_micros = balance_micros - $2 WHERE id = $1",
+                              user_id, count * ORDER_CHARGE_MICROS)
+        last = await con.fetchval("SELECT MAX(id) FROM orders")
+        await con.execute("VACUUM ANALYZE")
+    finally:
+        await con.close()
+    return first, last
+
+
+async def recreate_pg_database(url: str) -> None:
+    import asyncpg
+
+    parts = urllib.parse.urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise BenchError(f"--pg-url: database name {name!r} must be a plain identifier")
+    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+    try:
+        con = await asyncpg.connect(admin, timeout=10)
+    except Exception as exc:
+        raise BenchError(f"PostgreSQL not reachable at {admin}: {exc} (scripts/ensure-postgres starts it)") from None
+    try:
+        await con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await con.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await con.close()
+
+
+def build_fixture(backend: str, env: dict[str, str], pg_url: str, orders: int) -> Fixture:
+    started = time.monotonic()
+    if backend == "sqlite":
+        SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(SQLITE_PATH) + suffix).unlink(missing_ok=True)
+        url = f"sqlite:///{SQLITE_PATH}"
+    else:
+        asyncio.run(recreate_pg_database(pg_url))
+        url = pg_url
+    env["SMMPANEL_DATABASE_URL"] = url
+    cli(env, "migrate")
+    user = cli(env, "users", "add", "bench", "--balance", OPENING_BALANCE)
+    service = cli(env, "services", "add", "--name", "Bench Likes", "--category", "Bench", "--type", "Default",
+                  "--rate", SERVICE_RATE, "--min", "10", "--max", "1000000")
+    if backend == "sqlite":
+        lo, hi = bulk_orders_sqlite(SQLITE_PATH, user["id"], service["service"], orders)
+    else:
+        lo, hi = asyncio.run(bulk_orders_pg(url, user["id"], service["service"], orders))
+    if hi - lo + 1 != orders:
+        raise BenchError(f"expected {orders} orders with ids {lo}.., got ids {lo}..{hi}")
+    report = audit(env)
+    if not report.get("ok"):
+        raise BenchError(f"smmpanel audit fails on the fixture: {json.dumps(report)[:2000]}")
+    return Fixture(url, user["api_key"], service["service"], lo, hi, time.monotonic() - started, report)
+
+
+# --------------------------------------------------------------------- runs
+
+
+def check_reply(mode: str, reply: Any) -> None:
+    """One request of each kind, sent before timing, must succeed."""
+    ok = isinstance(reply, dict) and "error" not in reply
+    if ok and mode == "balance":
+        ok = "balance" in reply
+    elif ok and mode == "status":
+        ok = "status" in reply
+    elif ok and mode == "status100":
+        ok = len(reply) >= 90 and all(isinstance(v, dict) and "status" in v for v in reply.values())
+    elif ok and mode == "add":
+        ok = isinstance(reply.get("order"), int)
+    if not ok:
+        raise BenchError(f"{mode}: unexpected reply {json.dumps(reply)[:500]}")
+
+
+def sample_request(mode: str, fx: Fixture) -> dict[str, Any]:
+    import random
+
+    if mode == "status":
+        return {"key": fx.key, "action": "status", "order": random.randint(fx.lo, fx.hi)}
+    if mode == "status100":
+        return {"key": fx.key, "action": "status",
+                "orders": ",".join(str(random.randint(fx.lo, fx.hi)) for _ in range(100))}
+    if mode == "add":
+        return {"key": fx.key, "action": "add", "service": fx.service, "quantity": ORDER_QUANTITY,
+                "link": "https://example.com/post/check"}
+    return {"key": fx.key, "action": "balance"}
+
+
+def wrk(url: str, mode: str, seconds: int, fx: Fixture, log: Path) -> dict[str, Any]:
+    cmd = ["taskset", "-c", WRK_CPU, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s",
+           "--latency", "-s", str(LUA), url, mode, fx.key, str(fx.lo), str(fx.hi), str(fx.service)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    with open(log, "a") as f:
+        f.write(f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}\n")
+    if proc.returncode != 0:
+        raise BenchError(f"wrk failed ({proc.returncode}): {proc.stderr.strip()}")
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("BENCHJSON ")), None)
+    if line is None:
+        raise BenchError(f"wrk printed no BENCHJSON line:\n{proc.stdout}{proc.stderr}")
+    data = json.loads(line[len("BENCHJSON "):])
+    data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+    data["p99_ms"] = data["latency_us"]["p99"] / 1000
+    data["socket_errors"] = sum(data["errors"].values())
+    return data
+
+
+def measure(name: str, cmd: list[str], env: dict[str, str], modes: list[str], fx: Fixture, args: argparse.Namespace,
+            logs: Path) -> dict[str, dict[str, Any]]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api/v2"
+    server_log = logs / f"{name}.server.log"
+    wrk_log = logs / f"{name}.wrk.log"
+    wrk_log.unlink(missing_ok=True)
+    proc = SERVERS.start(["taskset", "-c", SERVER_CPU, *cmd, "--host", "127.0.0.1", "--port", str(port)], env,
+                         server_log)
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        wait_ready(proc, url, server_log)
+        for mode in modes:
+            if name != "hello":
+                check_reply(mode, post_form(url, sample_request(mode, fx)))
+            if args.warmup:
+                wrk(url, mode, args.warmup, fx, wrk_log)
+            result = wrk(url, mode, args.duration, fx, wrk_log)
+            if proc.poll() is not None:
+                raise BenchError(f"{name} server died during {mode}; see {server_log}:\n{tail(server_log)}")
+            out[mode] = result
+            flag = ""
+            if result["bad_replies"] or result["socket_errors"]:
+                flag = f"  !! {result['bad_replies']} bad replies, {result['socket_errors']} socket errors"
+            print(f"    {name:<6} {mode:<10} {result['rps']:>9,.0f} req/s   p99 {result['p99_ms']:7.2f} ms{flag}",
+                  flush=True)
+    finally:
+        SERVERS.stop(proc)
+    return out
+
+
+def run_backend(backend: str, args: argparse.Namespace, logs: Path) -> dict[str, Any]:
+    env = dict(os.environ)
+    print(f"\n== {BACKENDS[backend]}: building the fixture ({args.orders:,} orders) ...", flush=True)
+    fx = build_fixture(backend, env, args.pg_url, args.orders)
+    print(f"   fixture ready in {fx.seconds:.1f} s (order ids {fx.lo}..{fx.hi}; audit ok)", flush=True)
+    hello_cmd = [str(BIN / "python"), "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "hello:app",
+                 "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "info"]
+    hello = measure("hello", hello_cmd, env, ["hello"], fx, args, logs / backend)["hello"]
+    panel_cmd = [str(SMMPANEL), "serve", "--workers", "1"]
+    panel = measure("panel", panel_cmd, env, list(ACTIONS), fx, args, logs / backend)
+    report = audit(env)
+    if not report.get("ok"):
+        raise BenchError(f"smmpanel audit fails after the run: {json.dumps(report)[:2000]}")
+    print("   audit after the run: ok", flush=True)
+    actions = {}
+    for mode, (label, target_sqlite, target_pg) in ACTIONS.items():
+        r = panel[mode]
+        target = target_sqlite if backend == "sqlite" else target_pg
+        ratio = r["rps"] / hello["rps"]
+        actions[mode] = {
+            "label": label,
+            "rps": round(r["rps"], 1),
+            "p99_ms": r["p99_ms"],
+            "ratio": round(ratio, 4),
+            "target_ratio": target,
+            "met": ratio >= target,
+            "valid": not r["bad_replies"] and not r["socket_errors"],
+            "wrk": r,
+        }
+    return {
+        "database_url": fx.url,
+        "fixture": {"orders": args.orders, "order_ids": [fx.lo, fx.hi], "service": fx.service,
+                    "seconds": round(fx.seconds, 1)},
+        "hello": {"rps": round(hello["rps"], 1), "p99_ms": hello["p99_ms"], "wrk": hello},
+        "actions": actions,
+        "audit_after": report,
+    }
+
+
+# -------------------------------------------------------------------- report
+
+
+def fmt_cell(res: dict[str, Any] | None, mode: str | None) -> tuple[str, str, str]:
+    if res is None or "error" in res:
+        return ("n/a", "", "")
+    if mode is None:
+        return (f"{res['hello']['rps']:,.0f}", f"{res['hello']['p99_ms']:.2f} ms", "1.00")
+    a = res["actions"][mode]
+    mark = "" if a["valid"] else " !"
+    return (f"{a['rps']:,.0f}{mark}", f"{a['p99_ms']:.2f} ms", f"{a['ratio']:.2f}")
+
+
+def print_table(results: dict[str, Any]) -> None:
+    head = ["action", "SQLite req/s", "p99", "ratio", "PostgreSQL req/s", "p99", "ratio"]
+    rows = [["hello-world (ceiling)", *fmt_cell(results.get("sqlite"), None),
+             *fmt_cell(results.get("postgresql"), None)]]
+    for mode, (label, _, _) in ACTIONS.items():
+        rows.append([label, *fmt_cell(results.get("sqlite"), mode), *fmt_cell(results.get("postgresql"), mode)])
+    print_grid(head, rows, right=range(1, 7))
+
+    print("\nTargets (ratio to the hello-world req/s of the same run):")
+    head = ["action", "SQLite target", "SQLite", "PostgreSQL target", "PostgreSQL"]
+    rows = []
+    for mode, (label, t_sqlite, t_pg) in ACTIONS.items():
+        row = [label]
+        for backend, target in (("sqlite", t_sqlite), ("postgresql", t_pg)):
+            res = results.get(backend)
+            if res is None or "error" in res:
+                verdict = "not run" if res is None else "error"
+            else:
+                a = res["actions"][mode]
+                verdict = ("met" if a["met"] else "MISSED") + f" ({a['ratio']:.2f})"
+                if not a["valid"]:
+                    verdict += " invalid: error replies"
+            row += [f">= {target:.2f}", verdict]
+        rows.append(row)
+    print_grid(head, rows, right=())
+    for backend, res in results.items():
+        if res and "error" in res:
+            print(f"\n{BACKENDS[backend]} failed: {res['error']}")
+
+
+def print_grid(head: list[str], rows: list[list[str]], right: Any) -> None:
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    right = set(right)
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) if i in right else c.ljust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+
+    print(line(head))
+    print("|" + "|".join(("-" * (w + 1) + ":") if i in right else ("-" * (w + 2)) for i, w in enumerate(widths)) + "|")
+    for row in rows:
+        print(line(row))
+
+
+def environment() -> dict[str, Any]:
+    def version(pkg: str) -> str | None:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return None
+
+    cpu = ""
+    try:
+        cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "")
+    except OSError:
+        pass
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    except OSError:
+        commit = ""
+    where = subprocess.run([str(BIN / "python"), "-c", "import smmpanel; print(smmpanel.__file__)"],
+                           capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True, text=True,
+                           cwd=ROOT).stdout.strip()
+    return {
+        "smmpanel_source": str(Path(where).parent.parent) if where else None,
+        "src_modified_since_commit": bool(dirty),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "wrk": wrk_version[0] if wrk_version else None,
+        "git_commit": commit or None,
+        "packages": {p: version(p) for p in ("smmpanel", "starlette", "uvicorn", "uvloop", "httptools", "orjson",
+                                               "asyncpg")},
+    }
+
+
+# ---------------------------------------------------------------------- main
+
+
+def preflight(backends: list[str]) -> None:
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            raise BenchError(f"{tool} not found (scripts/bench installs wrk; taskset is in util-linux)")
+    if not SMMPANEL.exists():
+        raise BenchError(f"{SMMPANEL} not found: run scripts/bootstrap (or use scripts/bench)")
+    cpus = os.sched_getaffinity(0)
+    if not {int(SERVER_CPU), int(WRK_CPU)} <= cpus:
+        raise BenchError(f"needs CPUs {SERVER_CPU} and {WRK_CPU} (this process may use {sorted(cpus)})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per timed wrk run (default 10)")
+    parser.add_argument("--quick", action="store_true", help="3 s runs and 1 s warm-ups, for trying it out")
+    parser.add_argument("--warmup", type=int, default=None, help="seconds of untimed wrk before each run "
+                        "(default 2; 1 with --quick; 0 for none)")
+    parser.add_argument("--orders", type=int, default=100_000, help="existing orders in the fixture (default 100000)")
+    parser.add_argument("--only", choices=list(BACKENDS), help="one database only")
+    parser.add_argument("--pg-url", default=os.environ.get("SMMPANEL_BENCH_PG_URL", DEFAULT_PG_URL),
+                        help=f"PostgreSQL database to (re)create and use (default {DEFAULT_PG_URL}; it is dropped "
+                        "and created anew)")
+    parser.add_argument("--strict", action="store_true", help="exit 2 when a target is missed")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration = 3
+    if args.warmup is None:
+        args.warmup = 1 if args.quick else 2
+    if not 1 <= args.duration <= 300:
+        parser.error("--duration must be 1..300 seconds")
+    if not 0 <= args.warmup <= 60:
+        parser.error("--warmup must be 0..60 seconds")
+    if not 100 <= args.orders <= 10_000_000:
+        parser.error("--orders must be 100..10000000")
+    backends = [args.only] if args.only else list(BACKENDS)
+
+    # A bound on the whole run: fixtures, server start-ups, 5 timed runs and
+    # their warm-ups per database, with room to spare.
+    deadline_s = len(backends) * (300 + 5 * (args.duration + args.warmup + 30)) + args.orders // 1000
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if signum == signal.SIGALRM:
+            raise Deadline(f"the run passed its deadline of {deadline_s} s")
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    signal.signal(signal.SIGALRM, on_signal)
+    signal.alarm(deadline_s)
+
+    started = dt.datetime.now(dt.timezone.utc)
+    logs = RESULTS / "logs"
+    results: dict[str, Any] = {}
+    code = 0
+    info: dict[str, Any] = {}
+    try:
+        preflight(backends)
+        info = environment()
+        print(f"panel code: {info['smmpanel_source']} (commit {str(info['git_commit'])[:10]}"
+              f"{', src/ modified since' if info['src_modified_since_commit'] else ''})", flush=True)
+        print(f"smmpanel benchmark: servers on CPU {SERVER_CPU}, wrk -t1 -c{CONNECTIONS} -d{args.duration}s on CPU "
+              f"{WRK_CPU} (warm-up {args.warmup} s); logs in {logs.relative_to(ROOT)}/", flush=True)
+        for backend in backends:
+            try:
+                results[backend] = run_backend(backend, args, logs)
+            except BenchError as exc:
+                print(f"   {BACKENDS[backend]}: {exc}", file=sys.stderr, flush=True)
+                results[backend] = {"error": str(exc)}
+                code = 1
+    except (KeyboardInterrupt, Deadline) as exc:
+        print(f"\nstopped: {exc or 'interrupted'}; stopping servers", file=sys.stderr, flush=True)
+        SERVERS.stop_all()
+        return 130 if isinstance(exc, KeyboardInterrupt) else 124
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.alarm(0)
+        SERVERS.stop_all()
+
+    print()
+    print_table(results)
+    doc = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "connections": CONNECTIONS,
+                     "wrk_threads": 1, "server_cpu": SERVER_CPU, "wrk_cpu": WRK_CPU, "panel_workers": 1,
+                     "orders": args.orders},
+        "targets": {mode: {"sqlite": t_s, "postgresql": t_p} for mode, (_, t_s, t_p) in ACTIONS.items()},
+        "environment": info,
+        "results": results,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"\nresults: {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    missed = any(not a["met"] for r in results.values() if "actions" in r for a in r["actions"].values())
+    if code == 0 and args.strict and missed:
+        code = 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""Reading each reply shape of API v2, tolerating the variants of spec section 6.
+
+Pure functions of the decoded JSON: no I/O. A reply of a shape we cannot read
+is an ``UpstreamError(UNKNOWN_OUTCOME)`` (the call may have done something,
+we cannot tell what), never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable, Mapping, Sequence, TypeVar
+
+from ..domain.status import RefillStatus, Status
+from . import statuses as vocab
+from .classify import classify
+from .errors import ErrorKind, UpstreamError
+from .models import Balance, UpstreamService, UpstreamStatus
+from .values import to_bool, to_decimal, to_id, to_int, to_text
+from .wire import error_text, redact, scrub
+
+log = logging.getLogger("smmpanel.client")
+
+T = TypeVar("T")
+# Keys that name the id of an entry in a list reply.
+_ORDER_KEYS = ("order", "id", "order_id")
+_REFILL_KEYS = ("refill", "id", "refill_id")
+_SNIPPET_CHARS = 200
+
+
+class ReplyReader:
+    """Reads replies of one panel (``key`` is only used to scrub quoted text)."""
+
+    __slots__ = ("key", "status_codes")
+
+    def __init__(
+        self, key: str, status_codes: Mapping[int, Status | None] = vocab.PERFECT_PANEL_STATUS_CODES
+    ) -> None:
+        self.key = key
+        self.status_codes = status_codes
+
+    def __repr__(self) -> str:  # never shows the key
+        return "ReplyReader()"
+
+    # ----------------------------------------------------------- errors
+
+    def error(self, message: str) -> UpstreamError:
+        """The panel's own refusal, classified."""
+        return UpstreamError(classify(message), scrub(message, self.key))
+
+    def raise_for_error(self, data: Any) -> None:
+        message = error_text(data)
+        if message is not None:
+            raise self.error(message)
+
+    def shape(self, action: str, data: Any, what: str = "") -> UpstreamError:
+        text = json.dumps(data, default=str, ensure_ascii=False)[:_SNIPPET_CHARS]
+        why = f" ({what})" if what else ""
+        return UpstreamError(
+            ErrorKind.UNKNOWN_OUTCOME, f"unexpected reply to {action}{why}: {scrub(text, self.key)}"
+        )
+
+    # ----------------------------------------------------------- balance, services, add
+
+    def balance(self, data: Any) -> Balance:
+        self.raise_for_error(data)
+        if not isinstance(data, dict) or "balance" not in data:
+            raise self.shape("balance", data)
+        amount = to_decimal(data["balance"])
+        if amount is None:
+            raise self.shape("balance", data, "balance is not a number")
+        currency = to_text(data.get("currency")).upper() or None
+        return Balance(amount, currency)
+
+    def services(self, data: Any) -> list[UpstreamService]:
+        self.raise_for_error(data)
+        if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()) and data:
+            entries: list[Any] = list(data.values())
+        elif isinstance(data, list):
+            entries = data
+        else:
+            raise self.shape("services", data)
+        found: list[UpstreamService] = []
+        for entry in entries:
+            service = self._service(entry)
+            if service is None:
+                log.warning("upstream service entry skipped (no usable id, rate, min or max): %s",
+                            scrub(repr(entry), self.key)[:_SNIPPET_CHARS])
+            else:
+                found.append(service)
+        return found
+
+    @staticmethod
+    def _service(entry: Any) -> UpstreamService | None:
+        if not isinstance(entry, dict):
+            return None
+        service = to_id(entry.get("service", entry.get("id")))
+        rate = to_decimal(entry.get("rate"))
+        low, high = to_int(entry.get("min")), to_int(entry.get("max"))
+        if service is None or rate is None or low is None or high is None:
+            return None
+        return UpstreamService(
+            service=service,
+            name=to_text(entry.get("name")),
+            type=to_text(entry.get("type")) or "Default",
+            category=to_text(entry.get("category")),
+            rate=rate,
+            min=low,
+            max=high,
+            refill=bool(to_bool(entry.get("refill"))),
+            cancel=bool(to_bool(entry.get("cancel"))),
+            dripfeed=bool(to_bool(entry.get("dripfeed"))),
+        )
+
+    def order_id(self, data: Any) -> str:
+        self.raise_for_error(data)
+        raw = data.get("order") if isinstance(data, dict) else None
+        order = to_id(raw)
+        if order is None:
+            raise self.shape("add", data, "no usable order id; the order may exist upstream")
+        return order
+
+    # ----------------------------------------------------------- order status
+
+    def status_entry(self, entry: Any) -> UpstreamStatus | UpstreamError:
+        """One status object (single reply or an entry of a multi reply)."""
+        message = error_text(entry)
+        if message is not None:
+            return self.error(message)
+        if not isinstance(entry, dict) or "status" not in entry:
+            return self.shape("status", entry)
+        raw_value = entry["status"]
+        message = error_text(raw_value)
+        if message is not None:
+            return self.error(message)
+        if isinstance(raw_value, (dict, list)):
+            return self.shape("status", entry)
+        raw = redact(to_text(raw_value), self.key)
+        status = vocab.order_status(raw, self.status_codes)
+        if status is None:
+            log.warning("unmapped upstream order status %r kept as unknown", raw[:100])
+        return UpstreamStatus(
+            status=status,
+            raw_status=raw,
+            charge=to_decimal(entry.get("charge")),
+            start_count=to_int(entry.get("start_count")),
+            remains=to_int(entry.get("remains")),
+        )
+
+    def multi_status(
+        self, data: Any, ids: Sequence[str]
+    ) -> dict[str, UpstreamStatus | UpstreamError] | None:
+        """A multi-status reply, or ``None`` when ``data`` is not one (the panel ignored ``orders``)."""
+        if isinstance(data, dict) and "status" in data and not _has_id_keys(data):
+            if len(ids) == 1:
+                return {ids[0]: self.status_entry(data)}
+            return None
+        entries = _entries_by_id(data, _ORDER_KEYS)
+        if not entries:
+            return None
+        return _per_id(ids, entries, self.status_entry, lambda: self.shape("status", data, "no entry for this id"))
+
+    # ----------------------------------------------------------- refill
+
+    def refill_id(self, data: Any, order_id: str) -> str:
+        self.raise_for_error(data)
+        if isinstance(data, list):
+            entries = _entries_by_id(data, _ORDER_KEYS, value_key="refill")
+            data = {"refill": entries.get(to_id(order_id) or order_id)}
+        raw = data.get("refill") if isinstance(data, dict) else None
+        self.raise_for_error(raw)
+        refill = to_id(raw)
+        if refill is None:
+            raise self.shape("refill", data, "no usable refill id; the refill may exist upstream")
+        return refill
+
+    def multi_refill(self, data: Any, ids: Sequence[str]) -> dict[str, str | UpstreamError]:
+        self.raise_for_error(data)
+
+        def one(raw: Any) -> str | UpstreamError:
+            message = error_text(raw)
+            if message is not None:
+                return self.error(message)
+            if isinstance(raw, dict) and "refill" in raw:
+                return one(raw["refill"])
+            refill = to_id(raw)
+            return refill if refill is not None else self.shape("refill", raw, "no usable refill id")
+
+        if isinstance(data, dict) and "refill" in data and not _has_id_keys(data):
+            # The bare ``{"refill": "1"}`` of shopvn.pro / baostar: one id for the batch.
+            result = one(data["refill"])
+            return {order: result for order in ids}
+        entries = _entries_by_id(data, _ORDER_KEYS, value_key="refill")
+        if not entries:
+            error = self.shape("refill", data)
+            return {order: error for order in ids}
+        return _per_id(ids, entries, one, lambda: self.shape("refill", data, "no entry for this id"))
+
+    def refill_status_entry(self, raw: Any) -> RefillStatus | None | UpstreamError:
+        message = error_text(raw)
+        if message is not None:
+            return self.error(message)
+        if isinstance(raw, dict):
+            if "status" not in raw:
+                return self.shape("refill_status", raw)
+            return self.refill_status_entry(raw["status"])
+        if isinstance(raw, list):
+            return self.shape("refill_status", raw)
+        text = to_text(raw)
+        status = vocab.refill_status(text)
+        if status is None:
+            log.warning("unmapped upstream refill status %r kept as unknown", scrub(text, self.key)[:100])
+        return status
+
+    def multi_refill_status(
+        self, data: Any, ids: Sequence[str]
+    ) -> dict[str, RefillStatus | None | UpstreamError] | None:
+        if isinstance(data, dict) and "status" in data and not _has_id_keys(data):
+            if len(ids) == 1:
+                return {ids[0]: self.refill_status_entry(data)}
+            return None
+        entries = _entries_by_id(data, _REFILL_KEYS, value_key="status")
+        if not entries:
+            return None
+        return _per_id(
+            ids, entries, self.refill_status_entry, lambda: self.shape("refill_status", data, "no entry for this id")
+        )
+
+    # ----------------------------------------------------------- cancel
+
+    def cancel(self, data: Any, ids: Sequence[str]) -> dict[str, UpstreamError | None]:
+        self.raise_for_error(data)
+
+        def one(raw: Any) -> UpstreamError | None:
+            message = error_text(raw)
+            if message is not None:
+                return self.error(message)
+            if isinstance(raw, dict) and "cancel" in raw:
+                return one(raw["cancel"])
+            accepted = to_bool(raw) if not isinstance(raw, (dict, list)) else None
+            if accepted is True:
+                return None
+            if accepted is False and raw is not None:
+                return UpstreamError(ErrorKind.REJECTED, f"cancel refused: {to_text(raw)}")
+            return self.shape("cancel", raw)
+
+        if isinstance(data, dict) and "cancel" in data and not _has_id_keys(data):
+            result = one(data["cancel"])
+            return {order: result for order in ids}
+        entries = _entries_by_id(data, _ORDER_KEYS, value_key="cancel")
+        if not entries:
+            error = self.shape("cancel", data)
+            return {order: error for order in ids}
+        return _per_id(ids, entries, one, lambda: self.shape("cancel", data, "no entry for this id"))
+
+
+def _has_id_keys(data: dict[str, Any]) -> bool:
+    return any(to_id(k) is not None for k in data)
+
+
+def _entries_by_id(data: Any, id_keys: tuple[str, ...], value_key: str | None = None) -> dict[str, Any]:
+    """``{id: entry}`` from an object keyed by id, or a list of ``{order|refill: id, ...}``.
+
+    For a list, the entry is the whole object, or its ``value_key`` field when given.
+    """
+    found: dict[str, Any] = {}
+    if isinstance(data, dict):
+        for name, entry in data.items():
+            ident = to_id(name)
+            if ident is not None:
+                found[ident] = entry
+    elif isinstance(data, list):
+        for entry in data:
+            if not isinstance(entry, dict):
+                continue
+            ident = next((to_id(entry[k]) for k in id_keys if k in entry and k != value_key), None)
+            if ident is None:
+                continue
+            found[ident] = entry[value_key] if value_key is not None and value_key in entry else entry
+    return found
+
+
+def _per_id(
+    ids: Sequence[str],
+    entries: Mapping[str, Any],
+    read: Callable[[Any], T],
+    missing: Callable[[], UpstreamError],
+) -> dict[str, T | UpstreamError]:
+    result: dict[str, T | UpstreamError] = {}
+    for ident in ids:
+        canonical = to_id(ident) or ident.strip()
+        if canonical in entries:
+            result[ident] = read(entries[canonical])
+        else:
+            result[ident] = missing()
+    return result

@@ -1,0 +1,257 @@
+"""Upstream panels: registering them, importing and syncing their catalog.
+
+Prices: our rate = upstream rate x fx x (1 + markup/100), rounded by the one
+money rule (``domain.pricing.resale_rate_micros``). ``cost_micros`` keeps the
+upstream rate converted into the panel currency; the markup is kept per
+service, so a sync moves a customer price only by that rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Sequence
+
+from ..client import ProviderClient, UpstreamError, UpstreamService
+from ..domain.errors import AlreadyExists, InvalidField, NotFound
+from ..domain.money import to_micros
+from ..domain.ordertypes import ServiceType
+from ..domain.pricing import resale_rate_micros
+from ..secrets import seal, unseal
+from ..store import repo, upstream
+from ..store.db import IntegrityError
+from .panel import Panel
+
+DEFAULT_TIMEOUT_S = 30
+DEFAULT_MAX_IDS = 100
+DEFAULT_CONCURRENCY = 4
+MAX_TIMEOUT_S = 600
+ENCODINGS = ("form", "json")
+
+ClientFactory = Callable[[Any], ProviderClient]
+
+
+def client_for(provider: Any, **overrides: Any) -> ProviderClient:
+    """The default factory: a real HTTP client for a provider row (tests pass
+    ``transport=`` through ``overrides``)."""
+    options: dict[str, Any] = {
+        "encoding": provider["encoding"],
+        "timeout_s": provider["timeout_s"],
+        "max_ids": provider["max_ids"],
+        "multi_status_action": provider["multi_status_action"],
+    }
+    options.update(overrides)
+    return ProviderClient(provider["url"], unseal(provider["key_sealed"]), **options)
+
+
+async def provider_named(panel: Panel, name: str) -> Any:
+    row = await upstream.provider_by_name(panel.db, name)
+    if row is None:
+        raise NotFound(what="provider", name=name)
+    return row
+
+
+async def add_provider(
+    panel: Panel,
+    name: str,
+    url: str,
+    key: str,
+    *,
+    encoding: str = "auto",
+    currency: str | None = None,
+    fx: Decimal = Decimal(1),
+    timeout_s: int = DEFAULT_TIMEOUT_S,
+    max_ids: int = DEFAULT_MAX_IDS,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    make_client: Callable[..., ProviderClient] = ProviderClient,
+) -> Any:
+    """Register an upstream; detect its encoding with a harmless ``balance``."""
+    if not url.startswith(("http://", "https://")):
+        raise InvalidField("url", "one_of", allowed="http://…, https://…")
+    if encoding not in ("auto", *ENCODINGS):
+        raise InvalidField("encoding", "one_of", allowed="auto, form, json")
+    if fx <= 0:
+        raise InvalidField("fx", "not_negative")
+    if not 1 <= timeout_s <= MAX_TIMEOUT_S:
+        raise InvalidField("timeout", "range", min=1, max=MAX_TIMEOUT_S)
+    if await upstream.provider_by_name(panel.db, name) is not None:
+        raise AlreadyExists(what="provider", name=name)
+    if encoding == "auto":
+        async with make_client(url, key, encoding="form", timeout_s=timeout_s) as probe:
+            encoding = await probe.detect_encoding()
+    async with make_client(url, key, encoding=encoding, timeout_s=timeout_s) as client:
+        balance = await client.balance()
+    values = {
+        "name": name,
+        "url": url,
+        "key_sealed": seal(key),
+        "encoding": encoding,
+        "currency": (currency or balance.currency or panel.currency).upper(),
+        "fx": str(fx),
+        "timeout_s": timeout_s,
+        "max_ids": max_ids,
+        "concurrency": concurrency,
+        "balance_text": str(balance.amount),
+        "balance_checked_at_s": panel.clock(),
+    }
+    async with panel.db.transaction() as tx:
+        try:
+            await upstream.insert_provider(tx, values, panel.clock())
+        except IntegrityError:
+            raise AlreadyExists(what="provider", name=name) from None
+    return await provider_named(panel, name)
+
+
+@dataclass
+class ProviderView:
+    row: Any
+    balance: str | None
+    balance_error: str | None
+    orders: dict[str, int]
+
+
+async def list_providers(panel: Panel, *, live: bool = True, make_client: ClientFactory = client_for) -> list[ProviderView]:
+    """Every provider with its upstream balance (asked now when ``live``) and
+    how many of its orders wait in each state (waiting_funds, needs_attention...)."""
+    views = []
+    for row in await upstream.list_providers(panel.db):
+        balance, error = row["balance_text"], None
+        if live:
+            try:
+                async with make_client(row) as client:
+                    got = await client.balance()
+                balance = str(got.amount)
+                async with panel.db.transaction() as tx:
+                    await upstream.update_provider(tx, row["id"], balance_text=balance,
+                                                   balance_checked_at_s=panel.clock())
+            except UpstreamError as exc:
+                error = f"{exc.kind.value}: {exc.detail}"
+        views.append(ProviderView(row, balance, error, await upstream.provider_order_counts(panel.db, row["id"])))
+    return views
+
+
+async def remove_provider(panel: Panel, name: str) -> None:
+    """Retire a provider: its services are disabled; refused while any of its
+    orders is unsettled (they still need it)."""
+    row = await provider_named(panel, name)
+    counts = await upstream.provider_order_counts(panel.db, row["id"])
+    busy = {k: v for k, v in counts.items() if k not in ("done", "rejected", "canceled")}
+    if busy:
+        raise InvalidField("provider", "has_unsettled_orders", counts=", ".join(f"{k}: {v}" for k, v in busy.items()))
+    now = panel.clock()
+    async with panel.db.transaction() as tx:
+        await tx.execute("UPDATE services SET enabled = false WHERE provider_id = $1", row["id"])
+        await upstream.update_provider(tx, row["id"], removed_at_s=now, name=f"{name}~removed-{row['id']}")
+
+
+@dataclass
+class Imported:
+    service: int
+    provider_service: str
+    name: str
+    type: str
+    category: str
+    rate_micros: int
+    cost_micros: int
+    min: int
+    max: int
+    created: bool
+
+
+def _service_values(item: UpstreamService, fx: Decimal, markup: Decimal) -> dict[str, Any]:
+    cost = to_micros(item.rate * fx)
+    return {
+        "type": ServiceType.parse(item.type or "Default").value,
+        "rate_micros": resale_rate_micros(to_micros(item.rate), fx, markup),
+        "cost_micros": cost,
+        "markup_percent": str(markup),
+        "min": max(1, item.min),
+        "max": max(1, item.min, item.max),
+        "refill": item.refill,
+        "cancel": item.cancel,
+        "dripfeed": item.dripfeed,
+    }
+
+
+async def import_services(
+    panel: Panel,
+    name: str,
+    *,
+    markup_percent: Decimal = Decimal(0),
+    only: Sequence[str] | None = None,
+    category_prefix: str = "",
+    make_client: ClientFactory = client_for,
+) -> tuple[list[Imported], list[tuple[str, str]]]:
+    """Copy an upstream catalog into ours with a markup. Re-importing a service
+    updates it (idempotent). Returns (imported, skipped with reason)."""
+    if markup_percent <= -100:
+        raise InvalidField("markup", "at_least", min=-99)
+    provider = await provider_named(panel, name)
+    async with make_client(provider) as client:
+        catalog = await client.services()
+    wanted = set(only) if only else None
+    fx = Decimal(provider["fx"])
+    existing = {row["provider_service"]: row for row in await upstream.provider_services(panel.db, provider["id"])}
+    imported, skipped = [], []
+    now = panel.clock()
+    async with panel.db.transaction() as tx:
+        for item in catalog:
+            if wanted is not None and item.service not in wanted:
+                continue
+            try:
+                values = _service_values(item, fx, markup_percent)
+            except InvalidField:  # an upstream type we can't sell
+                skipped.append((item.service, f"unsupported type {item.type!r}"))
+                continue
+            category = (category_prefix + (item.category or "Other")).strip() or "Other"
+            values["name"] = item.name[:200] or f"{name} {item.service}"
+            values["category_id"] = await repo.ensure_category(tx, category)
+            old = existing.get(item.service)
+            if old is None:
+                values.update(provider_id=provider["id"], provider_service=item.service, enabled=True)
+                service_id = await repo.insert_service(tx, values, now)
+            else:
+                service_id = old["id"]
+                await repo.update_service(tx, service_id, values)
+            imported.append(Imported(service_id, item.service, values["name"], values["type"], category,
+                                     values["rate_micros"], values["cost_micros"], values["min"], values["max"],
+                                     old is None))
+        if wanted:
+            skipped.extend((sid, "not offered upstream") for sid in sorted(wanted - {i.service for i in catalog}))
+    return imported, skipped
+
+
+@dataclass
+class SyncReport:
+    updated: list[int]
+    disabled: list[int]
+    price_changes: list[tuple[int, int, int]]  # service, old rate, new rate
+
+
+async def sync_services(panel: Panel, name: str, *, make_client: ClientFactory = client_for) -> SyncReport:
+    """Refresh limits, flags and costs of imported services; disable the ones
+    gone upstream. Customer prices move only by each service's own markup."""
+    provider = await provider_named(panel, name)
+    async with make_client(provider) as client:
+        catalog = {item.service: item for item in await client.services()}
+    fx = Decimal(provider["fx"])
+    report = SyncReport([], [], [])
+    async with panel.db.transaction() as tx:
+        for row in await upstream.provider_services(tx, provider["id"]):
+            item = catalog.get(row["provider_service"])
+            if item is None:
+                if row["enabled"]:
+                    await repo.update_service(tx, row["id"], {"enabled": False})
+                    report.disabled.append(row["id"])
+                continue
+            markup = Decimal(row["markup_percent"] or "0")
+            try:
+                values = _service_values(item, fx, markup)
+            except InvalidField:
+                continue
+            values.pop("type")
+            if values["rate_micros"] != row["rate_micros"]:
+                report.price_changes.append((row["id"], row["rate_micros"], values["rate_micros"]))
+            await repo.update_service(tx, row["id"], values)
+            report.updated.append(row["id"])
+    return report
