@@ -16,7 +16,8 @@ For each database (SQLite, then PostgreSQL):
    CPU 1 (``bench/wrk/api.lua``: urlencoded form bodies). Each timed run is
    preceded by a short untimed warm-up run, and each kind of request is first
    sent once and its reply checked.
-4. ``smmpanel audit`` again (the ``add`` runs must keep the ledger whole).
+4. The hello-world ceiling again (its drift shows other load on the machine),
+   and ``smmpanel audit`` again (the ``add`` runs must keep the ledger whole).
 
 Prints the table (req/s, p99 and the ratio to the hello-world req/s of the
 same database's run), the targets and whether each is met, and writes
@@ -162,6 +163,13 @@ def wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout: float = 60)
         except (urllib.error.URLError, ConnectionError, OSError, json.JSONDecodeError):
             time.sleep(0.2)
     raise BenchError(f"server not ready after {timeout:.0f} s; see {log}:\n{tail(log)}")
+
+
+def load_average() -> list[float]:
+    try:
+        return [float(x) for x in open("/proc/loadavg").read().split()[:3]]
+    except (OSError, ValueError):
+        return []
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -361,12 +369,12 @@ def sample_request(mode: str, fx: Fixture) -> dict[str, Any]:
 
 def wrk(url: str, mode: str, seconds: int, fx: Fixture, log: Path) -> dict[str, Any]:
     cmd = ["taskset", "-c", WRK_CPU, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s",
-           "--latency", "-s", str(LUA), url, mode, fx.key, str(fx.lo), str(fx.hi), str(fx.service)]
+           "--latency", "-s", str(LUA), url, "--", mode, fx.key, str(fx.lo), str(fx.hi), str(fx.service)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     with open(log, "a") as f:
         f.write(f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}\n")
     if proc.returncode != 0:
-        raise BenchError(f"wrk failed ({proc.returncode}): {proc.stderr.strip()}")
+        raise BenchError(f"wrk failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[:2000]}")
     line = next((l for l in proc.stdout.splitlines() if l.startswith("BENCHJSON ")), None)
     if line is None:
         raise BenchError(f"wrk printed no BENCHJSON line:\n{proc.stdout}{proc.stderr}")
@@ -410,6 +418,7 @@ def measure(name: str, cmd: list[str], env: dict[str, str], modes: list[str], fx
 
 def run_backend(backend: str, args: argparse.Namespace, logs: Path) -> dict[str, Any]:
     env = dict(os.environ)
+    load_at_start = load_average()
     print(f"\n== {BACKENDS[backend]}: building the fixture ({args.orders:,} orders) ...", flush=True)
     fx = build_fixture(backend, env, args.pg_url, args.orders)
     print(f"   fixture ready in {fx.seconds:.1f} s (order ids {fx.lo}..{fx.hi}; audit ok)", flush=True)
@@ -418,6 +427,12 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path) -> dict[str,
     hello = measure("hello", hello_cmd, env, ["hello"], fx, args, logs / backend)["hello"]
     panel_cmd = [str(SMMPANEL), "serve", "--workers", "1"]
     panel = measure("panel", panel_cmd, env, list(ACTIONS), fx, args, logs / backend)
+    # The ceiling again: on a busy machine it moves, and then so do the ratios.
+    hello_after = measure("hello2", hello_cmd, env, ["hello"], fx, args, logs / backend)["hello"]
+    drift = hello_after["rps"] / hello["rps"] - 1
+    if abs(drift) > 0.10:
+        print(f"   WARNING: the hello-world ceiling moved {drift:+.0%} during the run: other load on the machine? "
+              f"(load average now {load_average()})", flush=True)
     report = audit(env)
     if not report.get("ok"):
         raise BenchError(f"smmpanel audit fails after the run: {json.dumps(report)[:2000]}")
@@ -441,7 +456,9 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path) -> dict[str,
         "database_url": fx.url,
         "fixture": {"orders": args.orders, "order_ids": [fx.lo, fx.hi], "service": fx.service,
                     "seconds": round(fx.seconds, 1)},
-        "hello": {"rps": round(hello["rps"], 1), "p99_ms": hello["p99_ms"], "wrk": hello},
+        "hello": {"rps": round(hello["rps"], 1), "p99_ms": hello["p99_ms"], "wrk": hello,
+                  "rps_after": round(hello_after["rps"], 1), "drift": round(drift, 4)},
+        "load_average_at_start": load_at_start,
         "actions": actions,
         "audit_after": report,
     }
@@ -485,6 +502,11 @@ def print_table(results: dict[str, Any]) -> None:
             row += [f">= {target:.2f}", verdict]
         rows.append(row)
     print_grid(head, rows, right=())
+    for backend, res in results.items():
+        if res and "hello" in res:
+            print(f"\n{BACKENDS[backend]}: hello-world measured again after the panel: {res['hello']['rps_after']:,.0f} "
+                  f"req/s ({res['hello']['drift']:+.1%})", end="")
+    print()
     for backend, res in results.items():
         if res and "error" in res:
             print(f"\n{BACKENDS[backend]} failed: {res['error']}")
@@ -579,9 +601,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--orders must be 100..10000000")
     backends = [args.only] if args.only else list(BACKENDS)
 
-    # A bound on the whole run: fixtures, server start-ups, 5 timed runs and
+    # A bound on the whole run: fixtures, server start-ups, 6 timed runs and
     # their warm-ups per database, with room to spare.
-    deadline_s = len(backends) * (300 + 5 * (args.duration + args.warmup + 30)) + args.orders // 1000
+    deadline_s = len(backends) * (300 + 6 * (args.duration + args.warmup + 30)) + args.orders // 1000
 
     def on_signal(signum: int, frame: Any) -> None:
         if signum == signal.SIGALRM:
@@ -603,6 +625,10 @@ def main(argv: list[str] | None = None) -> int:
         info = environment()
         print(f"panel code: {info['smmpanel_source']} (commit {str(info['git_commit'])[:10]}"
               f"{', src/ modified since' if info['src_modified_since_commit'] else ''})", flush=True)
+        load = load_average()
+        if load and load[0] > 0.5:
+            print(f"WARNING: load average {load[0]:.2f} before the run: other work on this machine lowers and "
+                  "scatters the numbers", flush=True)
         print(f"smmpanel benchmark: servers on CPU {SERVER_CPU}, wrk -t1 -c{CONNECTIONS} -d{args.duration}s on CPU "
               f"{WRK_CPU} (warm-up {args.warmup} s); logs in {logs.relative_to(ROOT)}/", flush=True)
         for backend in backends:

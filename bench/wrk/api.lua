@@ -1,7 +1,8 @@
 -- wrk script for the smmpanel benchmark (bench/run.py): urlencoded form POSTs
 -- to /api/v2, one kind of request per run.
 --
---   wrk ... -s bench/wrk/api.lua http://127.0.0.1:PORT/api/v2 MODE KEY LO HI SERVICE
+--   wrk ... -s bench/wrk/api.lua http://127.0.0.1:PORT/api/v2 -- MODE KEY LO HI SERVICE
+--   ("--": an API key may start with "-")
 --
 -- MODE: hello | balance  the same static body (key + action=balance)
 --       status           action=status, order = a random id in [LO, HI]

@@ -26,7 +26,7 @@ from .services import accounts, audit, catalog, orders, providers, refills
 from .services.panel import Panel
 from .settings import Settings, SettingsError
 from .store.db import open_database
-from .store.migrate import upgrade
+from .store.migrate import ensure_schema, upgrade
 
 
 def _settings() -> Settings:
@@ -49,7 +49,7 @@ def with_panel(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         settings = _settings()
-        upgrade(settings.database_url)
+        ensure_schema(settings.database_url)
 
         async def main() -> Any:
             db = await open_database(settings.database_url, pg_pool_max=2)

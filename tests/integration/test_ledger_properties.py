@@ -514,3 +514,52 @@ def test_the_model_catches_a_double_refund(sqlite_url):
             await db.close()
 
     asyncio.run(scenario())
+
+
+# ------------------------------------------------------------------ races
+
+
+@pytest.mark.anyio
+async def test_racing_settlements_refund_exactly_once(db_url, panel_factory):
+    """Operator moves and customer cancels on one order, all at once: one wins,
+    the order is refunded once, and the losers are told so (no-op or refused)."""
+    async with panel_factory(db_url) as panel:
+        _, key = await accounts.add_user(panel, "racer", Decimal("10"))
+        sid = await catalog.add_service(panel, name="L", category="C", type="Default", rate="2", min=1, max=1000,
+                                        cancel=True)
+        order_id = await orders.place_order(panel, key, {"service": sid, "link": "https://x.com/p", "quantity": 1000})
+
+        async def attempt(i: int):
+            try:
+                if i % 3 == 0:
+                    return (await orders.cancel(panel, key, [order_id]))[order_id] or True
+                status, remains = ("Canceled", None) if i % 3 == 1 else ("Partial", 250)
+                return await orders.operator_set_status(panel, order_id, status, remains=remains)
+            except StatusMoveRefused as exc:
+                return exc
+
+        results = await asyncio.gather(*(attempt(i) for i in range(30)))
+        assert results.count(True) == 1, results
+        assert all(r is False or isinstance(r, (StatusMoveRefused, CancelNotAllowed)) for r in results if r is not True)
+        refunds = await panel.db.fetch("SELECT amount_micros FROM ledger WHERE kind = 'refund'")
+        assert len(refunds) == 1
+        row = await orders.order(panel, order_id)
+        expected = {"Canceled": 2_000_000, "Partial": 500_000}[row["status"]]
+        assert refunds[0]["amount_micros"] == row["refund_micros"] == expected
+        assert (await accounts.user_named(panel, "racer"))["balance_micros"] == 8_000_000 + expected
+        assert await audit.run(panel) == []
+
+
+@pytest.mark.anyio
+async def test_racing_refill_requests_create_one_refill(db_url, panel_factory):
+    async with panel_factory(db_url) as panel:
+        _, key = await accounts.add_user(panel, "racer", Decimal("10"))
+        sid = await catalog.add_service(panel, name="L", category="C", type="Default", rate="2", min=1, max=1000,
+                                        refill=True)
+        order_id = await orders.place_order(panel, key, {"service": sid, "link": "https://x.com/p", "quantity": 100})
+        await orders.operator_set_status(panel, order_id, "Completed")
+        results = await asyncio.gather(*(refills.request(panel, key, [order_id]) for _ in range(20)))
+        created = [r[order_id] for r in results if isinstance(r[order_id], int)]
+        assert len(created) == 1
+        assert all(r[order_id].params["reason"] == "active" for r in results if not isinstance(r[order_id], int))
+        assert len(await panel.db.fetch("SELECT id FROM refills")) == 1

@@ -403,7 +403,8 @@ async def test_order_id_as_number_or_string(reply: str) -> None:
         assert await client.add({"service": 1, "link": "x", "quantity": 10}) == "23501"
 
 
-@pytest.mark.parametrize("reply", ['{"order": null}', '{"order": "abc"}', '{"order": 0}', "{}", "[]", '"ok"',
+@pytest.mark.parametrize("reply", ['{"order": 5, "error": "Not enough funds on balance"}',
+                                   '{"order": null}', '{"order": "abc"}', '{"order": 0}', "{}", "[]", '"ok"',
                                    '{"status": "success"}', "null"])
 async def test_add_reply_without_usable_id_is_unknown_outcome(reply: str) -> None:
     async with Peer(replies({"add": reply})).client() as client:
@@ -511,6 +512,17 @@ async def test_a_refused_key_does_not_trigger_fallback() -> None:
         result = await client.statuses(["1", "2"])
     assert peer.actions() == ["status"]
     assert all(isinstance(v, UpstreamError) and v.kind is ErrorKind.REJECTED for v in result.values())
+
+
+@pytest.mark.parametrize("message", ["Too many requests, slow down", "Not enough funds on balance",
+                                     "Site is under maintenance"])
+async def test_other_refusals_do_not_downgrade_the_multi_spelling(message: str) -> None:
+    peer = Peer(replies({"status": json.dumps({"error": message})}))
+    async with peer.client() as client:
+        result = await client.statuses(["1", "2"])
+        assert client.multi_status_action == "status"
+    assert peer.actions() == ["status"]
+    assert all(isinstance(v, UpstreamError) and v.detail == message for v in result.values())
 
 
 async def test_statuses_chunks_by_max_ids_and_dedupes() -> None:

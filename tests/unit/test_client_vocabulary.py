@@ -135,6 +135,19 @@ def test_auth_errors_are_recognised() -> None:
     assert not is_auth_error("Action không hợp lệ")
 
 
+@pytest.mark.parametrize(
+    "message, expected",
+    [("Invalid action", True), ("Action không hợp lệ", True), ("Incorrect order ID", True),
+     ("Không tìm thấy đơn hàng", True), ("Incorrect request", True), ("Missing order", True),
+     ('Invalid orders format, use: "1,2,3"', True), ("Refill not found", True), ("Invalid API key", False),
+     ("Not enough funds on balance", False), ("Too many requests", False), ("Maintenance", False)],
+)
+def test_means_spelling_unsupported(message: str, expected: bool) -> None:
+    from smmpanel.client.classify import means_spelling_unsupported
+
+    assert means_spelling_unsupported(message) is expected
+
+
 def test_json_numbers_stay_exact() -> None:
     data = loads('{"rate": 0.1, "balance": 100.84292, "n": 3, "big": 12345678901234567890.123456789}')
     assert data["rate"] == Decimal("0.1")

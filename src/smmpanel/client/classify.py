@@ -133,6 +133,19 @@ _AUTH = _any(
 )
 
 
+# A refusal of the request's shape: the panel did not read the parameters we sent
+# (a multi-id call on a panel that only knows the single-id spelling says this).
+_REQUEST_SHAPE = _any(
+    r"\bmissing\b",
+    r"\brequired\b",
+    r"\b(incorrect|bad|invalid) request\b",
+    r"\bformat\b",
+    r"\bthieu thong tin\b",
+    r"\byeu cau khong hop le\b",
+    r"\bdinh dang\b",
+)
+
+
 def classify(message: str) -> ErrorKind:
     """The kind of an upstream's error message (see the module docstring)."""
     text = normalise(message)
@@ -145,3 +158,19 @@ def classify(message: str) -> ErrorKind:
 def is_auth_error(message: str) -> bool:
     """A refusal of the key or the account itself: every other call would fail the same way."""
     return bool(_AUTH.search(normalise(message)))
+
+
+def means_spelling_unsupported(message: str) -> bool:
+    """Does this top-level refusal of a multi-id call say "I don't take it that way"?
+
+    True for an unknown action, an unknown order/refill (the panel looked for
+    the single ``order``/``refill`` parameter and found none) and a refusal
+    of the request's shape. A refused key, funds or anything else (rate
+    limits, maintenance) is not: trying other spellings would not help.
+    """
+    if is_auth_error(message):
+        return False
+    kind = classify(message)
+    if kind in (ErrorKind.UNSUPPORTED, ErrorKind.UNKNOWN_ORDER):
+        return True
+    return kind is ErrorKind.REJECTED and bool(_REQUEST_SHAPE.search(normalise(message)))

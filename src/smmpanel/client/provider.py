@@ -10,7 +10,7 @@ import httpx
 
 from ..domain.status import RefillStatus, Status
 from . import limits
-from .classify import is_auth_error
+from .classify import is_auth_error, means_spelling_unsupported
 from .errors import ClientUsageError, ErrorKind, UpstreamError
 from .models import Balance, UpstreamService, UpstreamStatus
 from .replies import ReplyReader
@@ -168,7 +168,7 @@ class ProviderClient:
             except UpstreamError as exc:
                 return dict.fromkeys(chunk, exc)
             message = error_text(data)
-            if message is not None and is_auth_error(message):
+            if message is not None and not means_spelling_unsupported(message):
                 return dict.fromkeys(chunk, self._read.error(message))
             parsed = None if message is not None else self._read.multi_status(data, chunk)
             if parsed is not None:
@@ -236,7 +236,9 @@ class ProviderClient:
         message = error_text(data)
         if message is not None:
             error = self._read.error(message)
-            if error.kind is ErrorKind.UNSUPPORTED or is_auth_error(message):
+            # No fallback for a missing action (the single spelling is the same action) nor for
+            # a refusal that is not about how the ids were sent.
+            if error.kind is ErrorKind.UNSUPPORTED or not means_spelling_unsupported(message):
                 return dict.fromkeys(chunk, error)
             parsed = None
         else:

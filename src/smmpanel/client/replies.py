@@ -113,9 +113,13 @@ class ReplyReader:
         )
 
     def order_id(self, data: Any) -> str:
-        self.raise_for_error(data)
         raw = data.get("order") if isinstance(data, dict) else None
         order = to_id(raw)
+        message = error_text(data)
+        if message is not None and order is not None:
+            # Contradictory: an order id AND an error. The order may exist: never read it as a refusal.
+            raise self.shape("add", data, "an order id together with an error")
+        self.raise_for_error(data)
         if order is None:
             raise self.shape("add", data, "no usable order id; the order may exist upstream")
         return order

@@ -14,6 +14,7 @@ The invariants (each a query that must return no rows):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from .panel import Panel
 
@@ -75,5 +76,13 @@ async def run(panel: Panel) -> list[Finding]:
     for title, sql in CHECKS:
         rows = await panel.db.fetch(sql + f" LIMIT {MAX_ROWS_SHOWN}")
         if rows:
-            findings.append(Finding(title, [dict(r) for r in rows]))
+            findings.append(Finding(title, [{k: _integer(v) for k, v in dict(r).items()} for r in rows]))
     return findings
+
+
+def _integer(value: object) -> object:
+    """PostgreSQL sums BIGINTs into NUMERIC (a Decimal): give the integer back,
+    so a finding reads (and serialises to JSON) the same on both engines."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value

@@ -17,7 +17,7 @@ import re
 import threading
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import anyio
 import httpx
