@@ -95,15 +95,6 @@ _links = itertools.count(1)
 HUGE_ID = "999999999999999999"  # 18 digits: accepted as an id, but beyond any stored one
 
 
-def pg_int4_ids_known_bug(w: "World", request: pytest.FixtureRequest) -> None:
-    """Known store bug (src/smmpanel/store/repo.py): on PostgreSQL ids are bound
-    as ``int4`` (``= ANY($n::int[])``, ``s.id = $2``), so an id above 2^31-1
-    is a 500 instead of "Incorrect order ID". Strict: an XPASS means it was
-    fixed and this marker must go."""
-    if w.engine == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason="store binds ids as int4 on PostgreSQL"))
-
-
 def new_link() -> str:
     return f"https://example.com/post/{next(_links)}-{uuid.uuid4().hex[:6]}"
 
@@ -918,13 +909,10 @@ class TestApi:
 
     @pytest.mark.parametrize("enc", ENCODINGS)
     @pytest.mark.parametrize("name,build,en,vi", FIXED_ERRORS, ids=[c[0] for c in FIXED_ERRORS])
-    def test_section4_errors(self, w: World, enc: str, name: str, build, en: str, vi: str, request) -> None:
-        if "huge" in name:
-            pg_int4_ids_known_bug(w, request)
+    def test_section4_errors(self, w: World, enc: str, name: str, build, en: str, vi: str) -> None:
         assert err(w.call(build(w), enc)) == w.msg(en, vi)
 
-    def test_ids_beyond_any_stored_id_are_unknown(self, w: World, request) -> None:
-        pg_int4_ids_known_bug(w, request)
+    def test_ids_beyond_any_stored_id_are_unknown(self, w: World) -> None:
         a = w.add(quantity=10)
         missing = {"error": w.msg("Incorrect order ID", "Không tìm thấy đơn hàng")}
         assert ok(w.act("status", orders=f"{a},{HUGE_ID}")) == {

@@ -20,7 +20,7 @@ async def request(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, i
     out: dict[int, int | PanelError] = {}
     async with panel.db.transaction() as tx:
         rows = {r["id"]: r for r in await repo.orders_of_user(tx, user["id"], ids, for_update=True)}
-        for order_id in ids:
+        for order_id in dict.fromkeys(ids):  # a repeated id is answered once
             row = rows.get(order_id)
             if row is None:
                 out[order_id] = IncorrectOrder()

@@ -18,6 +18,15 @@ from .db import Conn, Database, Row
 
 # ----------------------------------------------------------------- id lists
 
+# Ids are INTEGER columns: nothing stored lies beyond this, so a larger id a
+# client sends is simply unknown (and must not reach PostgreSQL's int4 binding).
+MAX_DB_ID = 2**31 - 1
+
+
+def storable_id(value: int) -> int:
+    """The id itself, or 0 (never a row id) when no row could carry it."""
+    return value if 0 < value <= MAX_DB_ID else 0
+
 
 def _ids_clause(conn: Conn, column: str, n: int) -> str:
     """``column`` is one of the ids in parameter $n (a list)."""
@@ -27,7 +36,8 @@ def _ids_clause(conn: Conn, column: str, n: int) -> str:
 
 
 def _ids_arg(conn: Conn, ids: Sequence[int]) -> Any:
-    return list(ids) if conn.dialect == "postgresql" else orjson.dumps(list(ids)).decode()
+    ids = [i for i in ids if 0 < i <= MAX_DB_ID]
+    return ids if conn.dialect == "postgresql" else orjson.dumps(ids).decode()
 
 
 # -------------------------------------------------------------------- users
@@ -160,7 +170,7 @@ async def update_service(conn: Conn, service_id: int, values: dict[str, Any]) ->
 
 
 async def service_by_id(conn: Conn, service_id: int) -> Row | None:
-    return await conn.fetchrow(f"SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM} WHERE s.id = $1", service_id)
+    return await conn.fetchrow(f"SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM} WHERE s.id = $1", storable_id(service_id))
 
 
 async def list_services(conn: Conn, *, enabled_only: bool, user_id: int | None = None) -> list[Row]:
@@ -187,7 +197,7 @@ async def terms_by_key(conn: Conn, key_hash: str, service_id: int) -> Row | None
         "LEFT JOIN custom_rates cr ON cr.user_id = u.id AND cr.service_id = s.id "
         "WHERE u.api_key_hash = $1 AND u.active",
         key_hash,
-        service_id,
+        storable_id(service_id),
     )
 
 
@@ -331,7 +341,7 @@ ORDER_FROM = (
 
 async def order_by_id(conn: Conn, order_id: int, *, for_update: bool = False) -> Row | None:
     lock = " FOR UPDATE OF o" if for_update and conn.dialect == "postgresql" else ""
-    return await conn.fetchrow(f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE o.id = $1{lock}", order_id)
+    return await conn.fetchrow(f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE o.id = $1{lock}", storable_id(order_id))
 
 
 async def orders_of_user(conn: Conn, user_id: int, ids: Sequence[int], *, for_update: bool = False) -> list[Row]:
@@ -405,7 +415,7 @@ async def refills_of_user(conn: Conn, user_id: int, ids: Sequence[int]) -> list[
 
 
 async def refill_by_id(conn: Conn, refill_id: int) -> Row | None:
-    return await conn.fetchrow(f"SELECT {REFILL_COLUMNS} FROM {REFILL_FROM} WHERE f.id = $1", refill_id)
+    return await conn.fetchrow(f"SELECT {REFILL_COLUMNS} FROM {REFILL_FROM} WHERE f.id = $1", storable_id(refill_id))
 
 
 async def list_refills(conn: Conn, *, status: str | None = None, limit: int = 100) -> list[Row]:
