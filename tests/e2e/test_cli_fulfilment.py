@@ -253,7 +253,7 @@ def test_funds_adjustment_down_and_refusal_below_zero(panel):
     assert text.returncode == 1 and "would take the balance below zero" in text.stderr
     assert api(server, key, "balance")["balance"] == "5.00000"
     assert cli_refused(server, "funds", "add", "alice", "0") == "Invalid amount: must not be zero"
-    assert cli_refused(server, "funds", "add", "nobody", "5") == "No user named nobody"
+    assert cli_refused(server, "funds", "add", "nobody", "5") == "user nobody not found"
     assert cli_json(server, "funds", "add", "alice", "-5")["balance"] == "0"
     assert cli_json(server, "funds", "add", "alice", "0.000001")["balance"] == "0.000001"
     assert api(server, key, "balance")["balance"] == "0.00000"

@@ -283,7 +283,9 @@ def machine_for(db_url: str):
                 with pytest.raises(NotFound):
                     self.run(call)
                 return
-            if remains is not None and remains > o.units:
+            if (remains is not None and remains > o.units) or (
+                    new == "Partial" and remains is None and o.status != "Partial"):
+                # A first Partial must say what was left: a refund is never guessed.
                 with pytest.raises(InvalidField) as info:
                     self.run(call)
                 assert info.value.params["field"] == "remains"

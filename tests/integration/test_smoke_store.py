@@ -22,3 +22,18 @@ async def test_order_charges_and_audits_clean(db_url, panel_factory):
         rows = await orders.statuses(panel, key, [order_id])
         assert rows[order_id]["net_micros"] == 900_000
         assert await audit.run(panel) == []
+
+
+async def test_operator_partial_needs_remains(db_url, panel_factory):
+    from smmpanel.domain.errors import InvalidField
+
+    async with panel_factory(db_url) as panel:
+        _, key = await accounts.add_user(panel, "bob", Decimal("5"))
+        sid = await catalog.add_service(panel, name="Views", category="TT", type="Default", rate="1", min=10, max=10000)
+        order_id = await orders.place_order(panel, key, {"service": sid, "link": "@bob", "quantity": "1000"})
+        with pytest.raises(InvalidField) as refused:
+            await orders.operator_set_status(panel, order_id, "Partial")
+        assert refused.value.params["field"] == "remains"
+        assert (await orders.order(panel, order_id))["status"] == "Pending"
+        assert await orders.operator_set_status(panel, order_id, "Partial", remains=250)
+        assert (await orders.order(panel, order_id))["refund_micros"] == 250_000

@@ -35,7 +35,7 @@ FIXED: dict[str, tuple[str, str]] = {
         "Status can't change from {current} to {new}",
         "Không thể chuyển trạng thái từ {current} sang {new}",
     ),
-    "not_found": ("No {what} named {name}", "Không tìm thấy {what} {name}"),
+    "not_found": ("{what} {name} not found", "Không tìm thấy {what} {name}"),
     "already_exists": ("A {what} named {name} already exists", "{what} {name} đã tồn tại"),
 }
 
@@ -64,6 +64,10 @@ RULES: dict[str, tuple[str, str]] = {
     "too_large": ("is too large", "quá lớn"),
     "balance_below_zero": ("would take the balance below zero", "làm số dư âm"),
     "editable": ("can't be changed; allowed: {allowed}", "không thể sửa; được phép: {allowed}"),
+    "exists_upstream": (
+        "refused: the order exists upstream as {provider_order}; resolve with --provider-order or --cancel",
+        "bị từ chối: đơn đã có ở nhà cung cấp ({provider_order})",
+    ),
     "has_unsettled_orders": (
         "has unsettled orders ({counts}); settle them first",
         "còn đơn chưa xong ({counts}); xử lý trước",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from ..client.values import to_id
 from ..domain import fields as f
 from ..domain.errors import (
     CancelNotAllowed,
@@ -21,7 +22,7 @@ from ..domain.errors import (
 from ..domain.ordertypes import OrderDraft, ServiceTerms, ServiceType, build_order
 from ..domain.status import Status, decide_move
 from ..store import repo
-from ..store.db import Conn
+from ..store.db import Conn, IntegrityError
 from .panel import Panel, authenticate, hash_key
 
 # Upstream states in which the order has not left the panel: cancelling it
@@ -117,7 +118,7 @@ async def cancel(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, Pa
     async with panel.db.transaction() as tx:
         rows = {r["id"]: r for r in await repo.orders_of_user(tx, user["id"], ids, for_update=True)}
         services = {}
-        for order_id in ids:
+        for order_id in dict.fromkeys(ids):  # a repeated id is answered once, never refunded twice
             row = rows.get(order_id)
             if row is None:
                 out[order_id] = IncorrectOrder()
@@ -199,6 +200,9 @@ async def operator_set_status(
         row = await repo.order_by_id(tx, order_id, for_update=True)
         if row is None:
             raise NotFound(what="order", name=str(order_id))
+        if new is Status.PARTIAL and remains is None and row["status"] != Status.PARTIAL.value:
+            # Without it the refund would be guessed from the last known remains (the whole order).
+            raise InvalidField("remains", "required")
         if remains is not None and remains > row["units"]:
             raise InvalidField("remains", "at_most", max=row["units"])
         extra: dict[str, Any] = {}
@@ -227,9 +231,22 @@ async def resolve(panel: Panel, order_id: int, *, provider_order: str | None = N
         if row["upstream_state"] not in RESOLVABLE:
             raise InvalidField("order", "one_of", allowed="an order in needs_attention")
         if provider_order is not None:
-            await repo.update_order(tx, order_id, now, upstream_state="placed", provider_order=provider_order.strip(),
-                                    upstream_error="resolved by operator", due_at_s=now)
+            # The worker stores upstream ids canonically (``to_id``): so must the operator's word,
+            # or a typo ("12,13", "") would poison every status batch and "023501" would slip
+            # past the one-order-per-upstream-id rule.
+            upstream_id = to_id(provider_order)
+            if upstream_id is None:
+                raise InvalidField("provider_order", "one_of", allowed="the upstream's order id, a positive number")
+            try:
+                await repo.update_order(tx, order_id, now, upstream_state="placed", provider_order=upstream_id,
+                                        upstream_error="resolved by operator", due_at_s=now)
+            except IntegrityError:
+                raise InvalidField("provider_order", "one_of",
+                                   allowed=f"an upstream id no other order has ({upstream_id} is taken)") from None
         elif requeue:
+            if row["provider_order"] is not None:
+                # It provably exists upstream: sending it again would buy it twice.
+                raise InvalidField("requeue", "exists_upstream", provider_order=row["provider_order"])
             await repo.update_order(tx, order_id, now, upstream_state="queued", upstream_error="requeued by operator",
                                     due_at_s=now)
         else:

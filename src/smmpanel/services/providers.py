@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 from ..client import ProviderClient, UpstreamError, UpstreamService
 from ..domain.errors import AlreadyExists, InvalidField, NotFound
-from ..domain.money import to_micros
+from ..domain.money import MICROS_PER_UNIT, to_micros
 from ..domain.ordertypes import ServiceType
 from ..domain.pricing import resale_rate_micros
 from ..secrets import seal, unseal
@@ -162,7 +162,8 @@ def _service_values(item: UpstreamService, fx: Decimal, markup: Decimal) -> dict
     cost = to_micros(item.rate * fx)
     return {
         "type": ServiceType.parse(item.type or "Default").value,
-        "rate_micros": resale_rate_micros(to_micros(item.rate), fx, markup),
+        # The exact upstream rate (not rounded to micro-units first): one rounding, at the end.
+        "rate_micros": resale_rate_micros(item.rate * MICROS_PER_UNIT, fx, markup),
         "cost_micros": cost,
         "markup_percent": str(markup),
         "min": max(1, item.min),

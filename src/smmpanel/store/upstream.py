@@ -111,6 +111,13 @@ async def providers_with_due(conn: Conn, states: str, now_s: int, table: str = "
     return [row["provider_id"] for row in rows]
 
 
+async def provider_order_taken(conn: Conn, provider_id: int, provider_order: str) -> bool:
+    found = await conn.fetchval(
+        "SELECT 1 FROM orders WHERE provider_id = $1 AND provider_order = $2", provider_id, provider_order
+    )
+    return found is not None
+
+
 async def orders_by_ids(conn: Conn, ids: Sequence[int], *, for_update: bool = False) -> list[Row]:
     if not ids:
         return []
@@ -173,10 +180,23 @@ async def expire_leases(conn: Conn, now_s: int) -> list[int]:
 
 
 async def wake_waiting_funds(conn: Conn, provider_id: int, now_s: int) -> None:
+    """The upstream took an order again: everything held back for funds goes now."""
     await conn.execute(
-        "UPDATE orders SET due_at_s = $2 WHERE provider_id = $1 AND upstream_state = 'waiting_funds'",
+        f"UPDATE orders SET due_at_s = $2 WHERE provider_id = $1 AND upstream_state IN {_PLACEABLE} "
+        "AND due_at_s > $2",
         provider_id,
         now_s,
+    )
+
+
+async def defer_for_funds(conn: Conn, provider_id: int, until_s: int) -> None:
+    """The upstream is out of funds: hold every order waiting to be sent there
+    until the next probe, so it gets one probe per retry period, not one per order."""
+    await conn.execute(
+        f"UPDATE orders SET due_at_s = $2 WHERE provider_id = $1 AND upstream_state IN {_PLACEABLE} "
+        "AND due_at_s < $2",
+        provider_id,
+        until_s,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 import orjson
 
 from ..client import ErrorKind, ProviderClient, UpstreamError, UpstreamStatus
+from ..client.limits import TOTAL_DEADLINE_FACTOR
 from ..domain.errors import StatusMoveRefused
 from ..domain.ordertypes import ServiceType, upstream_params
 from ..domain.schedule import FUNDS_RETRY_S, LEASE_MARGIN_S, poll_interval_s, retry_backoff_s
@@ -27,6 +28,7 @@ MAX_BATCHES_PER_PASS = 50  # per provider and step: bounds one pass, the rest wa
 CANCEL_BATCH = 100
 DEFINITE_REJECTIONS = (ErrorKind.BAD_SERVICE, ErrorKind.BAD_LINK, ErrorKind.BAD_QUANTITY)
 TERMINAL = frozenset({Status.COMPLETED, Status.PARTIAL, Status.CANCELED})
+_NO_ANSWER = UpstreamError(ErrorKind.UNKNOWN_OUTCOME, "no answer for this id")
 
 
 @dataclass
@@ -78,6 +80,11 @@ class Worker:
             self._limits[provider["id"]] = asyncio.Semaphore(max(1, provider["concurrency"]))
         return client
 
+    def _lease_until(self, provider: Any) -> int:
+        """When a claim made now is presumed dead: the client abandons a whole call
+        after ``TOTAL_DEADLINE_FACTOR`` x its timeout, plus a margin for recording."""
+        return self.panel.clock() + int(provider["timeout_s"] * TOTAL_DEADLINE_FACTOR) + LEASE_MARGIN_S
+
     async def _limited(self, provider: Any, call: Any) -> Any:
         async with self._limits[provider["id"]]:
             return await call
@@ -124,10 +131,12 @@ class Worker:
         for provider_id in await upstream.providers_with_due(self.panel.db, "('queued', 'waiting_funds')", now):
             provider = await self._provider(provider_id)
             client = self._client(provider)
-            # An upstream out of funds gets one probe order at a time.
-            limit = 1 if provider["out_of_funds"] else max(1, provider["concurrency"]) * 4
+            # An upstream out of funds gets one probe order at a time. Never claim more than
+            # can be sent at once: a claimed order waiting for a free lane would age towards
+            # its lease end without having been sent.
+            limit = 1 if provider["out_of_funds"] else max(1, provider["concurrency"])
             for _ in range(MAX_BATCHES_PER_PASS):
-                lease_until = self.panel.clock() + provider["timeout_s"] + LEASE_MARGIN_S
+                lease_until = self._lease_until(provider)
                 async with self.panel.db.transaction() as tx:
                     claimed = await upstream.claim_for_placement(tx, provider_id, self.panel.clock(), lease_until, limit)
                 if not claimed:
@@ -156,16 +165,25 @@ class Worker:
         now = self.panel.clock()
         order_id = row["id"]
         async with self.panel.db.transaction() as tx:
+            current = await repo.order_by_id(tx, order_id, for_update=True)
+            late = current["upstream_state"] != "in_flight"
+            if late and not (isinstance(outcome, str) and current["upstream_state"] == "needs_attention"
+                             and current["provider_order"] is None):
+                # The lease ran out or the operator settled the order meanwhile: their word stands. A late
+                # success on a needs_attention order is the one reply still worth taking: it is the truth.
+                log.warning("order %s: late upstream reply %r ignored (now %s)", order_id,
+                            outcome if isinstance(outcome, str) else outcome.kind.value, current["upstream_state"])
+                return
             if isinstance(outcome, str):
-                try:
-                    await repo.update_order(tx, order_id, now, upstream_state="placed", provider_order=outcome,
-                                            upstream_error=None, lease_until_s=None, due_at_s=now + self.poll_interval(0))
-                except IntegrityError:
+                if await upstream.provider_order_taken(tx, provider["id"], outcome):
+                    # Checked rather than caught: a failed statement would abort a PostgreSQL transaction.
                     await repo.update_order(tx, order_id, now, upstream_state="needs_attention", lease_until_s=None,
                                             upstream_error=f"upstream returned order id {outcome}, already used by "
                                                            "another order")
                     report.needs_attention += 1
                     return
+                await repo.update_order(tx, order_id, now, upstream_state="placed", provider_order=outcome,
+                                        upstream_error=None, lease_until_s=None, due_at_s=now + self.poll_interval(0))
                 if provider["out_of_funds"]:
                     await upstream.update_provider(tx, provider["id"], out_of_funds=False)
                     await upstream.wake_waiting_funds(tx, provider["id"], now)
@@ -174,12 +192,13 @@ class Worker:
             kind, detail = outcome.kind, outcome.detail[:500]
             if kind is ErrorKind.UNREACHABLE:
                 await repo.update_order(tx, order_id, now, upstream_state="queued", lease_until_s=None,
-                                        upstream_error=detail, due_at_s=now + retry_backoff_s(row["attempts"] + 1))
+                                        upstream_error=detail, due_at_s=now + retry_backoff_s(row["attempts"]))
                 report.requeued += 1
             elif kind is ErrorKind.OUT_OF_FUNDS:
                 await repo.update_order(tx, order_id, now, upstream_state="waiting_funds", lease_until_s=None,
                                         upstream_error=detail, due_at_s=now + self.funds_retry_s)
                 await upstream.update_provider(tx, provider["id"], out_of_funds=True)
+                await upstream.defer_for_funds(tx, provider["id"], now + self.funds_retry_s)
                 report.waiting_funds += 1
             elif kind in DEFINITE_REJECTIONS:
                 locked = await repo.order_by_id(tx, order_id, for_update=True)
@@ -209,7 +228,7 @@ class Worker:
             now = self.panel.clock()
             async with self.panel.db.transaction() as tx:
                 for row in claimed:
-                    result = results.get(row["provider_order"])
+                    result = results.get(row["provider_order"], _NO_ANSWER)
                     if result is None:
                         note, again = "cancel forwarded upstream", False
                     elif result.kind is ErrorKind.UNREACHABLE:
@@ -232,7 +251,7 @@ class Worker:
             batch = max(1, provider["max_ids"])
             lanes = max(1, provider["concurrency"])
             for _ in range(0, MAX_BATCHES_PER_PASS, lanes):
-                lease_until = self.panel.clock() + provider["timeout_s"] + LEASE_MARGIN_S
+                lease_until = self._lease_until(provider)
                 batches = []
                 async with self.panel.db.transaction() as tx:
                     for _ in range(lanes):
@@ -256,6 +275,10 @@ class Worker:
             results = {}
         now = self.panel.clock()
         async with self.panel.db.transaction() as tx:
+            learned = getattr(client, "multi_status_action", None)
+            if learned and learned != provider["multi_status_action"]:
+                # The client found how this upstream spells multi-status: keep it for the next client.
+                await upstream.update_provider(tx, provider["id"], multi_status_action=learned)
             for row in await upstream.orders_by_ids(tx, [r["id"] for r in claimed], for_update=True):
                 await self._apply_poll(tx, row, results.get(row["provider_order"]), now, report)
 
@@ -309,16 +332,23 @@ class Worker:
         for provider_id in await upstream.providers_with_due_refills(self.panel.db, "queued", now):
             provider = await self._provider(provider_id)
             client = self._client(provider)
-            lease_until = now + provider["timeout_s"] + LEASE_MARGIN_S
-            async with self.panel.db.transaction() as tx:
-                claimed = await upstream.claim_refills(tx, "queued", "in_flight", provider_id, now, lease_until,
-                                                       CANCEL_BATCH)
-            for row in claimed:
-                try:
-                    outcome: Any = await self._limited(provider, client.refill(row["provider_order"]))
-                except UpstreamError as exc:
-                    outcome = exc
-                await self._record_refill(row, outcome, report)
+            for _ in range(MAX_BATCHES_PER_PASS):
+                # As for orders: claim only what is sent at once, so no claim ages unsent.
+                async with self.panel.db.transaction() as tx:
+                    claimed = await upstream.claim_refills(tx, "queued", "in_flight", provider_id, self.panel.clock(),
+                                                           self._lease_until(provider),
+                                                           max(1, provider["concurrency"]))
+                if not claimed:
+                    break
+                outcomes = await asyncio.gather(*(self._send_refill(provider, client, row) for row in claimed))
+                for row, outcome in zip(claimed, outcomes):
+                    await self._record_refill(row, outcome, report)
+
+    async def _send_refill(self, provider: Any, client: ProviderClient, row: Any) -> Any:
+        try:
+            return await self._limited(provider, client.refill(row["provider_order"]))
+        except UpstreamError as exc:
+            return exc
 
     async def _record_refill(self, row: Any, outcome: Any, report: WorkerReport) -> None:
         now = self.panel.clock()
@@ -343,7 +373,7 @@ class Worker:
         for provider_id in await upstream.providers_with_due_refills(self.panel.db, "placed", now):
             provider = await self._provider(provider_id)
             client = self._client(provider)
-            lease_until = now + provider["timeout_s"] + LEASE_MARGIN_S
+            lease_until = self._lease_until(provider)
             async with self.panel.db.transaction() as tx:
                 claimed = await upstream.claim_refills(tx, "placed", None, provider_id, now, lease_until,
                                                        max(1, provider["max_ids"]))
@@ -359,6 +389,11 @@ class Worker:
                 for row in claimed:
                     report.refills_polled += 1
                     result = results.get(row["provider_refill"])
+                    if isinstance(result, UpstreamError) and result.kind is ErrorKind.UNKNOWN_ORDER:
+                        await repo.update_refill(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
+                                                 upstream_error=f"upstream does not know refill "
+                                                                f"{row['provider_refill']}: {result.detail[:200]}")
+                        continue
                     if not isinstance(result, RefillStatus):
                         await repo.update_refill(tx, row["id"], now, due_at_s=now + self.poll_interval(0))
                         continue
