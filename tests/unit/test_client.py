@@ -112,7 +112,7 @@ async def test_like3s_balance_services_add() -> None:
         [service] = await client.services()
         assert service.service == "101" and service.rate == Decimal(25000)
         assert (service.type, service.category, service.min, service.max) == ("Default", "", 50, 50000)
-        assert (service.refill, service.cancel, service.dripfeed) == (False, False, False)
+        assert (service.refill, service.cancel, service.dripfeed) == (False, None, None)  # Like3s lists no cancel or dripfeed: not listed
         order = await client.add({"service": "101", "link": "https://facebook.com/post/1", "quantity": 500})
     assert order == "987654"
     _, body, content_type = peer.seen[-1]
@@ -449,8 +449,8 @@ async def test_status_entry_without_status_is_unknown_outcome() -> None:
 
 
 @pytest.mark.parametrize("flag, expected", [("true", True), ('"1"', True), ("1", True), ('"true"', True),
-                                            ("false", False), ('"0"', False), ("0", False), ("null", False)])
-async def test_service_flags(flag: str, expected: bool) -> None:
+                                            ("false", False), ('"0"', False), ("0", False), ("null", None)])
+async def test_service_flags(flag: str, expected: bool | None) -> None:
     reply = f'[{{"service": "3", "name": "X", "rate": "1", "min": "1", "max": "9", "refill": {flag}, ' \
             f'"cancel": {flag}, "dripfeed": {flag}}}]'
     async with Peer(replies({"services": reply})).client() as client:

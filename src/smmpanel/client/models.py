@@ -24,9 +24,9 @@ class UpstreamService:
     rate: Decimal
     min: int
     max: int
-    refill: bool
-    cancel: bool
-    dripfeed: bool
+    refill: bool | None  # None: the upstream's list doesn't say
+    cancel: bool | None
+    dripfeed: bool | None
 
 
 @dataclass(frozen=True)

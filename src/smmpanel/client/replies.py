@@ -25,6 +25,14 @@ T = TypeVar("T")
 # Keys that name the id of an entry in a list reply.
 _ORDER_KEYS = ("order", "id", "order_id")
 _REFILL_KEYS = ("refill", "id", "refill_id")
+
+
+def _listed_flag(entry: dict, name: str) -> bool | None:
+    """None when the upstream's list doesn't carry the flag at all (68smm has
+    no ``dripfeed``): "not listed" is not "no"."""
+    if name not in entry or entry[name] is None:
+        return None
+    return bool(to_bool(entry[name]))
 _SNIPPET_CHARS = 200
 
 
@@ -107,9 +115,9 @@ class ReplyReader:
             rate=rate,
             min=low,
             max=high,
-            refill=bool(to_bool(entry.get("refill"))),
-            cancel=bool(to_bool(entry.get("cancel"))),
-            dripfeed=bool(to_bool(entry.get("dripfeed"))),
+            refill=_listed_flag(entry, "refill"),
+            cancel=_listed_flag(entry, "cancel"),
+            dripfeed=_listed_flag(entry, "dripfeed"),
         )
 
     def order_id(self, data: Any) -> str:

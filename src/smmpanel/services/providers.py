@@ -160,7 +160,7 @@ class Imported:
 
 def _service_values(item: UpstreamService, fx: Decimal, markup: Decimal) -> dict[str, Any]:
     cost = to_micros(item.rate * fx)
-    return {
+    values: dict[str, Any] = {
         "type": ServiceType.parse(item.type or "Default").value,
         # The exact upstream rate (not rounded to micro-units first): one rounding, at the end.
         "rate_micros": resale_rate_micros(item.rate * MICROS_PER_UNIT, fx, markup),
@@ -168,10 +168,13 @@ def _service_values(item: UpstreamService, fx: Decimal, markup: Decimal) -> dict
         "markup_percent": str(markup),
         "min": max(1, item.min),
         "max": max(1, item.min, item.max),
-        "refill": item.refill,
-        "cancel": item.cancel,
-        "dripfeed": item.dripfeed,
     }
+    # A flag the upstream's list doesn't carry is left as the operator set it
+    # (off for a new import).
+    for flag in ("refill", "cancel", "dripfeed"):
+        if getattr(item, flag) is not None:
+            values[flag] = getattr(item, flag)
+    return values
 
 
 async def import_services(
