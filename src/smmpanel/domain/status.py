@@ -20,6 +20,15 @@ from .errors import InvalidField, StatusMoveRefused
 from .pricing import _round_div
 
 
+def _parse(cls, text: str, field: str):
+    """An operator's spelling (any case, ``_`` for a space) of a member's value."""
+    key = text.strip().lower().replace("_", " ")
+    for member in cls:
+        if member.value.lower() == key:
+            return member
+    raise InvalidField(field, "one_of", allowed=", ".join(m.value for m in cls))
+
+
 class Status(str, Enum):
     PENDING = "Pending"
     PROCESSING = "Processing"
@@ -30,11 +39,7 @@ class Status(str, Enum):
 
     @classmethod
     def parse(cls, text: str, field: str = "status") -> "Status":
-        key = text.strip().lower().replace("_", " ")
-        for member in cls:
-            if member.value.lower() == key:
-                return member
-        raise InvalidField(field, "one_of", allowed=", ".join(m.value for m in cls))
+        return _parse(cls, text, field)
 
 
 FINAL = frozenset({Status.PARTIAL, Status.CANCELED})
@@ -50,11 +55,7 @@ class RefillStatus(str, Enum):
 
     @classmethod
     def parse(cls, text: str, field: str = "status") -> "RefillStatus":
-        key = text.strip().lower().replace("_", " ")
-        for member in cls:
-            if member.value.lower() == key:
-                return member
-        raise InvalidField(field, "one_of", allowed=", ".join(m.value for m in cls))
+        return _parse(cls, text, field)
 
 
 REFILL_ACTIVE = frozenset({RefillStatus.PENDING, RefillStatus.IN_PROGRESS})
