@@ -471,10 +471,10 @@ def fmt_cell(res: dict[str, Any] | None, mode: str | None) -> tuple[str, str, st
     if res is None or "error" in res:
         return ("n/a", "", "")
     if mode is None:
-        return (f"{res['hello']['rps']:,.0f}", f"{res['hello']['p99_ms']:.2f} ms", "1.00")
+        return (f"{res['hello']['rps']:,.0f}", f"{res['hello']['p99_ms']:.2f} ms", "1.000")
     a = res["actions"][mode]
     mark = "" if a["valid"] else " !"
-    return (f"{a['rps']:,.0f}{mark}", f"{a['p99_ms']:.2f} ms", f"{a['ratio']:.2f}")
+    return (f"{a['rps']:,.0f}{mark}", f"{a['p99_ms']:.2f} ms", f"{a['ratio']:.3f}")
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -496,7 +496,7 @@ def print_table(results: dict[str, Any]) -> None:
                 verdict = "not run" if res is None else "error"
             else:
                 a = res["actions"][mode]
-                verdict = ("met" if a["met"] else "MISSED") + f" ({a['ratio']:.2f})"
+                verdict = ("met" if a["met"] else "MISSED") + f" ({a['ratio']:.3f})"
                 if not a["valid"]:
                     verdict += " invalid: error replies"
             row += [f">= {target:.2f}", verdict]
@@ -547,9 +547,12 @@ def environment() -> dict[str, Any]:
                            capture_output=True, text=True, cwd=ROOT).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True, text=True,
                            cwd=ROOT).stdout.strip()
+    source = Path(where).parent.parent if where else None
+    in_tree = source is not None and source.resolve() == (ROOT / "src").resolve()
     return {
-        "smmpanel_source": str(Path(where).parent.parent) if where else None,
-        "src_modified_since_commit": bool(dirty),
+        "smmpanel_source": str(source) if source else None,
+        "smmpanel_from_this_work_tree": in_tree,
+        "src_modified_since_commit": bool(dirty) if in_tree else None,
         "cpu": cpu,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
@@ -623,8 +626,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         preflight(backends)
         info = environment()
-        print(f"panel code: {info['smmpanel_source']} (commit {str(info['git_commit'])[:10]}"
-              f"{', src/ modified since' if info['src_modified_since_commit'] else ''})", flush=True)
+        if info["smmpanel_from_this_work_tree"]:
+            print(f"panel code: {info['smmpanel_source']} (commit {str(info['git_commit'])[:10]}"
+                  f"{', src/ modified since' if info['src_modified_since_commit'] else ''})", flush=True)
+        else:
+            print(f"panel code: {info['smmpanel_source']} (not this work tree's src/: from PYTHONPATH)", flush=True)
         load = load_average()
         if load and load[0] > 0.5:
             print(f"WARNING: load average {load[0]:.2f} before the run: other work on this machine lowers and "

@@ -283,3 +283,15 @@ def test_display_examples():
     assert display(499_999, "VND") == "0"
     assert display(100_842_920, "USD") == "100.84292"
     assert plain(1_500_000) == "1.5" and plain(0) == "0" and plain(-5) == "-0.000005"
+
+
+@given(st.integers(-(10**15), 10**15), st.sampled_from(["USD", "VND", "RUB", "XYZ"]))
+def test_display_is_the_decimal_rounding_of_the_rule(micros, currency):
+    """The fast integer formatter says exactly what Decimal's ROUND_HALF_UP says."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from smmpanel.domain.money import CURRENCY_DECIMALS, DEFAULT_DECIMALS, display, from_micros
+
+    exp = Decimal(1).scaleb(-CURRENCY_DECIMALS.get(currency, DEFAULT_DECIMALS))
+    expected = from_micros(micros).quantize(exp, rounding=ROUND_HALF_UP) + 0  # + 0: no "-0.00"
+    assert display(micros, currency) == str(expected)
