@@ -613,6 +613,9 @@ def main(argv: list[str] | None = None) -> int:
             raise Deadline(f"the run passed its deadline of {deadline_s} s")
         raise KeyboardInterrupt(f"signal {signum}")
 
+    # Explicitly, SIGINT too: a process started in the background by a
+    # non-interactive shell inherits SIGINT ignored, and would never stop.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     signal.signal(signal.SIGALRM, on_signal)

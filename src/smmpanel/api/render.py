@@ -38,13 +38,14 @@ class Dialect:
         return value if self.numbers else str(value)
 
     def status(self, row) -> dict[str, Any]:
-        return {
-            "charge": self.money(row["net_micros"]),
-            "start_count": self.count(row["start_count"]),
-            "status": row["status"],
-            "remains": self.count(row["remains"]),
-            "currency": self.currency,
-        }
+        # Spelled out per dialect (not via money()/count()): 100 of these make a multi-status reply.
+        start, remains = row["start_count"], row["remains"]
+        if self.numbers:
+            return {"charge": self.money(row["net_micros"]), "start_count": int(start or 0), "status": row["status"],
+                    "remains": int(remains or 0), "currency": self.currency}
+        return {"charge": display(row["net_micros"], self.currency), "start_count": "0" if start is None else str(start),
+                "status": row["status"], "remains": "0" if remains is None else str(remains),
+                "currency": self.currency}
 
     def service(self, row) -> dict[str, Any]:
         entry = {

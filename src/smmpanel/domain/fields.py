@@ -94,17 +94,23 @@ def parse_lines(raw: object, field: str) -> list[str]:
     return lines
 
 
+_LIST_SEPARATORS = re.compile(r"[,\r\n]+")
+
+
 def split_list(raw: object) -> list[str]:
     """A list given as a JSON array, repeated fields, or a comma/newline string."""
     items = raw if isinstance(raw, list) else [raw]
     out: list[str] = []
     for item in items:
-        if isinstance(item, bool):
+        if isinstance(item, str):
+            # str.split when there is no newline: the common case, and twice as fast as the regex.
+            parts = item.split(",") if "\n" not in item and "\r" not in item else _LIST_SEPARATORS.split(item)
+            for part in parts:
+                part = part.strip()
+                if part:
+                    out.append(part)
+        elif isinstance(item, (bool, int)):
             out.append(str(item))
-        elif isinstance(item, int):
-            out.append(str(item))
-        elif isinstance(item, str):
-            out.extend(part.strip() for part in re.split(r"[,\r\n]+", item) if part.strip())
         else:
             out.append(repr(item))
     return out
@@ -117,9 +123,10 @@ def parse_id_list(raw: object, field: str, *, limit: int = MAX_IDS_PER_CALL) -> 
         raise InvalidIdList(field=field)
     seen: dict[str, int] = {}
     for token in tokens:
-        if not _DIGITS.fullmatch(token):
-            raise InvalidIdList(field=field)
-        seen.setdefault(token, int(token))
+        if token not in seen:
+            if not (token.isascii() and token.isdigit() and len(token) <= 18):  # _DIGITS, without a regex
+                raise InvalidIdList(field=field)
+            seen[token] = int(token)
     if len(seen) > limit:
         raise InvalidField(field, "too_many", max=limit)
     return list(seen.items())

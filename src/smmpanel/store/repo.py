@@ -2,19 +2,22 @@
 
 One text serves both databases (``$n`` placeholders); where the dialects
 differ the function says so. Functions that write expect to run inside a
-transaction opened by the service layer, except ``place_order``, which is a
-whole transaction of its own (so PostgreSQL can do it in one round trip).
+transaction opened by the service layer, except ``place_order``, which runs
+its own (group-committed) transaction.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Sequence
 
 import orjson
 
+from ..domain.errors import ActiveOrderWithLink
 from ..domain.ordertypes import OrderDraft
 from ..domain.status import ACTIVE, REFILL_ACTIVE
 from .db import Conn, Database, Row
+from .groupcommit import lane
 
 # ----------------------------------------------------------------- id lists
 
@@ -270,34 +273,42 @@ async def place_order(
     """Charge the customer and record the order, atomically. None: not enough funds.
 
     The debit is conditional (``balance >= charge`` in the UPDATE itself), so
-    concurrent orders can never overspend. On PostgreSQL the whole thing is
-    one statement, one round trip.
+    concurrent orders can never overspend. Orders arriving together share one
+    commit (``groupcommit``); on PostgreSQL each order is one statement.
     """
     args = _order_args(user_id, draft, now_s, provider_id, provider_service)
-    if db.dialect == "postgresql" and not guard_link:
-        return await db.fetchval(PG_PLACE_ORDER, *args)
-    async with db.transaction() as tx:
-        if guard_link:
-            if tx.dialect == "postgresql":
-                # Serialise orders for one link so two can't both pass the check.
-                await tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", draft.link)
-            if await active_link_exists(tx, draft.service_id, draft.link):
-                from ..domain.errors import ActiveOrderWithLink
+    if guard_link:
+        return await _place_guarded(db, draft, args)
+    return await lane(db, "orders", partial(_place_batch, db)).submit(args)
 
-                raise ActiveOrderWithLink()
-        balance = await tx.fetchval(_CHARGE_DEBIT, user_id, draft.charge_micros)
-        if balance is None:
-            return None
-        order_id = await tx.fetchval(_ORDER_INSERT + " RETURNING id", *args)
-        await tx.execute(
-            _CHARGE_ENTRY + " VALUES ($1, 'charge', $2, $3, $4, $5)",
-            user_id,
-            -draft.charge_micros,
-            balance,
-            order_id,
-            now_s,
-        )
-        return order_id
+
+async def _place_batch(db: Database, batch: Sequence[tuple]) -> list[int | None]:
+    async with db.transaction() as tx:
+        if tx.dialect == "postgresql":
+            return [await tx.fetchval(PG_PLACE_ORDER, *args) for args in batch]
+        return [await _place_in(tx, args) for args in batch]
+
+
+async def _place_in(tx: Conn, args: tuple) -> int | None:
+    user_id, charge, now_s = args[0], args[1], args[10]
+    balance = await tx.fetchval(_CHARGE_DEBIT, user_id, charge)
+    if balance is None:
+        return None
+    order_id = await tx.fetchval(_ORDER_INSERT + " RETURNING id", *args)
+    await tx.execute(_CHARGE_ENTRY + " VALUES ($1, 'charge', $2, $3, $4, $5)", user_id, -charge, balance, order_id,
+                     now_s)
+    return order_id
+
+
+async def _place_guarded(db: Database, draft: OrderDraft, args: tuple) -> int | None:
+    """A service that refuses a link with an active order: check and place in one transaction."""
+    async with db.transaction() as tx:
+        if tx.dialect == "postgresql":
+            # Serialise orders for one link so two can't both pass the check.
+            await tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", draft.link)
+        if await active_link_exists(tx, draft.service_id, draft.link):
+            raise ActiveOrderWithLink()
+        return await _place_in(tx, args)
 
 
 async def active_link_exists(conn: Conn, service_id: int, link: str) -> bool:
@@ -318,7 +329,9 @@ _STATUS_SELECT = (
 async def statuses_by_key(conn: Conn, key_hash: str, ids: Sequence[int]) -> list[Row]:
     """The hot ``status`` read: the key lookup joined in, one statement."""
     return await conn.fetch(
-        _STATUS_SELECT + "JOIN users u ON u.id = o.user_id "
+        # "+o.user_id": SQLite then finds each order by its primary key (one
+        # B-tree search) instead of through ix_orders_user and then the table.
+        _STATUS_SELECT + "JOIN users u ON u.id = +o.user_id "
         f"WHERE u.api_key_hash = $1 AND u.active AND {_ids_clause(conn, 'o.id', 2)}",
         key_hash,
         _ids_arg(conn, ids),

@@ -140,11 +140,25 @@ orders = Table(
     Column("lease_until_s", BigInteger),
     Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("charge_micros >= 0", name="ck_orders_charge"),
-    UniqueConstraint("provider_id", "provider_order", name="uq_orders_provider_order"),
 )
+# Every index costs each new order a page write; the partial ones cost
+# nothing to the orders they don't cover (manual ones, settled ones).
 Index("ix_orders_user", orders.c.user_id, orders.c.id)
-Index("ix_orders_status", orders.c.status)
-Index("ix_orders_due", orders.c.upstream_state, orders.c.due_at_s)
+Index(
+    "uq_orders_provider_order",
+    orders.c.provider_id,
+    orders.c.provider_order,
+    unique=True,
+    sqlite_where=text("provider_order IS NOT NULL"),
+    postgresql_where=text("provider_order IS NOT NULL"),
+)
+Index(
+    "ix_orders_due",
+    orders.c.upstream_state,
+    orders.c.due_at_s,
+    sqlite_where=text("due_at_s IS NOT NULL"),
+    postgresql_where=text("due_at_s IS NOT NULL"),
+)
 Index("ix_orders_link_active", orders.c.service_id, orders.c.link)
 
 refills = Table(
