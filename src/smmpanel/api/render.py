@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from ..domain.money import display, plain
+from ..domain.money import formatter, plain
 
 
 class Dialect:
@@ -20,9 +20,10 @@ class Dialect:
         self.currency = currency
         self.numbers = name == "like3s"
         self.lang = "vi" if name == "like3s" else "en"
+        self.display = formatter(currency)
 
     def money(self, micros: int) -> Any:
-        text = display(micros, self.currency)
+        text = self.display(micros)
         return orjson.Fragment(text.encode()) if self.numbers else text
 
     def rate(self, micros: int) -> Any:
@@ -43,7 +44,7 @@ class Dialect:
         if self.numbers:
             return {"charge": self.money(row["net_micros"]), "start_count": int(start or 0), "status": row["status"],
                     "remains": int(remains or 0), "currency": self.currency}
-        return {"charge": display(row["net_micros"], self.currency), "start_count": "0" if start is None else str(start),
+        return {"charge": self.display(row["net_micros"]), "start_count": "0" if start is None else str(start),
                 "status": row["status"], "remains": "0" if remains is None else str(remains),
                 "currency": self.currency}
 

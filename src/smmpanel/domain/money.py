@@ -18,6 +18,7 @@ only.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Callable
 
 from .errors import InvalidField
 
@@ -70,21 +71,32 @@ def parse_amount(raw: object, field: str, *, allow_negative: bool = False) -> De
     return quantize(value)
 
 
-def display(micros: int, currency: str) -> str:
-    """The amount as shown to customers: the currency's decimals, half up
-    (away from zero, as ``ROUND_HALF_UP`` does).
+def formatter(currency: str) -> Callable[[int], str]:
+    """``display`` for one currency, its decimals looked up once.
 
-    Integer arithmetic, not Decimal: a 100-order status reply formats 100 of
-    these, and this is the hot path of it.
+    Integer arithmetic, not Decimal: a 100-order status reply formats 100
+    amounts, and this is the hot path of it. Half up, away from zero, as
+    ``ROUND_HALF_UP`` does.
     """
     decimals = CURRENCY_DECIMALS.get(currency.upper(), DEFAULT_DECIMALS)
     step = 10 ** (6 - decimals)
-    whole = (abs(micros) + step // 2) // step  # in units of 10^-decimals
-    sign = "-" if micros < 0 and whole else ""
-    if not decimals:
-        return f"{sign}{whole}"
-    units, fraction = divmod(whole, 10**decimals)
-    return f"{sign}{units}.{fraction:0{decimals}d}"
+    half = step // 2
+    scale = 10**decimals
+
+    def show(micros: int) -> str:
+        whole = (abs(micros) + half) // step  # in units of 10^-decimals
+        sign = "-" if micros < 0 and whole else ""
+        if not decimals:
+            return f"{sign}{whole}"
+        units, fraction = divmod(whole, scale)
+        return f"{sign}{units}.{fraction:0{decimals}d}"
+
+    return show
+
+
+def display(micros: int, currency: str) -> str:
+    """The amount as shown to customers: the currency's decimals, half up."""
+    return formatter(currency)(micros)
 
 
 def plain(micros: int) -> str:
