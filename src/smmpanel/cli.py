@@ -148,9 +148,7 @@ async def users_add(panel: Panel, name: str, balance: str, as_json: bool) -> Non
 @json_option
 @with_panel
 async def users_list(panel: Panel, as_json: bool) -> None:
-    from .store import repo
-
-    rows = [_user_json(r) for r in await repo.list_users(panel.db)]
+    rows = [_user_json(r) for r in await accounts.list_users(panel)]
     emit(as_json, rows, lambda: "\n".join(
         f"{r['id']:>5}  {r['name']:<24} {'active' if r['active'] else 'disabled':<9} {r['balance']}" for r in rows
     ) or "no users")
@@ -267,8 +265,7 @@ def _service_json(row: Any) -> dict[str, Any]:
 async def services_add(panel: Panel, as_json: bool, type_: str, min_: int, max_: int, **opts: Any) -> None:
     fields = {k: v for k, v in opts.items() if v is not None}
     service_id = await catalog.add_service(panel, type=type_, min=min_, max=max_, **fields)
-    row = next(r for r in await catalog.all_services(panel) if r["id"] == service_id)
-    emit(as_json, _service_json(row), f"service {service_id} created")
+    emit(as_json, _service_json(await catalog.service(panel, service_id)), f"service {service_id} created")
 
 
 @services.command("list")
@@ -296,8 +293,7 @@ async def services_set(panel: Panel, service_id: int, changes: tuple[str, ...], 
         name, value = change.split("=", 1)
         parsed[name.strip()] = value
     await catalog.set_service(panel, service_id, parsed)
-    row = next(r for r in await catalog.all_services(panel) if r["id"] == service_id)
-    emit(as_json, _service_json(row), f"service {service_id} updated")
+    emit(as_json, _service_json(await catalog.service(panel, service_id)), f"service {service_id} updated")
 
 
 # ------------------------------------------------------------------ orders
@@ -426,10 +422,7 @@ async def refills_list(panel: Panel, status: str | None, as_json: bool) -> None:
 @json_option
 @with_panel
 async def refills_set(panel: Panel, refill_id: int, status: str, as_json: bool) -> None:
-    await refills.operator_set_status(panel, refill_id, status)
-    from .store import repo
-
-    data = _refill_json(await repo.refill_by_id(panel.db, refill_id))
+    data = _refill_json(await refills.operator_set_status(panel, refill_id, status))
     emit(as_json, data, f"refill {refill_id}: {data['status']}")
 
 

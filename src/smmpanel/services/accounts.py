@@ -51,6 +51,10 @@ async def user_named(panel: Panel, name: str):
     return row
 
 
+async def list_users(panel: Panel) -> list:
+    return await repo.list_users(panel.db)
+
+
 async def set_active(panel: Panel, name: str, active: bool) -> None:
     user = await user_named(panel, name)
     async with panel.db.transaction() as tx:

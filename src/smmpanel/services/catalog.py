@@ -83,5 +83,12 @@ async def set_service(panel: Panel, service_id: int, changes: Mapping[str, Any])
         await repo.update_service(tx, service_id, values)
 
 
+async def service(panel: Panel, service_id: int):
+    row = await repo.service_by_id(panel.db, service_id)
+    if row is None:
+        raise NotFound(what="service", name=str(service_id))
+    return row
+
+
 async def all_services(panel: Panel) -> list:
     return await repo.list_services(panel.db, enabled_only=False)

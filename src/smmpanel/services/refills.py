@@ -56,7 +56,8 @@ async def statuses(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, 
     return {row["id"]: row for row in await repo.refills_of_user(panel.db, user["id"], ids)}
 
 
-async def operator_set_status(panel: Panel, refill_id: int, status: str) -> None:
+async def operator_set_status(panel: Panel, refill_id: int, status: str) -> Any:
+    """The operator's answer to a refill; returns the refill as it is now."""
     new = RefillStatus.parse(status)
     async with panel.db.transaction() as tx:
         if await repo.refill_by_id(tx, refill_id) is None:
@@ -65,6 +66,7 @@ async def operator_set_status(panel: Panel, refill_id: int, status: str) -> None
             await repo.update_refill(tx, refill_id, panel.clock(), status=new.value)
         except IntegrityError:
             raise RefillNotAllowed(reason="active") from None
+    return await repo.refill_by_id(panel.db, refill_id)
 
 
 async def list_refills(panel: Panel, status: str | None = None) -> list:
