@@ -476,6 +476,27 @@ async def providers_list(panel: Panel, offline: bool, as_json: bool) -> None:
         f"  orders {d['orders']}" for d in data) or "no providers")
 
 
+@providers_group.command("set")
+@click.argument("name")
+@click.option("--url", default=None)
+@click.option("--key", default=None, help="A new upstream API key (stored sealed).")
+@click.option("--encoding", type=click.Choice(["form", "json"]), default=None)
+@click.option("--fx", default=None, help="New exchange rate; services are repriced at the next sync.")
+@click.option("--timeout", "timeout_s", type=int, default=None)
+@click.option("--max-ids", type=int, default=None)
+@click.option("--concurrency", type=int, default=None)
+@json_option
+@with_panel
+async def providers_set(panel: Panel, name: str, url: str | None, key: str | None, encoding: str | None,
+                        fx: str | None, timeout_s: int | None, max_ids: int | None, concurrency: int | None,
+                        as_json: bool) -> None:
+    """Change a provider's settings."""
+    row = await providers.update_provider(panel, name, url=url, key=key, encoding=encoding,
+                                          fx=None if fx is None else _amount(fx, "fx"), timeout_s=timeout_s,
+                                          max_ids=max_ids, concurrency=concurrency)
+    emit(as_json, _provider_json(row), f"provider {name} updated")
+
+
 @providers_group.command("remove")
 @click.argument("name")
 @json_option
@@ -591,6 +612,8 @@ def call_cmd(url: str, key: str, action: str, params: tuple[str, ...], encoding:
         click.echo(orjson.dumps({"error": exc.detail, "kind": exc.kind.value}).decode())
         sys.exit(1)
     click.echo(orjson.dumps(reply, default=str, option=orjson.OPT_INDENT_2).decode())
+    if isinstance(reply, dict) and "error" in reply:  # the panel said no: scripts see it in the exit code
+        sys.exit(1)
 
 
 @main.command("simulate")

@@ -42,6 +42,11 @@ def test_b_resells_a_and_refunds_the_partial(tmp_path, server_factory):
     assert [(i["provider_service"], i["rate"]) for i in imported] == [(str(service_a), "3")]
     service_b = imported[0]["service"]
 
+    # Any API v2 panel can be called by hand from B's command line.
+    assert cli_json(b.env, "call", a.url, reseller_key, "balance") == {"balance": "50.00000", "currency": "USD"}
+    refused = run_cli(b.env, "call", a.url, "not-a-key", "balance")
+    assert refused.returncode == 1 and json.loads(refused.stdout) == {"error": "Invalid API key"}
+
     # B's customer orders 1000 likes for 3.00.
     customer_key = cli_json(b.env, "users", "add", "carol", "--balance", "10")["api_key"]
     placed = httpx.post(b.url, data={"key": customer_key, "action": "add", "service": service_b,

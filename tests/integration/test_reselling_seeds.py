@@ -604,3 +604,36 @@ async def test_sync_keeps_a_flag_the_upstream_does_not_list(sqlite_url, panel_fa
             assert row["cancel"]  # listed there as true, so kept in step with the upstream
         finally:
             await shop.worker.aclose()
+
+
+async def test_provider_settings_change_without_losing_orders(sqlite_url, panel_factory, clock, monkeypatch):
+    """A rotated upstream key is taken by the next worker pass; bad settings are refused."""
+    from smmpanel.domain.errors import InvalidField
+    from smmpanel.secrets import unseal
+    from smmpanel.store import upstream as upstream_store
+
+    async with panel_factory(sqlite_url) as panel:
+        sim = create_simulator("68smm")
+        shop = await open_shop(panel, clock, sim, fx="1", markup="0")
+        try:
+            row = await providers.update_provider(panel, "up", key="rotated-key", max_ids=50, timeout_s=5)
+            assert (row["max_ids"], row["timeout_s"]) == (50, 5)
+            stored = await upstream_store.provider_by_name(panel.db, "up")
+            assert stored["key_sealed"] != "rotated-key" and unseal(stored["key_sealed"]) == "rotated-key"
+            # The running worker sends the next order with the new key (which this upstream refuses).
+            order = await orders.place_order(panel, shop.key, {"service": shop.services["1"].service,
+                                                               "link": "https://x.com/rotated", "quantity": 100})
+            await shop.worker.run_once()
+            row = await orders.order(panel, order)
+            assert row["upstream_state"] == "needs_attention" and "Invalid API key" in row["upstream_error"]
+            await providers.update_provider(panel, "up", key=sim.key)
+            await orders.resolve(panel, order, requeue=True)
+            await shop.worker.run_once()
+            assert (await orders.order(panel, order))["upstream_state"] == "placed"
+            assert sim.add_requests == 2 and len(sim.created_orders) == 1  # refused for the key, then created
+            with pytest.raises(InvalidField):
+                await providers.update_provider(panel, "up", url="ftp://x")
+            with pytest.raises(InvalidField):
+                await providers.update_provider(panel, "up", max_ids=0)
+        finally:
+            await shop.worker.aclose()

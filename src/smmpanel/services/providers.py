@@ -102,6 +102,51 @@ async def add_provider(
     return await provider_named(panel, name)
 
 
+async def update_provider(
+    panel: Panel,
+    name: str,
+    *,
+    url: str | None = None,
+    key: str | None = None,
+    encoding: str | None = None,
+    fx: Decimal | None = None,
+    timeout_s: int | None = None,
+    max_ids: int | None = None,
+    concurrency: int | None = None,
+) -> Any:
+    """Change a provider's settings (a rotated key, a moved URL...). A new fx
+    reprices its services at the next ``sync``."""
+    row = await provider_named(panel, name)
+    values: dict[str, Any] = {}
+    if url is not None:
+        if not url.startswith(("http://", "https://")):
+            raise InvalidField("url", "one_of", allowed="http://…, https://…")
+        values["url"] = url
+    if key is not None:
+        values["key_sealed"] = seal(key)
+    if encoding is not None:
+        if encoding not in ENCODINGS:
+            raise InvalidField("encoding", "one_of", allowed="form, json")
+        values["encoding"] = encoding
+    if fx is not None:
+        if fx <= 0:
+            raise InvalidField("fx", "not_negative")
+        values["fx"] = str(fx)
+    if timeout_s is not None:
+        if not 1 <= timeout_s <= MAX_TIMEOUT_S:
+            raise InvalidField("timeout", "range", min=1, max=MAX_TIMEOUT_S)
+        values["timeout_s"] = timeout_s
+    for field_name, value in (("max_ids", max_ids), ("concurrency", concurrency)):
+        if value is not None:
+            if not 1 <= value <= 1000:
+                raise InvalidField(field_name, "range", min=1, max=1000)
+            values[field_name] = value
+    if values:
+        async with panel.db.transaction() as tx:
+            await upstream.update_provider(tx, row["id"], **values)
+    return await provider_named(panel, name)
+
+
 @dataclass
 class ProviderView:
     row: Any

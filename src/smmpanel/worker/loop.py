@@ -65,7 +65,8 @@ class Worker:
         self.make_client = make_client
         self.funds_retry_s = funds_retry_s
         self.poll_interval = poll_interval
-        self._clients: dict[int, ProviderClient] = {}
+        self._clients: dict[int, tuple[tuple, ProviderClient]] = {}
+        self._retired: list[ProviderClient] = []  # replaced clients, closed with the worker (calls may be running)
         self._limits: dict[int, asyncio.Semaphore] = {}
 
     # ------------------------------------------------------------ plumbing
@@ -74,11 +75,15 @@ class Worker:
         return await upstream.provider_by_id(self.panel.db, provider_id)
 
     def _client(self, provider: Any) -> ProviderClient:
-        client = self._clients.get(provider["id"])
-        if client is None:
-            client = self._clients[provider["id"]] = self.make_client(provider)
+        """One client per provider, made anew when the operator changes its settings."""
+        settings = tuple(provider[k] for k in ("url", "key_sealed", "encoding", "timeout_s", "max_ids", "concurrency"))
+        cached = self._clients.get(provider["id"])
+        if cached is None or cached[0] != settings:
+            if cached is not None:
+                self._retired.append(cached[1])
+            self._clients[provider["id"]] = (settings, self.make_client(provider))
             self._limits[provider["id"]] = asyncio.Semaphore(max(1, provider["concurrency"]))
-        return client
+        return self._clients[provider["id"]][1]
 
     def _lease_until(self, provider: Any) -> int:
         """When a claim made now is presumed dead: the client abandons a whole call
@@ -90,9 +95,12 @@ class Worker:
             return await call
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
+        for _, client in self._clients.values():
+            await client.aclose()
+        for client in self._retired:
             await client.aclose()
         self._clients.clear()
+        self._retired.clear()
 
     # ---------------------------------------------------------------- loop
 
