@@ -572,7 +572,13 @@ def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | Non
             options["funds_retry_s"] = funds_retry_s
         worker = Worker(panel, **options)
         if not once:
-            await worker.run_forever()
+            # SIGTERM/SIGINT finish the step under way (no call is cut off mid-flight), then exit.
+            import signal
+
+            stop = asyncio.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+            await worker.run_forever(stop)
             return None
         try:
             return await worker.run_once()
