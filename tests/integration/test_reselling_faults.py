@@ -516,6 +516,7 @@ async def test_cancel_with_unknown_outcome_is_not_resent_and_the_poll_settles_it
         row = await shop.row(oid)
         assert (row["status"], row["refund_micros"]) == ("Canceled", shop.charged[oid])
         assert not row["cancel_requested"]
+        assert row["upstream_error"].startswith("cancel sent, answer lost")
         await shop.run_later()
         assert sim.request_count("cancel") == 1
         await shop.check_money({oid: shop.charged[oid]})

@@ -145,7 +145,9 @@ async def claim_for_polling(conn: Conn, provider_id: int, now_s: int, lease_unti
 
 async def claim_cancels(conn: Conn, provider_id: int, limit: int) -> list[Row]:
     """Placed orders whose customer asked to cancel; the flag is cleared now
-    and set again if the request provably never left."""
+    and set again if the request provably never left. (A worker that dies
+    between this and the call drops the request: the order itself is kept and
+    settled by polling, and the customer may ask again.)"""
     return await conn.fetch(
         "UPDATE orders SET cancel_requested = false WHERE id IN ("
         "SELECT id FROM orders WHERE provider_id = $1 AND upstream_state = 'placed' AND cancel_requested "

@@ -243,6 +243,9 @@ class Worker:
                         note, again = f"cancel not sent yet: {result.detail[:200]}", True
                     elif result.kind is ErrorKind.UNSUPPORTED:
                         note, again = "upstream has no cancel action", False
+                    elif result.kind is ErrorKind.UNKNOWN_OUTCOME:
+                        # Not re-sent: polling will show whether the upstream canceled it.
+                        note, again = f"cancel sent, answer lost: {result.detail[:200]}", False
                     else:
                         note, again = f"cancel refused upstream: {result.detail[:200]}", False
                     await repo.update_order(tx, row["id"], now, cancel_requested=again, upstream_error=note,
