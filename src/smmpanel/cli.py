@@ -642,7 +642,11 @@ def simulate_cmd(profile: str, host: str, port: int, key: str | None, balance: s
 
     def ready(bound: int) -> None:
         info = {"url": f"http://{host}:{bound}/api/v2", "key": sim.key, "profile": profile}
-        emit(as_json, info, f"simulated {profile} panel at {info['url']} (key {sim.key})")
+        if as_json:  # one line, flushed: a script reads it while the server keeps running
+            click.echo(orjson.dumps(info).decode())
+            sys.stdout.flush()
+        else:
+            click.echo(f"simulated {profile} panel at {info['url']} (key {sim.key})")
 
     serve(sim, host, port, ready=ready)
 
