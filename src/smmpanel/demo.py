@@ -15,7 +15,7 @@ DEMO_BALANCE = Decimal("100")
 DEMO_CATALOG: list[tuple[str, str, str, str, int, int, dict]] = [
     ("Facebook", "Facebook Post Likes", "Default", "0.90", 50, 50_000, {"refill": True, "cancel": True, "dripfeed": True}),
     ("Facebook", "Facebook Page Followers", "Default", "2.50", 100, 100_000, {"refill": True, "refill_days": 30}),
-    ("Facebook", "Facebook Custom Comments", "Custom Comments", "8", 5, 1_000, {"cancel": True}),
+    ("Facebook", "Facebook Custom Comments", "Custom Comments", "8", 1, 1_000, {"cancel": True}),
     ("Facebook", "Facebook Poll Votes", "Poll", "3.20", 100, 10_000, {}),
     ("Facebook", "Facebook Group Invites", "Invites from Groups", "6", 100, 5_000, {}),
     ("TikTok", "TikTok Views", "Default", "0.05", 100, 1_000_000, {"cancel": True, "dripfeed": True}),
