@@ -123,7 +123,11 @@ class Worker:
         stop = stop or asyncio.Event()
         try:
             while not stop.is_set():
-                report = await self.run_once()
+                try:
+                    report = await self.run_once()
+                except Exception:  # the database went away, say: nothing was half-done, try again soon
+                    log.exception("worker pass failed; retrying in %.0f s", idle_sleep_s)
+                    report = WorkerReport()
                 if not report.busy:
                     try:
                         await asyncio.wait_for(stop.wait(), idle_sleep_s)
