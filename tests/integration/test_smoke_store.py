@@ -37,3 +37,28 @@ async def test_operator_partial_needs_remains(db_url, panel_factory):
         assert (await orders.order(panel, order_id))["status"] == "Pending"
         assert await orders.operator_set_status(panel, order_id, "Partial", remains=250)
         assert (await orders.order(panel, order_id))["refund_micros"] == 250_000
+
+
+async def test_a_refill_refused_by_the_unique_index_keeps_the_others(db_url, panel_factory, monkeypatch):
+    """The database's one-active-refill rule refuses one id of a multi refill;
+    the other ids' refills stand (PostgreSQL needs a savepoint for that)."""
+    from smmpanel.domain.errors import RefillNotAllowed
+    from smmpanel.services import refills
+
+    async with panel_factory(db_url) as panel:
+        _, key = await accounts.add_user(panel, "rita", Decimal("5"))
+        sid = await catalog.add_service(panel, name="Subs", category="YT", type="Default", rate="1", min=10,
+                                        max=10000, refill=True)
+        first = await orders.place_order(panel, key, {"service": sid, "link": "@a", "quantity": "100"})
+        second = await orders.place_order(panel, key, {"service": sid, "link": "@b", "quantity": "100"})
+        for order_id in (first, second):
+            await orders.operator_set_status(panel, order_id, "Completed")
+        assert isinstance((await refills.request(panel, key, [first]))[first], int)
+        # The race the pre-check can't see: pretend the active refill wasn't there yet.
+        async def not_yet(conn, order_id):
+            return False
+        monkeypatch.setattr(repo, "has_active_refill", not_yet)
+        result = await refills.request(panel, key, [first, second])
+        assert isinstance(result[first], RefillNotAllowed) and result[first].params["reason"] == "active"
+        assert isinstance(result[second], int)
+        assert set(await refills.statuses(panel, key, [result[second]])) == {result[second]}

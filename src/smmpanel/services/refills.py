@@ -35,8 +35,9 @@ async def request(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, i
                 continue
             try:
                 upstream = "queued" if row["provider_id"] is not None else None
-                out[order_id] = await repo.insert_refill(tx, order_id, user["id"], now, upstream_state=upstream)
-            except IntegrityError:  # the unique index: a concurrent request won
+                async with tx.savepoint():  # a refusal here must not undo the other ids' refills
+                    out[order_id] = await repo.insert_refill(tx, order_id, user["id"], now, upstream_state=upstream)
+            except IntegrityError:  # the unique index: an operator reopened an old refill meanwhile
                 out[order_id] = RefillNotAllowed(reason="active")
     return out
 

@@ -46,6 +46,7 @@ class Conn(Protocol):
     async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
     async def fetchval(self, sql: str, *args: Any) -> Any: ...
     async def execute(self, sql: str, *args: Any) -> int: ...
+    def savepoint(self) -> Any: ...  # in a transaction only
 
 
 class IntegrityError(Exception):
@@ -96,6 +97,18 @@ class _SqliteConn:
 
     async def execute(self, sql: str, *args: Any) -> int:
         return self._run(sql, args).rowcount
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Inside a transaction: undo just this part if it raises."""
+        self._raw.execute("SAVEPOINT smmpanel_sp")
+        try:
+            yield
+        except BaseException:
+            self._raw.execute("ROLLBACK TO smmpanel_sp")
+            self._raw.execute("RELEASE smmpanel_sp")
+            raise
+        self._raw.execute("RELEASE smmpanel_sp")
 
 
 class SqliteDatabase(_SqliteConn):
@@ -153,6 +166,13 @@ class _PgConn:
         status = await _pg_call(self._raw.execute, sql, args)
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Inside a transaction: undo just this part if it raises. (Without it,
+        one failed statement aborts the whole PostgreSQL transaction.)"""
+        async with self._raw.transaction():  # nested on a connection: a SAVEPOINT
+            yield
 
 
 async def _pg_call(method: Any, sql: str, args: Sequence[Any]) -> Any:
