@@ -24,7 +24,11 @@ def test_demo_serves_services_balance_add_status(tmp_path):
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
-        info = json.loads("".join(iter(lambda: proc.stdout.readline(), "}\n")) + "}")
+        lines = []
+        while not lines or lines[-1] not in ("}\n", ""):  # "" is EOF: the command died
+            lines.append(proc.stdout.readline())
+        assert lines[-1] == "}\n", f"demo exited early: {''.join(lines)!r}"
+        info = json.loads("".join(lines))
         url, key = info["api_url"], info["api_key"]
         deadline = time.monotonic() + 20
         while True:

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from smmpanel.services import accounts, audit, orders
+from smmpanel.services import audit, orders
 from smmpanel.services.panel import Panel
 from smmpanel.simulator import SimulatorServer, create_simulator
 from smmpanel.store.db import open_database

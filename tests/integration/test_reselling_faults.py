@@ -19,7 +19,6 @@ import asyncio
 import time
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any, AsyncIterator, Callable
 
 import pytest

@@ -19,7 +19,6 @@ from ..services.orders import apply_status
 from ..services.panel import Panel
 from ..services.providers import client_for
 from ..store import repo, upstream
-from ..store.db import IntegrityError
 
 log = logging.getLogger("smmpanel.worker")
 

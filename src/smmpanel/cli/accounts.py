@@ -1,0 +1,110 @@
+"""Customers, their keys and their money."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..domain.money import plain, to_micros
+from ..services import accounts
+from ..services.panel import Panel
+from .base import parse_money_arg, emit, json_option, main, with_panel
+
+
+# ------------------------------------------------------------------- users
+
+
+@main.group()
+def users() -> None:
+    """Customers and their API keys."""
+
+
+def _user_json(row: Any) -> dict[str, Any]:
+    return {"id": row["id"], "name": row["name"], "active": bool(row["active"]), "balance": plain(row["balance_micros"])}
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--balance", default="0", help="Opening balance (a deposit).")
+@json_option
+@with_panel
+async def users_add(panel: Panel, name: str, balance: str, as_json: bool) -> None:
+    opening = parse_money_arg(balance, "balance")
+    user_id, key = await accounts.add_user(panel, name, opening)
+    emit(as_json, {"id": user_id, "name": name, "api_key": key, "balance": plain(to_micros(opening))},
+         f"user {name} (id {user_id}) created\nAPI key (shown once): {key}")
+
+
+@users.command("list")
+@json_option
+@with_panel
+async def users_list(panel: Panel, as_json: bool) -> None:
+    rows = [_user_json(r) for r in await accounts.list_users(panel)]
+    emit(as_json, rows, lambda: "\n".join(
+        f"{r['id']:>5}  {r['name']:<24} {'active' if r['active'] else 'disabled':<9} {r['balance']}" for r in rows
+    ) or "no users")
+
+
+@users.command("disable")
+@click.argument("name")
+@json_option
+@with_panel
+async def users_disable(panel: Panel, name: str, as_json: bool) -> None:
+    await accounts.set_active(panel, name, False)
+    emit(as_json, {"name": name, "active": False}, f"user {name} disabled")
+
+
+@users.command("enable")
+@click.argument("name")
+@json_option
+@with_panel
+async def users_enable(panel: Panel, name: str, as_json: bool) -> None:
+    await accounts.set_active(panel, name, True)
+    emit(as_json, {"name": name, "active": True}, f"user {name} enabled")
+
+
+@users.command("rotate-key")
+@click.argument("name")
+@json_option
+@with_panel
+async def users_rotate_key(panel: Panel, name: str, as_json: bool) -> None:
+    key = await accounts.rotate_key(panel, name)
+    emit(as_json, {"name": name, "api_key": key}, f"new API key for {name} (shown once): {key}")
+
+
+@users.command("rate")
+@click.argument("name")
+@click.argument("service", type=int)
+@click.argument("rate", required=False)
+@click.option("--clear", is_flag=True, help="Back to the list price.")
+@json_option
+@with_panel
+async def users_rate(panel: Panel, name: str, service: int, rate: str | None, clear: bool, as_json: bool) -> None:
+    """Give a customer their own rate for a service."""
+    if not clear and rate is None:
+        raise click.UsageError("give a RATE or --clear")
+    value = None if clear else parse_money_arg(rate or "", "rate")
+    await accounts.set_custom_rate(panel, name, service, value)
+    emit(as_json, {"name": name, "service": service, "rate": None if value is None else str(value)},
+         f"{name}: service {service} rate {'cleared' if value is None else value}")
+
+
+# ------------------------------------------------------------------- funds
+
+
+@main.group()
+def funds() -> None:
+    """Balances: every change is a ledger entry."""
+
+
+@funds.command("add", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("amount")
+@click.option("--note", default=None)
+@json_option
+@with_panel
+async def funds_add(panel: Panel, name: str, amount: str, note: str | None, as_json: bool) -> None:
+    """Deposit AMOUNT (negative: an adjustment down)."""
+    balance = await accounts.add_funds(panel, name, parse_money_arg(amount, "amount", allow_negative=True), note)
+    emit(as_json, {"name": name, "amount": amount, "balance": plain(balance)}, f"{name}: balance {plain(balance)}")

@@ -1,0 +1,76 @@
+"""What every command shares: settings, the database, ``--json`` output,
+and turning a ``PanelError`` into a message and exit code 1."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from decimal import Decimal
+from typing import Any, Awaitable, Callable
+
+import click
+import orjson
+
+from ..api.messages import message
+from ..domain.errors import PanelError
+from ..domain.money import parse_amount
+from ..services.panel import Panel
+from ..settings import Settings, SettingsError
+from ..store.db import open_database
+from ..store.migrate import ensure_schema
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def emit(as_json: bool, data: Any, text: str | Callable[[], str]) -> None:
+    if as_json:
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(text() if callable(text) else text)
+
+
+def with_panel(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    """Run an async command body with a migrated database; PanelError -> exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        settings = load_settings()
+        ensure_schema(settings.database_url)
+
+        async def main() -> Any:
+            db = await open_database(settings.database_url, pg_pool_max=2)
+            try:
+                return await fn(Panel(db=db, currency=settings.currency), *args, **kwargs)
+            finally:
+                await db.close()
+
+        try:
+            return asyncio.run(main())
+        except PanelError as exc:
+            if kwargs.get("as_json"):
+                click.echo(orjson.dumps({"error": message(exc)}).decode())
+                sys.exit(1)
+            raise click.ClickException(message(exc)) from None
+
+    return wrapper
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def parse_money_arg(text: str, field: str, *, allow_negative: bool = False) -> Decimal:
+    try:
+        return parse_amount(text, field, allow_negative=allow_negative)
+    except PanelError as exc:
+        raise click.BadParameter(message(exc)) from None
+
+
+@click.group()
+def main() -> None:
+    """smmpanel: a self-hosted SMM reseller panel."""
