@@ -39,8 +39,34 @@ users = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("balance_micros", BigInteger, nullable=False, server_default=text("0")),
     Column("created_at_s", BigInteger, nullable=False),
+    # The website's sign-in (API-only customers have no password):
+    Column("email", Text),  # unique case-insensitively (uq_users_email)
+    Column("password_hash", Text),  # argon2
+    Column("role", Text, nullable=False, server_default=text("'customer'")),
+    Column("language", Text),  # preferred page language; None: the panel's default
     CheckConstraint("balance_micros >= 0", name="ck_users_balance_not_negative"),
+    CheckConstraint("role IN ('customer', 'operator')", name="ck_users_role"),
 )
+Index(
+    "uq_users_email",
+    text("lower(email)"),
+    unique=True,
+    sqlite_where=text("email IS NOT NULL"),
+    postgresql_where=text("email IS NOT NULL"),
+)
+
+# A signed-in browser: the cookie holds a random token, the table its hash
+# (a stolen database yields no usable session). Deleting rows signs out.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", Text, nullable=False),  # synchronizer token of this session's forms
+    Column("created_at_s", BigInteger, nullable=False),
+    Column("expires_at_s", BigInteger, nullable=False),
+)
+Index("ix_web_sessions_user", web_sessions.c.user_id)
 
 categories = Table(
     "categories",
@@ -195,6 +221,7 @@ ledger = Table(
     Column("order_id", Integer, ForeignKey("orders.id")),
     Column("note", Text),
     Column("created_at_s", BigInteger, nullable=False),
+    Column("actor", Text),  # who moved the money by hand: an operator's name or "cli"; None: the panel itself
     CheckConstraint("kind IN ('deposit', 'charge', 'refund', 'adjustment')", name="ck_ledger_kind"),
     CheckConstraint("balance_after_micros >= 0", name="ck_ledger_balance_after"),
 )
@@ -213,3 +240,41 @@ Index(
     sqlite_where=text("kind = 'charge'"),
     postgresql_where=text("kind = 'charge'"),
 )
+
+# Every status change of an order and who made it (operator name, "cli",
+# "worker", "customer"): the admin's order history.
+order_events = Table(
+    "order_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("remains", BigInteger),
+    Column("start_count", BigInteger),
+    Column("actor", Text, nullable=False),
+    Column("note", Text),
+    Column("created_at_s", BigInteger, nullable=False),
+)
+Index("ix_order_events_order", order_events.c.order_id, order_events.c.id)
+
+# A customer asks for funds (manual payment); an operator approves (one
+# deposit, linked by ledger_id, unique: approving twice can't credit twice)
+# or rejects.
+funds_requests = Table(
+    "funds_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("amount_micros", BigInteger, nullable=False),
+    Column("reference", Text),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),  # pending | approved | rejected
+    Column("created_at_s", BigInteger, nullable=False),
+    Column("decided_at_s", BigInteger),
+    Column("decided_by", Text),
+    Column("note", Text),
+    Column("ledger_id", Integer, ForeignKey("ledger.id"), unique=True),
+    CheckConstraint("amount_micros > 0", name="ck_funds_requests_amount"),
+    CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="ck_funds_requests_status"),
+)
+Index("ix_funds_requests_user", funds_requests.c.user_id, funds_requests.c.id)
+Index("ix_funds_requests_pending", funds_requests.c.status, funds_requests.c.id)
