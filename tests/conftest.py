@@ -10,6 +10,7 @@ failure: CI never passes without having run them.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import socket
 import subprocess
@@ -27,7 +28,8 @@ from smmpanel.store.db import open_database
 from smmpanel.store.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get("SMMPANEL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-PG_TEMPLATE = "smmpanel_test_template"
+# One template per test run (several runs may share the server: worktrees, CI).
+PG_TEMPLATE = f"smmpanel_test_template_{os.getpid()}"
 REQUIRE_PG = os.environ.get("SMMPANEL_REQUIRE_PG") == "1"
 SERVER_START_TIMEOUT_S = 20
 
@@ -58,10 +60,18 @@ def _pg_template_ready() -> bool:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{PG_TEMPLATE}" WITH (FORCE)', f'CREATE DATABASE "{PG_TEMPLATE}"'))
         upgrade(f"{_pg_base()}/{PG_TEMPLATE}")
         _pg_state["ok"] = True
+        atexit.register(_drop_template)
     except (OSError, Exception) as exc:  # unreachable server, missing role...
         _pg_state["ok"] = False
         _pg_state["why"] = repr(exc)
     return bool(_pg_state["ok"])
+
+
+def _drop_template() -> None:
+    try:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{PG_TEMPLATE}" WITH (FORCE)'))
+    except Exception:  # the server went away first: nothing left to tidy
+        pass
 
 
 def _need_pg() -> None:
