@@ -68,6 +68,17 @@ web_sessions = Table(
 )
 Index("ix_web_sessions_user", web_sessions.c.user_id)
 
+# Failed sign-ins, for throttling per account and per IP across processes
+# (scope: "user:NAME" or "ip:ADDRESS"); old rows may be deleted at will.
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope", Text, nullable=False),
+    Column("created_at_s", BigInteger, nullable=False),
+)
+Index("ix_auth_failures_scope", auth_failures.c.scope, auth_failures.c.created_at_s)
+
 categories = Table(
     "categories",
     metadata,

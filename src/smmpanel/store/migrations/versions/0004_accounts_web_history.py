@@ -1,5 +1,5 @@
 """accounts for the website and who-did-what: sign-in fields, sessions,
-funds requests, the actor of each ledger entry, and each order's history
+sign-in failures (throttling), funds requests, the actor of each ledger entry, and each order's history
 
 Revision ID: 0004
 Revises: 0003
@@ -47,6 +47,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_web_sessions_user", "web_sessions", ["user_id"])
     op.create_table(
+        "auth_failures",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("scope", sa.Text(), nullable=False),
+        sa.Column("created_at_s", sa.BigInteger(), nullable=False),
+    )
+    op.create_index("ix_auth_failures_scope", "auth_failures", ["scope", "created_at_s"])
+    op.create_table(
         "funds_requests",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
@@ -67,6 +74,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("funds_requests")
+    op.drop_table("auth_failures")
     op.drop_table("web_sessions")
     op.drop_table("order_events")
     with op.batch_alter_table("ledger") as batch:
