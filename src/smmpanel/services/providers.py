@@ -171,7 +171,8 @@ async def list_providers(panel: Panel, *, live: bool = True, make_client: Client
                                                    balance_checked_at_s=panel.clock())
             except UpstreamError as exc:
                 error = f"{exc.kind.value}: {exc.detail}"
-        views.append(ProviderView(row, balance, error, await upstream.provider_order_counts(panel.db, row["id"])))
+        counts = await upstream.provider_order_counts(panel.db, row["id"])
+        views.append(ProviderView(row, balance, error, {state.value: n for state, n in counts.items()}))
     return views
 
 
@@ -179,10 +180,10 @@ async def remove_provider(panel: Panel, name: str) -> None:
     """Retire a provider: its services are disabled; refused while any of its
     orders is unsettled (they still need it)."""
     row = await provider_named(panel, name)
-    counts = await upstream.provider_order_counts(panel.db, row["id"])
-    busy = {k: v for k, v in counts.items() if k not in ("done", "rejected", "canceled")}
+    busy = await upstream.provider_unsettled_counts(panel.db, row["id"])
     if busy:
-        raise InvalidField("provider", "has_unsettled_orders", counts=", ".join(f"{k}: {v}" for k, v in busy.items()))
+        raise InvalidField("provider", "has_unsettled_orders",
+                           counts=", ".join(f"{k.value}: {v}" for k, v in busy.items()))
     now = panel.clock()
     async with panel.db.transaction() as tx:
         await tx.execute("UPDATE services SET enabled = false WHERE provider_id = $1", row["id"])
