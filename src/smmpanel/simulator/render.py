@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from .hostile import RawNumber
+
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 
@@ -18,6 +20,7 @@ BAD_BODY_PAGE = (
     b"<br />\n<b>Notice</b>:  Trying to access array offset on value of type null in "
     b"<b>/home/panel/public_html/api/v2.php</b> on line <b>9</b><br />\n"
 )
+TOO_MANY_REQUESTS_BODY = b'{"error":"Too many requests"}'
 SERVER_ERROR_PAGE = b"<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1></body></html>"
 NOT_FOUND_PAGE = b"<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
 
@@ -38,6 +41,8 @@ def _dump(value: object) -> str:
         return str(value)
     if isinstance(value, Decimal):
         return plain(value)
+    if isinstance(value, RawNumber):  # a hostile number, written as the bare token it is
+        return str.__str__(value)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)):
