@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from .hostile import RawNumber
 
+PLAIN_MAX_DIGITS = 40  # past this size a decimal is written with an exponent
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 
@@ -53,7 +54,10 @@ def _dump(value: object) -> str:
 
 
 def plain(value: Decimal) -> str:
-    """``Decimal('2.50000')`` -> ``'2.5'``; ``Decimal('25000')`` -> ``'25000'``."""
+    """``Decimal('2.50000')`` -> ``'2.5'``; ``Decimal('25000')`` -> ``'25000'``; an absurd
+    one (a hostile test's balance of ``1e99999999``) stays in exponent form, not 10^8 digits."""
+    if value.is_finite() and abs(value.adjusted()) > PLAIN_MAX_DIGITS:
+        return str(value)
     text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
