@@ -33,6 +33,10 @@ MAX_UPSTREAM_COUNT = 10**15
 # been sent fewer times than this; then the operator decides.
 MAX_SENDS_WITHOUT_PROOF = 2
 
+# How the client words an entry of a reply it could read but not believe (a
+# number past its bounds): that one order's own fault, not the request's.
+PROTOCOL_ERROR_MARK = "protocol error"
+
 DEFINITE_REJECTIONS = frozenset({ErrorKind.BAD_SERVICE, ErrorKind.BAD_LINK, ErrorKind.BAD_QUANTITY})
 TERMINAL = frozenset({Status.COMPLETED, Status.PARTIAL, Status.CANCELED})
 
@@ -249,7 +253,9 @@ def decide_poll(order: Claimed, result: UpstreamStatus | UpstreamError | None, *
         if result.kind is ErrorKind.UNKNOWN_ORDER:
             return _attention(order, f"upstream does not know order {order.provider_order}: "
                                      f"{clip(result.detail, MAX_NOTE_DETAIL_CHARS)}")
-        return Decision(columns=again)  # a failed request or an unreadable entry: ask again later
+        if PROTOCOL_ERROR_MARK in result.detail:
+            return _attention(order, f"upstream status unusable: {result.detail}")
+        return Decision(columns=again)  # a failed request: ask again later
     raw = clip(result.raw_status, MAX_UPSTREAM_STATUS_CHARS)
     if result.status is None:
         return Decision(columns={"upstream_status": raw, **again},
