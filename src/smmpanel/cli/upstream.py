@@ -27,7 +27,8 @@ def providers_group() -> None:
 def _provider_json(row: Any) -> dict[str, Any]:
     return {"id": row["id"], "name": row["name"], "url": row["url"], "encoding": row["encoding"],
             "currency": row["currency"], "fx": row["fx"], "timeout": row["timeout_s"], "max_ids": row["max_ids"],
-            "concurrency": row["concurrency"], "out_of_funds": bool(row["out_of_funds"])}
+            "concurrency": row["concurrency"], "out_of_funds": bool(row["out_of_funds"]),
+            "multi_status": row["multi_status_action"], "multi_status_retry_at": row["multi_status_retry_at_s"]}
 
 
 @providers_group.command("add")
@@ -58,12 +59,19 @@ async def providers_add(panel: Panel, name: str, url: str, key: str, encoding: s
 @with_panel
 async def providers_list(panel: Panel, offline: bool, as_json: bool) -> None:
     views = await providers.list_providers(panel, live=not offline)
-    data = [_provider_json(v.row) | {"balance": v.balance, "balance_error": v.balance_error, "orders": v.orders}
+    data = [_provider_json(v.row) | {"balance": v.balance, "balance_error": v.balance_error, "orders": v.orders,
+                                     "breaker": {"state": v.breaker, "failures": v.row["breaker_failures"],
+                                                 "open_until": v.row["breaker_open_until_s"],
+                                                 "error": v.row["breaker_error"]}}
             for v in views]
     emit(as_json, data, lambda: "\n".join(
         f"{d['id']:>3}  {d['name']:<16} {d['url']:<40} balance {d['balance']} {d['currency']}"
         f"{'  OUT OF FUNDS' if d['out_of_funds'] else ''}{'  (' + d['balance_error'] + ')' if d['balance_error'] else ''}"
-        f"  orders {d['orders']}" for d in data) or "no providers")
+        f"  orders {d['orders']}  multi-status {d['multi_status']}"
+        f"{' (fallback, retried later)' if d['multi_status_retry_at'] is not None else ''}"
+        f"  circuit {d['breaker']['state']}"
+        f"{' (' + str(d['breaker']['failures']) + ' failed calls: ' + str(d['breaker']['error']) + ')' if d['breaker']['state'] != 'closed' else ''}"
+        for d in data) or "no providers")
 
 
 @providers_group.command("set")
@@ -75,15 +83,18 @@ async def providers_list(panel: Panel, offline: bool, as_json: bool) -> None:
 @click.option("--timeout", "timeout_s", type=int, default=None)
 @click.option("--max-ids", type=int, default=None)
 @click.option("--concurrency", type=int, default=None)
+@click.option("--multi-status", type=click.Choice(["status", "orders", "single"]), default=None,
+              help="How statuses are asked: status (action=status&orders=), orders (Like3s), single "
+                   "(one request per order). Ends a fallback the worker made.")
 @json_option
 @with_panel
 async def providers_set(panel: Panel, name: str, url: str | None, key: str | None, encoding: str | None,
                         fx: str | None, timeout_s: int | None, max_ids: int | None, concurrency: int | None,
-                        as_json: bool) -> None:
+                        multi_status: str | None, as_json: bool) -> None:
     """Change a provider's settings."""
     row = await providers.update_provider(panel, name, url=url, key=key, encoding=encoding,
                                           fx=None if fx is None else parse_money_arg(fx, "fx"), timeout_s=timeout_s,
-                                          max_ids=max_ids, concurrency=concurrency)
+                                          max_ids=max_ids, concurrency=concurrency, multi_status=multi_status)
     emit(as_json, _provider_json(row), f"provider {name} updated")
 
 

@@ -31,12 +31,23 @@ def is_line_failure(outcome: Any) -> bool:
     return kind in ("unreachable", "unknown_outcome") and getattr(outcome, "http_status", None) is None
 
 
+# Words of a failure kept for the operator.
+MAX_BREAKER_ERROR_CHARS = 200
+
+
 class Breaker:
-    def __init__(self, clock_s: Callable[[], int]) -> None:
+    def __init__(self, clock_s: Callable[[], int], *, failures: int = 0, open_for_s: int = 0,
+                 open_until_s: int | None = None, error: str | None = None) -> None:
         self.clock_s = clock_s
-        self.failures = 0  # failed calls in a row
-        self.open_for_s = 0  # how long it was last opened for (0: never / closed)
-        self.open_until_s = 0
+        self.failures = failures  # failed calls in a row
+        self.open_for_s = open_for_s  # how long it was last opened for (0: closed)
+        self.open_until_s = open_until_s or 0
+        self.error = error  # the last failure's words
+
+    def snapshot(self) -> dict[str, Any]:
+        """Its state as the provider's columns (kept so operators and other workers see it)."""
+        return {"breaker_failures": self.failures, "breaker_open_for_s": self.open_for_s,
+                "breaker_open_until_s": self.open_until_s or None, "breaker_error": self.error}
 
     @property
     def tripped(self) -> bool:
@@ -52,9 +63,13 @@ class Breaker:
 
     def record(self, outcome: Any) -> None:
         if not is_line_failure(outcome):
-            self.failures, self.open_for_s, self.open_until_s = 0, 0, 0
+            self.failures, self.open_for_s, self.open_until_s, self.error = 0, 0, 0, None
             return
         self.failures += 1
+        detail = getattr(outcome, "detail", None)
+        if isinstance(outcome, dict):
+            detail = getattr(next(iter(outcome.values())), "detail", None)
+        self.error = None if detail is None else str(detail)[:MAX_BREAKER_ERROR_CHARS]
         if self.tripped and self.clock_s() >= self.open_until_s:
             self.open_for_s = min(BREAKER_MAX_OPEN_S, self.open_for_s * 2 or BREAKER_FIRST_OPEN_S)
             self.open_until_s = self.clock_s() + self.open_for_s

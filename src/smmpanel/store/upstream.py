@@ -19,7 +19,8 @@ from .repo import ORDER_COLUMNS, ORDER_FROM, _ids_arg, _ids_clause
 
 PROVIDER_COLUMNS = (
     "id, name, url, key_sealed, encoding, currency, fx, timeout_s, max_ids, concurrency, multi_status_action, "
-    "balance_text, balance_checked_at_s, out_of_funds, created_at_s"
+    "balance_text, balance_checked_at_s, out_of_funds, breaker_failures, breaker_open_for_s, breaker_open_until_s, "
+    "breaker_error, multi_status_retry_at_s, created_at_s"
 )
 
 

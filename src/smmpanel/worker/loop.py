@@ -143,8 +143,6 @@ class Worker:
         self._clients: dict[int, tuple[tuple, ProviderClient]] = {}
         self._retired: list[ProviderClient] = []  # replaced clients, closed with the worker (calls may be running)
         self._lanes: dict[int, asyncio.Semaphore] = {}
-        self._breakers: dict[int, Breaker] = {}
-        self._multi_retry_at_s: dict[int, int] = {}
 
     # ------------------------------------------------------------ plumbing
 
@@ -160,10 +158,11 @@ class Worker:
             self._lanes[provider["id"]] = asyncio.Semaphore(max(1, provider["concurrency"]))
         return self._clients[provider["id"]][1]
 
-    def breaker(self, provider_id: int) -> Breaker:
-        if provider_id not in self._breakers:
-            self._breakers[provider_id] = Breaker(self.panel.clock)
-        return self._breakers[provider_id]
+    def _breaker(self, provider: Any) -> Breaker:
+        """The provider's breaker as stored: every worker process shares it."""
+        return Breaker(self.panel.clock, failures=provider["breaker_failures"],
+                       open_for_s=provider["breaker_open_for_s"], open_until_s=provider["breaker_open_until_s"],
+                       error=provider["breaker_error"])
 
     def _call_deadline_s(self, provider: Any) -> float:
         return provider["timeout_s"] * TOTAL_DEADLINE_FACTOR
@@ -219,11 +218,12 @@ class Worker:
         try:
             provider = await upstream.provider_by_id(self.panel.db, provider_id)
             name = provider["name"]
-            breaker = self.breaker(provider_id)
+            breaker = self._breaker(provider)
             if not breaker.allows():
                 report.providers_held.append(name)
                 return
             was_open = breaker.tripped
+            before = breaker.snapshot()
             run = _Pass(provider, self._client(provider), self._lanes[provider_id], breaker, self.stop,
                         self._call_deadline_s(provider))
             run.start_phase()
@@ -231,9 +231,12 @@ class Worker:
             await self._steps(run, report, self.place_due, self.forward_cancels, self.place_refills)
             run.start_phase()
             await self._steps(run, report, self.poll_orders, self.poll_refills)
-            if breaker.tripped and not was_open:
-                log.warning("provider %s: circuit open after %d failed calls in a row; held for %d s",
-                            name, breaker.failures, breaker.open_for_s)
+            if breaker.snapshot() != before:
+                async with self.panel.db.transaction() as tx:
+                    await upstream.update_provider(tx, provider_id, **breaker.snapshot())
+            if breaker.tripped and breaker.open_until_s != (before["breaker_open_until_s"] or 0):
+                log.warning("provider %s: circuit open after %d failed calls in a row (%s); held for %d s",
+                            name, breaker.failures, breaker.error, breaker.open_for_s)
             elif was_open and not breaker.tripped:
                 log.warning("provider %s: answers again; circuit closed", name)
         except Exception as exc:  # one provider's fault (a bad setting, a bug) is its own
@@ -343,12 +346,13 @@ class Worker:
     # ------------------------------------------------------------- polling
 
     def _multi_status_first(self, provider: Any) -> str:
-        """The spelling to try first: the stored one, except that a fallback is
-        tried again from the top every ``MULTI_STATUS_RETRY_S``."""
-        stored = provider["multi_status_action"]
-        if stored != MULTI_STATUS_FIRST and self.panel.clock() >= self._multi_retry_at_s.get(provider["id"], 0):
+        """The spelling to try first: the stored one, except that a fallback the
+        worker made is tried again from the top once its retry time comes (an
+        operator's own choice, ``providers set --multi-status``, stays)."""
+        retry_at = provider["multi_status_retry_at_s"]
+        if retry_at is not None and self.panel.clock() >= retry_at:
             return MULTI_STATUS_FIRST
-        return stored
+        return provider["multi_status_action"]
 
     async def poll_orders(self, run: _Pass, report: WorkerReport) -> None:
         provider = run.provider
@@ -372,13 +376,19 @@ class Worker:
             run.client.multi_status_action = first
             await asyncio.gather(*(self._poll_batch(run, claimed, report) for claimed in batches))
             learned = run.client.multi_status_action
-            if learned != first:
-                self._multi_retry_at_s[provider["id"]] = self.panel.clock() + MULTI_STATUS_RETRY_S
+            values: dict[str, Any] = {}
+            if learned != first:  # this reply gave no usable multi answer: fall back, for a while
+                values = {"multi_status_action": learned,
+                          "multi_status_retry_at_s": self.panel.clock() + MULTI_STATUS_RETRY_S}
                 log.warning("provider %s: multi-status %r gave no usable answer; using %r, trying %r again in %d s",
                             provider["name"], first, learned, MULTI_STATUS_FIRST, MULTI_STATUS_RETRY_S)
-            if learned != provider["multi_status_action"]:
+            elif learned != provider["multi_status_action"] or (
+                    learned == MULTI_STATUS_FIRST and provider["multi_status_retry_at_s"] is not None):
+                values = {"multi_status_action": learned, "multi_status_retry_at_s": None}  # recovered
+                log.warning("provider %s: multi-status %r answers again", provider["name"], learned)
+            if values:
                 async with self.panel.db.transaction() as tx:
-                    await upstream.update_provider(tx, provider["id"], multi_status_action=learned)
+                    await upstream.update_provider(tx, provider["id"], **values)
                 provider = run.provider = await upstream.provider_by_id(self.panel.db, provider["id"])
             first = learned
 
