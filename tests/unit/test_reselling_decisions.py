@@ -256,7 +256,7 @@ def test_a_status_the_database_refused_sets_the_order_aside() -> None:
 def test_a_cancel_answer_is_noted_and_the_order_polled_at_once(result, again, note) -> None:
     d = decide_cancel(result, now_s=NOW)
     assert d.columns == {"cancel_requested": again, "upstream_error": note, "due_at_s": NOW}
-    assert d.tally is (Tally.NONE if again else Tally.CANCEL_FORWARDED)
+    assert d.tally is (Tally.NONE if again else Tally.CANCELS_FORWARDED)
 
 
 # ------------------------------------------------------------------ refills

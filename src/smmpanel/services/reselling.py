@@ -10,7 +10,7 @@ functions, and records the ``Decision`` it gets. Each rule is table-tested in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, auto
 from typing import Any, Mapping
 
 from ..client import ErrorKind, UpstreamError, UpstreamStatus
@@ -41,18 +41,19 @@ DEFINITE_REJECTIONS = frozenset({ErrorKind.BAD_SERVICE, ErrorKind.BAD_LINK, Erro
 TERMINAL = frozenset({Status.COMPLETED, Status.PARTIAL, Status.CANCELED})
 
 
-class Tally(str, Enum):
-    """Which counter of the worker's report a decision adds to."""
+class Tally(Enum):
+    """Which counter of the worker's report a decision adds to (the counter
+    is the member's name in lower case)."""
 
-    NONE = "none"
-    PLACED = "placed"
-    REQUEUED = "requeued"
-    WAITING_FUNDS = "waiting_funds"
-    REJECTED = "rejected"
-    NEEDS_ATTENTION = "needs_attention"
-    SETTLED = "settled"
-    CANCEL_FORWARDED = "cancels_forwarded"
-    REFILL_PLACED = "refills_placed"
+    NONE = auto()
+    PLACED = auto()
+    REQUEUED = auto()
+    WAITING_FUNDS = auto()
+    REJECTED = auto()
+    NEEDS_ATTENTION = auto()
+    SETTLED = auto()
+    CANCELS_FORWARDED = auto()
+    REFILLS_PLACED = auto()
 
 
 class ProviderFunds(str, Enum):
@@ -313,7 +314,7 @@ def decide_cancel(result: UpstreamError | None, *, now_s: int) -> Decision:
     else:
         note = f"cancel refused upstream: {clip(result.detail, MAX_NOTE_DETAIL_CHARS)}"
     return Decision(columns={"cancel_requested": again, "upstream_error": note, "due_at_s": now_s},
-                    tally=Tally.NONE if again else Tally.CANCEL_FORWARDED)
+                    tally=Tally.NONE if again else Tally.CANCELS_FORWARDED)
 
 
 # ------------------------------------------------------------------ refills
@@ -326,7 +327,7 @@ def decide_refill_placement(outcome: str | UpstreamError, *, now_s: int, first_p
     if isinstance(outcome, str):
         return Decision(columns={"upstream_state": to(S.PLACED), "provider_refill": outcome,
                                  "due_at_s": now_s + first_poll_s, "upstream_error": None},
-                        tally=Tally.REFILL_PLACED)
+                        tally=Tally.REFILLS_PLACED)
     if outcome.kind is ErrorKind.UNREACHABLE:  # a second refill request is refused upstream, never paid
         return Decision(columns={"upstream_state": to(S.QUEUED), "due_at_s": now_s + retry_backoff_s(1),
                                  "upstream_error": clip(outcome.detail)})

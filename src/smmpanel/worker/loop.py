@@ -76,7 +76,8 @@ class WorkerReport:
 
     def count(self, tally: Tally) -> None:
         if tally is not Tally.NONE:
-            setattr(self, tally.value, getattr(self, tally.value) + 1)
+            name = tally.name.lower()
+            setattr(self, name, getattr(self, name) + 1)
 
 
 @dataclass
