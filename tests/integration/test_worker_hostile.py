@@ -19,10 +19,10 @@ import pytest
 from smmpanel.client.limits import TOTAL_DEADLINE_FACTOR
 from smmpanel.domain.errors import InvalidField
 from smmpanel.services import audit, orders, providers
-from smmpanel.services.reselling import MAX_SENDS_WITHOUT_PROOF
+from smmpanel.services.reselling import MAX_SENDS_WITHOUT_PROOF, MULTI_STATUS_RETRY_S
 from smmpanel.simulator import SimulatorServer, create_simulator
 from smmpanel.worker import Worker
-from smmpanel.worker.loop import MULTI_STATUS_RETRY_S, PHASE_MARGIN_S
+from smmpanel.worker.loop import PHASE_MARGIN_S
 from test_reselling_faults import YOUNG_POLL_S, Shop, link, partial_refund, socket_shop
 
 pytestmark = pytest.mark.anyio
@@ -114,7 +114,7 @@ async def test_an_empty_multi_status_reply_falls_back_for_a_while_then_recovers(
         await shop.run(YOUNG_POLL_S)
         [view] = await providers.list_providers(panel, live=False)
         assert view.row["multi_status_action"] == "single"
-        assert view.row["multi_status_retry_at_s"] == clock() + MULTI_STATUS_RETRY_S - 0
+        assert view.row["multi_status_retry_at_s"] == clock() + MULTI_STATUS_RETRY_S
         # Until the retry time, one request per order...
         before = shop.sim.request_count("status")
         await shop.run(YOUNG_POLL_S)

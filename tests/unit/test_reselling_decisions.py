@@ -15,6 +15,7 @@ from smmpanel.services.reselling import (
     MAX_SENDS_WITHOUT_PROOF,
     MAX_UPSTREAM_COUNT,
     MAX_UPSTREAM_ERROR_CHARS,
+    MULTI_STATUS_RETRY_S,
     NOTHING,
     Claimed,
     ProviderFunds,
@@ -24,8 +25,10 @@ from smmpanel.services.reselling import (
     decide_poll,
     decide_refill_placement,
     decide_refill_poll,
+    decide_multi_status,
     decide_unrecordable,
     decide_unsent,
+    multi_status_first,
 )
 
 NOW = 1_000_000
@@ -241,6 +244,36 @@ def test_a_status_the_database_refused_sets_the_order_aside() -> None:
     d = decide_unrecordable(order(S.PLACED), OverflowError("int too big"))
     assert d.columns["upstream_state"] == "needs_attention" and "OverflowError" in d.columns["upstream_error"]
     assert decide_unrecordable(order(S.DONE), OverflowError()) is NOTHING
+
+
+# ------------------------------------------------------------------ multi-status
+
+
+@pytest.mark.parametrize("stored,retry_at,first", [
+    ("status", None, "status"),
+    ("orders", None, "orders"),  # the operator's choice (or learned before): no retry time, it stays
+    ("single", NOW + 1, "single"),  # a fallback, not yet due for a retry
+    ("single", NOW, "status"),  # due: asked from the top again
+    ("orders", 0, "status"),
+])
+def test_which_multi_status_spelling_is_tried_first(stored, retry_at, first) -> None:
+    assert multi_status_first(stored, retry_at, NOW) == first
+
+
+@pytest.mark.parametrize("stored,retry_at,tried,answered,stored_after", [
+    ("status", None, "status", "single", {"multi_status_action": "single",
+                                          "multi_status_retry_at_s": NOW + MULTI_STATUS_RETRY_S}),
+    ("status", None, "status", "orders", {"multi_status_action": "orders",
+                                          "multi_status_retry_at_s": NOW + MULTI_STATUS_RETRY_S}),
+    ("single", NOW - 1, "status", "single", {"multi_status_action": "single",  # retried, still no: later again
+                                             "multi_status_retry_at_s": NOW + MULTI_STATUS_RETRY_S}),
+    ("single", NOW - 1, "status", "status", {"multi_status_action": "status", "multi_status_retry_at_s": None}),
+    ("single", NOW + 5, "single", "single", {}),  # a fallback in force: nothing new
+    ("status", None, "status", "status", {}),
+    ("orders", None, "orders", "orders", {}),
+])
+def test_what_a_status_reply_teaches_about_the_spelling(stored, retry_at, tried, answered, stored_after) -> None:
+    assert decide_multi_status(stored, retry_at, tried, answered, NOW) == stored_after
 
 
 # ------------------------------------------------------------------ cancels

@@ -292,6 +292,34 @@ def decide_unrecordable(order: Claimed, error: Exception) -> Decision:
     return _attention(order, f"the upstream's status could not be recorded: {error!r}")
 
 
+# ------------------------------------------------------------------ multi-status
+
+# A provider that fell back from multi-status (``status``/``orders``) to one
+# request per order is asked the multi spelling again after this long.
+MULTI_STATUS_RETRY_S = 600
+MULTI_STATUS_FIRST = "status"
+
+
+def multi_status_first(stored: str, retry_at_s: int | None, now_s: int) -> str:
+    """The spelling to try first: the stored one, except that a fallback the
+    worker made is tried again from the top once its retry time comes (an
+    operator's own choice, ``providers set --multi-status``, has no retry time)."""
+    if retry_at_s is not None and now_s >= retry_at_s:
+        return MULTI_STATUS_FIRST
+    return stored
+
+
+def decide_multi_status(stored: str, retry_at_s: int | None, tried: str, answered: str,
+                        now_s: int) -> dict[str, Any]:
+    """What to store after a status request tried ``tried`` and got its
+    answer with ``answered`` (the client falls back within one reply)."""
+    if answered != tried:  # no usable answer in that spelling this time: fall back, for a while
+        return {"multi_status_action": answered, "multi_status_retry_at_s": now_s + MULTI_STATUS_RETRY_S}
+    if answered != stored or (answered == MULTI_STATUS_FIRST and retry_at_s is not None):
+        return {"multi_status_action": answered, "multi_status_retry_at_s": None}  # it answers again
+    return {}
+
+
 # ------------------------------------------------------------------ cancels
 
 NO_ANSWER = UpstreamError(ErrorKind.UNKNOWN_OUTCOME, "no answer for this id")

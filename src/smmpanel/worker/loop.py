@@ -36,10 +36,6 @@ CANCEL_BATCH = 100
 # rounds, a slow one gets one, and a pass ends within two call deadlines (one
 # per phase) plus this twice, whatever the upstream does.
 PHASE_MARGIN_S = 2.0
-# A provider that fell back from multi-status (``status``/``orders``) to one
-# request per order is asked the multi spelling again after this long.
-MULTI_STATUS_RETRY_S = 600
-MULTI_STATUS_FIRST = "status"
 SINGLE_STATUS = "single"
 
 
@@ -346,18 +342,10 @@ class Worker:
 
     # ------------------------------------------------------------- polling
 
-    def _multi_status_first(self, provider: Any) -> str:
-        """The spelling to try first: the stored one, except that a fallback the
-        worker made is tried again from the top once its retry time comes (an
-        operator's own choice, ``providers set --multi-status``, stays)."""
-        retry_at = provider["multi_status_retry_at_s"]
-        if retry_at is not None and self.panel.clock() >= retry_at:
-            return MULTI_STATUS_FIRST
-        return provider["multi_status_action"]
-
     async def poll_orders(self, run: _Pass, report: WorkerReport) -> None:
         provider = run.provider
-        first = self._multi_status_first(provider)
+        first = reselling.multi_status_first(provider["multi_status_action"], provider["multi_status_retry_at_s"],
+                                             self.panel.clock())
         # One request per order: claim no more than are asked at once, so a batch is one call deadline.
         batch = SINGLE_CALL_CONCURRENCY if first == SINGLE_STATUS else max(1, provider["max_ids"])
         lanes = max(1, provider["concurrency"])
@@ -377,17 +365,12 @@ class Worker:
             run.client.multi_status_action = first
             await asyncio.gather(*(self._poll_batch(run, claimed, report) for claimed in batches))
             learned = run.client.multi_status_action
-            values: dict[str, Any] = {}
-            if learned != first:  # this reply gave no usable multi answer: fall back, for a while
-                values = {"multi_status_action": learned,
-                          "multi_status_retry_at_s": self.panel.clock() + MULTI_STATUS_RETRY_S}
-                log.warning("provider %s: multi-status %r gave no usable answer; using %r, trying %r again in %d s",
-                            provider["name"], first, learned, MULTI_STATUS_FIRST, MULTI_STATUS_RETRY_S)
-            elif learned != provider["multi_status_action"] or (
-                    learned == MULTI_STATUS_FIRST and provider["multi_status_retry_at_s"] is not None):
-                values = {"multi_status_action": learned, "multi_status_retry_at_s": None}  # recovered
-                log.warning("provider %s: multi-status %r answers again", provider["name"], learned)
+            values = reselling.decide_multi_status(provider["multi_status_action"],
+                                                   provider["multi_status_retry_at_s"], first, learned,
+                                                   self.panel.clock())
             if values:
+                log.warning("provider %s: multi-status asked as %r, answered as %r; stored %s", provider["name"],
+                            first, learned, values)
                 async with self.panel.db.transaction() as tx:
                     await upstream.update_provider(tx, provider["id"], **values)
                 provider = run.provider = await upstream.provider_by_id(self.panel.db, provider["id"])
