@@ -173,7 +173,8 @@ def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | Non
             options["funds_retry_s"] = funds_retry_s
         worker = Worker(panel, **options)
         if not once:
-            # SIGTERM/SIGINT finish the step under way (no call is cut off mid-flight), then exit.
+            # SIGTERM/SIGINT: nothing new is sent; the calls under way end (within their deadline), are
+            # recorded, then the worker exits.
             import signal
 
             stop = asyncio.Event()
