@@ -215,9 +215,14 @@ async def test_one_broken_provider_is_reported_and_the_others_proceed(sqlite_url
     """Defect of issue 6: building one provider's client failed and every
     provider's step ended. Now it is that provider's error alone."""
     async with panel_factory(sqlite_url) as panel, socket_shop(panel, clock) as shop:
-        with pytest.raises(InvalidField) as refused:  # the rule the client enforces, at set time too
-            await providers.update_provider(panel, "up", max_ids=500)
-        assert refused.value.params["field"] == "max_ids"
+        for bad in (0, 101, 500):  # the rule the client enforces, at add and set time alike
+            with pytest.raises(InvalidField) as refused:
+                await providers.update_provider(panel, "up", max_ids=bad)
+            assert refused.value.params == {"field": "max_ids", "rule": "range", "min": 1, "max": 100}
+            with pytest.raises(InvalidField) as refused:
+                await providers.add_provider(panel, "other", shop.server.url, shop.sim.key, max_ids=bad)
+            assert refused.value.params["field"] == "max_ids"
+        assert (await providers.update_provider(panel, "up", max_ids=100))["max_ids"] == 100
         other_sim = create_simulator("68smm")
         other_server = SimulatorServer(other_sim)
         other_server.start()
