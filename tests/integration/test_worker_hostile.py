@@ -67,6 +67,35 @@ async def test_absurd_numbers_set_aside_only_their_own_order(db_url, panel_facto
         await shop.check_money({partial: partial_refund(shop.charged[partial], 333, 1000)})
 
 
+async def test_a_status_the_database_refuses_sets_aside_only_its_order(db_url, panel_factory, clock, monkeypatch):
+    """Belt and braces under the decisions: should a write still fail (a value
+    no check foresaw), the batch is recorded order by order and only that
+    order goes to the operator."""
+    from dataclasses import replace
+
+    from smmpanel.services import reselling
+
+    async with panel_factory(db_url) as panel, socket_shop(panel, clock) as shop:
+        poisoned, partial = await placed(shop, 2)
+        decide = reselling.decide_poll
+
+        def unforeseen(order, result, **kw):
+            decision = decide(order, result, **kw)
+            return replace(decision, start_count=10**30) if order.id == poisoned else decision
+
+        monkeypatch.setattr(reselling, "decide_poll", unforeseen)
+        for oid in (poisoned, partial):
+            shop.sim.set_order(await upstream_id(shop, oid), status="Partial", remains=250)
+        shop.clock.advance(YOUNG_POLL_S)
+        report = await shop.worker.run_once()
+        assert len(report.errors) == 1 and str(poisoned) in report.errors[0]
+        row = await shop.row(poisoned)
+        assert (row["upstream_state"], row["status"], row["refund_micros"]) == ("needs_attention", "Pending", 0)
+        assert "could not be recorded" in row["upstream_error"]
+        assert (await shop.row(partial))["status"] == "Partial"
+        await shop.check_money({partial: partial_refund(shop.charged[partial], 250, 1000)})
+
+
 LIES = [
     # mode, what the order shows afterwards, refunded?
     ("completed_with_remains", "needs_attention"),

@@ -35,7 +35,7 @@ CANCEL_BATCH = 100
 # call deadline plus this after the phase began: fast upstreams get several
 # rounds, a slow one gets one, and a pass ends within two call deadlines (one
 # per phase) plus this twice, whatever the upstream does.
-PHASE_MARGIN_S = 2.0
+PHASE_MARGIN_S = 10.0
 SINGLE_STATUS = "single"
 
 
@@ -69,6 +69,13 @@ class WorkerReport:
     def busy(self) -> bool:
         return any((self.placed, self.requeued, self.waiting_funds, self.rejected, self.needs_attention,
                     self.polled, self.cancels_forwarded, self.refills_placed, self.refills_polled))
+
+    def add(self, other: "WorkerReport") -> None:
+        for name, value in vars(other).items():
+            if isinstance(value, int):
+                setattr(self, name, getattr(self, name) + value)
+            else:
+                getattr(self, name).extend(value)
 
     def count(self, tally: Tally) -> None:
         if tally is not Tally.NONE:
@@ -379,18 +386,26 @@ class Worker:
     async def _poll_batch(self, run: _Pass, claimed: Sequence[Any], report: WorkerReport) -> None:
         ids = [row["provider_order"] for row in claimed]
         report.poll_requests += 1
+        report.polled += len(claimed)
         results = await run.read(lambda: run.client.statuses(ids))
         now = self.panel.clock()
+        order_ids = [r["id"] for r in claimed]
+        try:  # the whole batch in one transaction: the common case, and the cheap one
+            batch = WorkerReport()
+            async with self.panel.db.transaction() as tx:
+                for row in await upstream.orders_by_ids(tx, order_ids, for_update=True):
+                    await self._record_order(tx, row, self._poll_decision(row, results, now), now, batch)
+            report.add(batch)
+            return
+        except Exception:
+            log.exception("provider %s: recording a status batch failed; recording its orders one by one",
+                          run.provider["name"])
+        # Each order on its own: a reply that breaks one order's write never blocks another.
         async with self.panel.db.transaction() as tx:
-            for row in await upstream.orders_by_ids(tx, [r["id"] for r in claimed], for_update=True):
-                report.polled += 1
-                # Each order on its own: a reply that breaks one order's write never blocks another.
+            for row in await upstream.orders_by_ids(tx, order_ids, for_update=True):
                 try:
                     async with tx.savepoint():
-                        decision = reselling.decide_poll(Claimed.of(row), results.get(row["provider_order"]),
-                                                         now_s=now,
-                                                         next_poll_s=self.poll_interval(now - row["created_at_s"]))
-                        await self._record_order(tx, row, decision, now, report)
+                        await self._record_order(tx, row, self._poll_decision(row, results, now), now, report)
                 except Exception as exc:
                     log.exception("order %s: recording its upstream status failed", row["id"])
                     report.errors.append(f"order {row['id']}: {exc!r}")
@@ -400,6 +415,10 @@ class Worker:
                                                      now, report)
                     except Exception:  # still polled again once its claim runs out
                         log.exception("order %s: could not be set aside for the operator", row["id"])
+
+    def _poll_decision(self, row: Any, results: dict[str, Any], now: int) -> Decision:
+        return reselling.decide_poll(Claimed.of(row), results.get(row["provider_order"]), now_s=now,
+                                     next_poll_s=self.poll_interval(now - row["created_at_s"]))
 
     # ------------------------------------------------------------- refills
 
