@@ -497,7 +497,7 @@ def test_ledger_invariants_hold_on_postgresql(pg_url):
 def test_the_model_catches_a_double_refund(sqlite_url):
     """The checks above can fail: a refund posted twice by hand is caught by the
     database's unique index, and a balance nudged by one micro-unit by audit."""
-    from smmpanel.store import repo
+    from smmpanel.store import accounts as accounts_store
     from smmpanel.store.db import IntegrityError
 
     async def scenario():
@@ -510,7 +510,7 @@ def test_the_model_catches_a_double_refund(sqlite_url):
             assert await orders.operator_set_status(panel, order_id, "Canceled", actor="ops")
             with pytest.raises(IntegrityError):
                 async with db.transaction() as tx:
-                    await repo.post_entry(tx, 1, "refund", 1_000_000, 1_800_000_000, order_id=order_id)
+                    await accounts_store.post_entry(tx, 1, "refund", 1_000_000, 1_800_000_000, order_id=order_id)
             assert await audit.run(panel) == []
             await db.execute("UPDATE users SET balance_micros = balance_micros + 1")
             findings = await audit.run(panel)
