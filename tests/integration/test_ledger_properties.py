@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -38,6 +38,7 @@ from smmpanel.services import accounts, audit, catalog, orders, refills
 from smmpanel.services.panel import Panel
 from smmpanel.services.principal import Customer
 from smmpanel.store.db import open_database
+from money_oracle import half_up
 
 DAY = 86_400
 FINAL = ("Partial", "Canceled")
@@ -53,10 +54,6 @@ STATUS_INPUTS = {
     "Cancelled": None,
 }
 REFILL_STATUSES = ("Pending", "In progress", "Completed", "Rejected")
-
-
-def half_up(numerator: int, denominator: int) -> int:
-    return int((Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 @dataclass

@@ -32,6 +32,7 @@ from smmpanel.simulator import panel as sim_panel
 from smmpanel.store import catalog as catalog_store, refills as refills_store, upstream
 from smmpanel.worker import Worker, WorkerReport
 from conftest import free_port
+from money_oracle import partial_refund
 
 pytestmark = pytest.mark.anyio
 
@@ -50,11 +51,6 @@ def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def link(n: int) -> str:
     return f"https://www.instagram.com/p/fault{n}"
-
-
-def partial_refund(charge: int, remains: int, units: int) -> int:
-    floor, rest = divmod(charge * remains, units)
-    return floor + (1 if 2 * rest >= units else 0)
 
 
 class Shop:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from smmpanel.services.providers import Imported, client_for
 from smmpanel.simulator import PROFILES, SimService, Simulator, create_simulator
 from smmpanel.store import catalog as catalog_store, refills as refills_store
 from smmpanel.worker import Worker, WorkerReport
+from money_oracle import charge_for, partial_refund, resale_micros
 
 pytestmark = pytest.mark.anyio
 
@@ -40,28 +40,6 @@ YOUNG_POLL_S = 31  # the worker polls a young order every 30 s
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMMPANEL_SECRET", "reselling-seeds-test-secret")
-
-
-# ----------------------------------------------------------------- arithmetic (independent of the panel's code)
-
-
-def _half_up(value: Fraction) -> int:
-    floor, rest = divmod(value.numerator, value.denominator)
-    return floor + (1 if 2 * rest >= value.denominator else 0)
-
-
-def resale_micros(rate: str | Decimal, fx: str | Decimal, markup: str | Decimal) -> int:
-    """Our rate in micro-units: upstream rate x fx x (1 + markup/100), rounded once, half up."""
-    exact = Fraction(Decimal(str(rate))) * Fraction(Decimal(str(fx))) * (1 + Fraction(Decimal(str(markup))) / 100)
-    return _half_up(exact * MICROS)
-
-
-def charge_for(rate_micros: int, units: int) -> int:
-    return _half_up(Fraction(rate_micros * units, 1000))
-
-
-def partial_refund(charge: int, remains: int, units: int) -> int:
-    return _half_up(Fraction(charge * remains, units))
 
 
 # ----------------------------------------------------------------- the reseller under test
