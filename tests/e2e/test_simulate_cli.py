@@ -86,3 +86,37 @@ def test_an_operator_drives_a_running_simulator_from_the_cli(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_providers_import_and_sync_list_what_a_hostile_catalog_spoiled(tmp_path):
+    """issue 7, defect 6: bad entries skipped with their reason, the rest imported, exit code 3, no traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMMPANEL_")}
+    env["SMMPANEL_DATABASE_URL"] = f"sqlite:///{tmp_path / 'panel.db'}"
+    env["SMMPANEL_SECRET"] = "simulate-test"
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "smmpanel.cli", "simulate", "--profile", "68smm", "--port",
+                             str(port), "--mode", "catalog_negative_rate", "--mode", "catalog_absurd_numbers",
+                             "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        run_cli(env, "providers", "add", "up", "--url", info["url"], "--key", info["key"], check=True)
+        done = run_cli(env, "providers", "import", "up", "--markup", "10", "--json")
+        assert done.returncode == 3 and "Traceback" not in done.stderr
+        report = json.loads(done.stdout)
+        assert [i["provider_service"] for i in report["imported"]] == ["1", "2", "3"]
+        assert [s["provider_service"] for s in report["skipped"]] == ["9002", "9003", "9004", "9001"]
+        assert report["skipped"][3]["reason"] == "negative rate -1"
+        text = run_cli(env, "providers", "import", "up", "--markup", "10")
+        assert text.returncode == 3 and "Traceback" not in text.stderr
+        assert "skipped up:9002: protocol error: rate 1E+99999999 is past the bound" in text.stdout
+        assert text.stdout.strip().endswith("3 imported, 4 skipped")
+        # Sync lists what it could not read; the negative rate is no service of ours, so it is not its concern.
+        synced = run_cli(env, "providers", "sync", "up", "--json")
+        assert synced.returncode == 3
+        assert [s["provider_service"] for s in json.loads(synced.stdout)["skipped"]] == ["9002", "9003", "9004"]
+        run_cli(env, "simulate", "reset", "--url", info["url"], check=True)
+        clean = run_cli(env, "providers", "sync", "up", "--json", check=True)
+        assert json.loads(clean.stdout)["skipped"] == [] and len(json.loads(clean.stdout)["updated"]) == 3
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
