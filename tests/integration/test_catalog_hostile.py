@@ -105,3 +105,19 @@ async def test_sync_keeps_a_service_whose_entry_turned_bad_and_refreshes_the_res
         sim.clear_modes()
         report = await providers.sync_services(panel, "up", make_client=factory)
         assert report.skipped == [] and sorted(report.updated) == sorted(ours.values())
+
+
+async def test_an_upstream_without_a_usable_services_reply_is_a_clear_error(db_url, panel_factory):
+    from smmpanel.api.messages import message
+    from smmpanel.domain.errors import UpstreamFailed
+
+    async with panel_factory(db_url) as panel:
+        sim = create_simulator("68smm")
+        factory = await register(panel, sim)
+        sim.inject("services", "garbled", count=2)
+        with pytest.raises(UpstreamFailed) as caught:
+            await providers.import_services(panel, "up", make_client=factory)
+        assert message(caught.value).startswith("Provider up did not answer services: unknown_outcome: unreadable")
+        with pytest.raises(UpstreamFailed):
+            await providers.sync_services(panel, "up", make_client=factory)
+        assert await catalog.all_services(panel) == []

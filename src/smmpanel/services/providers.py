@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Callable, NamedTuple, Sequence
 
 from ..client import ProviderClient, UpstreamError, UpstreamService
-from ..domain.errors import AlreadyExists, InvalidField, NotFound
+from ..domain.errors import AlreadyExists, InvalidField, NotFound, UpstreamFailed
 from ..domain.resale import duplicated, resale_terms
 from ..secrets import seal, unseal
 from ..store import repo, upstream
@@ -233,8 +233,11 @@ async def _fetch_catalog(provider: Any, make_client: ClientFactory) -> tuple[dic
     """The upstream's readable, unambiguous entries by id, and the entries left out with their reason.
 
     An id listed twice is ambiguous (which price is true?): every copy is left out."""
-    async with make_client(provider) as client:
-        catalog = await client.catalog()
+    try:
+        async with make_client(provider) as client:
+            catalog = await client.catalog()
+    except UpstreamError as exc:
+        raise UpstreamFailed(provider=provider["name"], action="services", detail=str(exc)) from None
     skipped = [Skipped(r.service, r.reason) for r in catalog.rejected]
     twice = duplicated([item.service for item in catalog.services] + [r.service for r in catalog.rejected])
     skipped = [entry for entry in skipped if entry.provider_service not in twice]
