@@ -81,6 +81,10 @@ def test_an_operator_drives_a_running_simulator_from_the_cli(tmp_path):
                 break
             time.sleep(0.5)
         assert reply["status"] == "Completed" and reply["remains"] == "0"
+        # A numeric code goes out as a JSON number, as a panel of codes sends it.
+        run_cli(env, "simulate", "set", str(second), "--status", "2", "--remains", "40", "--url", base, check=True)
+        reply = json.loads(run_cli(env, "call", info["url"], key, "status", f"order={second}", check=True).stdout)
+        assert (reply["status"], reply["remains"]) == (2, "40")
         unknown = run_cli(env, "simulate", "set", "1", "--status", "Partial", "--url", base)
         assert unknown.returncode == 1 and "no order 1" in unknown.stderr
 

@@ -274,8 +274,8 @@ _sim_key_option = click.option("--key", default=None, help="The simulator's API 
 @main.group("simulate", invoke_without_command=True)
 @click.option("--profile", default="standard", show_default=True,
               help="like3s, shopvn, baostar, subpro, 68smm or standard.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=9100, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=9100, show_default=True, type=int, help="The port to listen on.")
 @click.option("--key", default=None, help="The API key it accepts (default: the simulator's demo key).")
 @click.option("--balance", default=None, help="Its account balance.")
 @click.option("--auto-progress", "auto_progress", default=None, metavar="DURATION",
@@ -354,7 +354,8 @@ def _modes_text(state: dict[str, Any]) -> str:
 
 @simulate_cmd.command("set")
 @click.argument("order")
-@click.option("--status", default=None, help="Any status text or numeric code, reported as given (e.g. Partial, 2).")
+@click.option("--status", default=None,
+              help="Any status text, or a numeric code sent as a JSON number (e.g. Partial, 2).")
 @click.option("--remains", default=None, help="Remains to report (text such as 1e99999999 is reported as given).")
 @click.option("--start-count", default=None, help="Start count to report.")
 @_sim_url_option
@@ -367,7 +368,8 @@ def simulate_set(order: str, status: str | None, remains: str | None, start_coun
     def text(state: dict[str, Any]) -> str:
         return next((_order_line(o) for o in state["orders"] if str(o["order"]) == order), f"order {order} set")
 
-    _drive(as_json, lambda: _control(url, key).set_order(order, status=status, remains=_whole_or_text(remains),
+    _drive(as_json, lambda: _control(url, key).set_order(order, status=_whole_or_text(status),
+                                                         remains=_whole_or_text(remains),
                                                          start_count=_whole_or_text(start_count)), text)
 
 
