@@ -38,6 +38,10 @@ FIXED: dict[str, tuple[str, str]] = {
     ),
     "not_found": ("{what} {name} not found", "Không tìm thấy {what} {name}"),
     "already_exists": ("A {what} named {name} already exists", "{what} {name} đã tồn tại"),
+    "upstream_failed": (
+        "Provider {provider} did not answer {action}: {detail}",
+        "Nhà cung cấp {provider} không trả lời {action}: {detail}",
+    ),
 }
 
 # InvalidField: "Invalid <field>: <rule>"

@@ -136,3 +136,10 @@ class AlreadyExists(PanelError):
     """params: what, name."""
 
     code = "already_exists"
+
+
+class UpstreamFailed(PanelError):
+    """An operator's call on an upstream got no usable answer (unreachable, a
+    refusal, an unreadable reply). params: provider, action, detail."""
+
+    code = "upstream_failed"
