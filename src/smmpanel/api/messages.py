@@ -37,6 +37,7 @@ FIXED: dict[str, tuple[str, str]] = {
     ),
     "not_found": ("{what} {name} not found", "Không tìm thấy {what} {name}"),
     "already_exists": ("A {what} named {name} already exists", "{what} {name} đã tồn tại"),
+    "already_decided": ("{what} {id} is already {status}", "{what} {id} đã được xử lý ({status})"),
 }
 
 # InvalidField: "Invalid <field>: <rule>"
@@ -61,6 +62,11 @@ RULES: dict[str, tuple[str, str]] = {
     "decimal": ("must be a decimal number", "phải là số thập phân"),
     "not_negative": ("must not be negative", "không được âm"),
     "not_zero": ("must not be zero", "không được bằng 0"),
+    "positive": ("must be more than zero", "phải lớn hơn 0"),
+    "pending_limit": (
+        "at most {max} requests may wait for a decision at once",
+        "tối đa {max} yêu cầu đang chờ duyệt cùng lúc",
+    ),
     "too_large": ("is too large", "quá lớn"),
     "balance_below_zero": ("would take the balance below zero", "làm số dư âm"),
     "editable": ("can't be changed; allowed: {allowed}", "không thể sửa; được phép: {allowed}"),

@@ -129,3 +129,10 @@ class AlreadyExists(PanelError):
     """params: what, name."""
 
     code = "already_exists"
+
+
+class AlreadyDecided(PanelError):
+    """A funds request or payment was approved, rejected, assigned or
+    dismissed before this decision arrived. params: what, id, status."""
+
+    code = "already_decided"
