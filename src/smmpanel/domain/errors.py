@@ -136,3 +136,10 @@ class AlreadyDecided(PanelError):
     dismissed before this decision arrived. params: what, id, status."""
 
     code = "already_decided"
+
+
+class NotificationUnauthorized(PanelError):
+    """A payment notification without the right credentials (HTTP 401):
+    nothing in it is read, nothing changes."""
+
+    code = "notification_unauthorized"
