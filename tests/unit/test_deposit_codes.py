@@ -83,6 +83,7 @@ def test_a_quote_carries_the_qr_for_the_exact_amount_and_content():
     terms = _terms(prefix="SMM", min_vnd=20_000, vnd_rate=Decimal("0.00004"))
     quote = terms.quote("K7QX2M", 75_000)
     assert (quote.content, quote.amount_vnd, quote.credit_micros) == ("SMMK7QX2M", 75_000, 3_000_000)
+    assert quote.bank == "VietinBank (BIN 970415)"
     fields = parse(quote.qr_payload)
     assert fields["54"] == "75000" and fields["62"] == "0809SMMK7QX2M"
     assert "0006970415011300110019324180208QRIBFTTA" in fields["38"]

@@ -30,7 +30,7 @@ from typing import Callable
 
 from .errors import InvalidField
 from .money import MAX_AMOUNT_MICROS, to_micros
-from .vietqr import MAX_PURPOSE_CHARS, payload
+from .vietqr import MAX_PURPOSE_CHARS, bank_label, payload
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 6  # 31^6: almost 900 million codes, so a random one rarely collides
@@ -113,7 +113,7 @@ class BankTerms:
             raise InvalidField("amount", "at_least", min=self.min_vnd)
         content = self.content_for(code)
         return TransferQuote(
-            bin=self.bin, account=self.account, account_name=self.account_name, amount_vnd=amount,
+            bin=self.bin, bank=bank_label(self.bin), account=self.account, account_name=self.account_name, amount_vnd=amount,
             content=content, credit_micros=self.credit_micros(amount),
             qr_payload=payload(bin=self.bin, account=self.account, amount_vnd=amount, purpose=content),
         )
@@ -122,6 +122,7 @@ class BankTerms:
 @dataclass(frozen=True)
 class TransferQuote:
     bin: str
+    bank: str  # the bank's name and BIN, as shown to the customer
     account: str
     account_name: str
     amount_vnd: int

@@ -35,6 +35,26 @@ MAX_PURPOSE_CHARS = 25  # template 62, purpose of transaction: up to 25
 MAX_AMOUNT_DIGITS = 13  # field 54 holds at most 13 characters
 MAX_FIELD_CHARS = 99  # a 2-digit length
 
+# Short names of the banks most panels receive at, by NAPAS BIN (shown next
+# to the BIN; an unlisted BIN is shown as the BIN alone).
+BANK_NAMES = {
+    "970436": "Vietcombank",
+    "970418": "BIDV",
+    "970415": "VietinBank",
+    "970405": "Agribank",
+    "970407": "Techcombank",
+    "970422": "MB Bank",
+    "970416": "ACB",
+    "970432": "VPBank",
+    "970423": "TPBank",
+    "970403": "Sacombank",
+}
+
+
+def bank_label(bin: str) -> str:
+    name = BANK_NAMES.get(bin)
+    return f"{name} (BIN {bin})" if name else f"BIN {bin}"
+
 
 def crc16_ccitt_false(data: bytes) -> int:
     """CRC-16/CCITT-FALSE: polynomial 0x1021, initial 0xFFFF, no reflection, no final xor."""
