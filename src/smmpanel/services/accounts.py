@@ -2,23 +2,53 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from ..domain.errors import AlreadyExists, InvalidField, NotFound
 from ..domain.money import to_micros
 from ..store import repo
 from ..store.db import IntegrityError
-from .panel import Panel, authenticate, hash_key, new_api_key
+from ..store.repo import LedgerEntry
+from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
+from .panel import Panel, hash_key, new_api_key
+from .principal import Customer, account, check_actor
 
 MAX_NAME_CHARS = 64
 
 
-async def balance(panel: Panel, api_key: str) -> int:
-    """The customer's balance in micro-units: one statement, key lookup included."""
-    micros = await repo.balance_by_key(panel.db, hash_key(api_key))
+async def balance(panel: Panel, customer: Customer) -> int:
+    """The customer's balance in micro-units: one statement, account lookup included."""
+    micros = await repo.balance_of(panel.db, customer.ref)
     if micros is None:
-        await authenticate(panel, api_key)  # raises InvalidApiKey
+        raise customer.refusal()
     return micros
+
+
+@dataclass(frozen=True)
+class Summary:
+    name: str
+    balance_micros: int
+    spent_micros: int  # charges net of refunds
+    currency: str
+
+
+async def summary(panel: Panel, customer: Customer) -> Summary:
+    row = await repo.account_summary(panel.db, customer.ref)
+    if row is None:
+        raise customer.refusal()
+    return Summary(row.name, row.balance_micros, row.spent_micros, panel.currency)
+
+
+async def statement(
+    panel: Panel, customer: Customer, *, before_id: int | None = None, limit: int = DEFAULT_PAGE_ITEMS
+) -> Page[LedgerEntry]:
+    """The customer's ledger entries, newest first."""
+    limit, before_id = check_limit(limit), check_before_id(before_id)
+    rows = await repo.ledger_page(panel.db, customer.ref, before_id=before_id, limit=limit + 1)
+    if not rows:
+        await account(panel, customer)  # an empty statement, or no such account?
+    return page_of(rows, limit)
 
 
 def _check_name(name: str) -> str:
@@ -28,9 +58,11 @@ def _check_name(name: str) -> str:
     return name
 
 
-async def add_user(panel: Panel, name: str, balance: Decimal = Decimal(0)) -> tuple[int, str]:
-    """Create a customer; returns its id and the API key (shown this once only)."""
+async def add_user(panel: Panel, name: str, balance: Decimal = Decimal(0), *, actor: str) -> tuple[int, str]:
+    """Create a customer (``actor``: the operator who did); returns its id and
+    the API key (shown this once only)."""
     name = _check_name(name)
+    actor = check_actor(actor)
     key = new_api_key()
     now = panel.clock()
     async with panel.db.transaction() as tx:
@@ -39,7 +71,8 @@ async def add_user(panel: Panel, name: str, balance: Decimal = Decimal(0)) -> tu
         except IntegrityError:
             raise AlreadyExists(what="user", name=name) from None
         if balance:
-            if await repo.post_entry(tx, user_id, "deposit", to_micros(balance), now, note="opening balance") is None:
+            if await repo.post_entry(tx, user_id, "deposit", to_micros(balance), now, note="opening balance",
+                                     actor=actor) is None:
                 raise InvalidField("balance", "not_negative")
     return user_id, key
 
@@ -69,14 +102,15 @@ async def rotate_key(panel: Panel, name: str) -> str:
     return key
 
 
-async def add_funds(panel: Panel, name: str, amount: Decimal, note: str | None = None) -> int:
-    """A deposit (positive) or an adjustment down (negative). Returns the new balance."""
+async def add_funds(panel: Panel, name: str, amount: Decimal, note: str | None = None, *, actor: str) -> int:
+    """A deposit (positive) or an adjustment down (negative) by ``actor``. Returns the new balance."""
+    actor = check_actor(actor)
     if amount == 0:
         raise InvalidField("amount", "not_zero")
     user = await user_named(panel, name)
     kind = "deposit" if amount > 0 else "adjustment"
     async with panel.db.transaction() as tx:
-        balance = await repo.post_entry(tx, user["id"], kind, to_micros(amount), panel.clock(), note=note)
+        balance = await repo.post_entry(tx, user["id"], kind, to_micros(amount), panel.clock(), note=note, actor=actor)
     if balance is None:
         raise InvalidField("amount", "balance_below_zero")
     return balance
