@@ -17,6 +17,7 @@ from smmpanel.app import PanelApp
 from smmpanel.domain.banktransfer import BankTerms
 from smmpanel.domain.errors import AlreadyDecided, InvalidField
 from smmpanel.services import accounts, audit, payments
+from smmpanel.services.principal import Customer
 from smmpanel.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -65,8 +66,9 @@ def currency(request):
 
 
 async def _customer(panel, name):
-    user_id, _ = await accounts.add_user(panel, name)
-    return user_id, "SMM" + await payments.deposit_code(panel, user_id)
+    user_id, _ = await accounts.add_user(panel, name, actor="cli")
+    customer = Customer.from_user_id(user_id)
+    return customer, "SMM" + await payments.deposit_code(panel, customer)
 
 
 async def _balance(panel, name):
@@ -237,7 +239,7 @@ async def test_the_webhook_is_off_without_a_key(sqlite_url, panel_factory):
 
 async def test_each_customer_keeps_one_code_and_codes_differ(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
-        ids = [(await accounts.add_user(panel, f"user{n}"))[0] for n in range(5)]
+        ids = [Customer.from_user_id((await accounts.add_user(panel, f"user{n}", actor="cli"))[0]) for n in range(5)]
         first = await asyncio.gather(*(payments.deposit_code(panel, i) for i in ids for _ in range(3)))
         by_user = [set(first[n * 3:(n + 1) * 3]) for n in range(5)]
         assert all(len(s) == 1 for s in by_user)  # racing first requests agree on one code

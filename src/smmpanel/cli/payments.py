@@ -73,7 +73,7 @@ async def users_show(panel: Panel, name: str, as_json: bool) -> None:
     row = await user_named(panel, name)
     bank = load_settings().bank
     prefix = bank.prefix if bank else "SMM"
-    content = prefix + await payments_service.deposit_code(panel, row["id"])
+    content = prefix + await payments_service.deposit_code_of(panel, row["id"])
     data = {"id": row["id"], "name": row["name"], "active": bool(row["active"]),
             "balance": plain(row["balance_micros"]), "deposit_code": content}
     emit(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))

@@ -3,9 +3,7 @@ when they name a customer, otherwise kept for an operator to assign (credited
 then, once) or dismiss with a note. Also each customer's deposit code and
 what a bank transfer of some amount would credit.
 
-Each use case is one transaction. ``customer`` is the customer's user id
-until the ``Customer`` principal (``services/principal.py``) reaches this
-branch.
+Each use case is one transaction.
 """
 
 from __future__ import annotations
@@ -18,8 +16,9 @@ from ..domain.errors import AlreadyDecided, InvalidField, NotFound
 from ..store import payments as store
 from ..store.db import IntegrityError
 from .accounts import user_named
-from .funds import MAX_LIST, MAX_NOTE_CHARS, clean_text
+from .funds import MAX_LIST, MAX_NOTE_CHARS, optional_text
 from .panel import Panel
+from .principal import Customer, account, check_actor
 
 log = logging.getLogger("smmpanel.payments")
 
@@ -41,13 +40,13 @@ class Receipt:
     amount_micros: int | None = None
 
 
-def _user_id(customer: int) -> int:
-    return customer
-
-
-async def deposit_code(panel: Panel, customer: int) -> str:
+async def deposit_code(panel: Panel, customer: Customer) -> str:
     """The customer's code (without the prefix), given on first need."""
-    user_id = _user_id(customer)
+    return await deposit_code_of(panel, (await account(panel, customer))["id"])
+
+
+async def deposit_code_of(panel: Panel, user_id: int) -> str:
+    """Any user's code, for operators (a disabled account keeps its code)."""
     for _ in range(MAX_CODE_ATTEMPTS):
         row = await store.deposit_code(panel.db, user_id)
         if row is None:
@@ -62,7 +61,7 @@ async def deposit_code(panel: Panel, customer: int) -> str:
     raise RuntimeError(f"no free deposit code after {MAX_CODE_ATTEMPTS} draws")
 
 
-async def quote(panel: Panel, terms: BankTerms, customer: int, amount_vnd: object) -> TransferQuote:
+async def quote(panel: Panel, terms: BankTerms, customer: Customer, amount_vnd: object) -> TransferQuote:
     """Bank, account, amount, transfer content, QR payload and what it credits."""
     return terms.quote(await deposit_code(panel, customer), amount_vnd)
 
@@ -123,9 +122,10 @@ async def list_payments(panel: Panel, status: str | None = None, *, limit: int =
     return await store.payments_with_status(panel.db, status, min(max(limit, 1), MAX_LIST))
 
 
-async def customer_payments(panel: Panel, customer: int, *, limit: int = 50) -> list:
+async def customer_payments(panel: Panel, customer: Customer, *, limit: int = 50) -> list:
     """The customer's credited payments, newest first."""
-    return await store.payments_of(panel.db, _user_id(customer), min(max(limit, 1), MAX_LIST))
+    user_id = (await account(panel, customer))["id"]
+    return await store.payments_of(panel.db, user_id, min(max(limit, 1), MAX_LIST))
 
 
 async def _claim(tx, payment_id: int):
@@ -144,8 +144,8 @@ async def assign(
     """Credit an unmatched payment to the named customer, once; returns the
     credited amount in micros. A second assignment (double submit, two
     operators) raises ``AlreadyDecided`` and credits nothing."""
-    actor = clean_text(actor, "actor", MAX_NOTE_CHARS, required=True)
-    note = clean_text(note, "note", MAX_NOTE_CHARS)
+    actor = check_actor(actor)
+    note = optional_text(note, "note", MAX_NOTE_CHARS)
     user = await user_named(panel, user_name)
     now = panel.clock()
     async with panel.db.transaction() as tx:
@@ -163,8 +163,10 @@ async def assign(
 async def dismiss(panel: Panel, payment_id: int, actor: str, note: str) -> None:
     """Close an unmatched payment without crediting anyone (refunded by the
     bank, a test transfer...): the note says why."""
-    actor = clean_text(actor, "actor", MAX_NOTE_CHARS, required=True)
-    note = clean_text(note, "note", MAX_NOTE_CHARS, required=True)
+    actor = check_actor(actor)
+    note = optional_text(note, "note", MAX_NOTE_CHARS)
+    if note is None:
+        raise InvalidField("note", "required")
     async with panel.db.transaction() as tx:
         await _claim(tx, payment_id)
         await store.dismiss_payment(tx, payment_id, panel.clock(), actor, note)
