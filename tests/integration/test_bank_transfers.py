@@ -245,3 +245,24 @@ async def test_each_customer_keeps_one_code_and_codes_differ(db_url, panel_facto
         assert all(len(s) == 1 for s in by_user)  # racing first requests agree on one code
         assert len(set().union(*by_user)) == 5
         assert [await payments.deposit_code(panel, i) for i in ids] == [s.pop() for s in by_user]
+
+
+async def test_audit_ties_each_credited_transfer_to_one_deposit(db_url, panel_factory):
+    async with panel_factory(db_url, "VND") as panel:
+        hook = Hook(panel, "VND")
+        _, content = await _customer(panel, "ivan")
+        await hook.post(notification(content, 60_000))
+        await hook.post(notification("no code here", 70_000))
+        (waiting,) = await payments.list_payments(panel, "unmatched")
+        await payments.assign(panel, terms("VND"), waiting["id"], "ivan", "op")
+        await accounts.add_funds(panel, "ivan", Decimal(5), "operator's own: no payment", actor="cli")
+        assert await audit.run(panel) == []
+        async with panel.db.transaction() as tx:  # a careless hand unlinks an assigned transfer's deposit
+            await tx.execute("UPDATE payments SET status = 'dismissed', ledger_id = NULL WHERE id = $1", waiting["id"])
+        assert [f.check for f in await audit.run(panel)] == ["every deposit with a payment method has exactly one payment"]
+        async with panel.db.transaction() as tx:  # ...or changes what a credited transfer says it credited
+            await tx.execute("UPDATE payments SET status = 'credited', ledger_id = (SELECT MAX(id) FROM ledger "
+                             "WHERE method = 'bank_transfer'), amount_micros = 1 WHERE id = $1", waiting["id"])
+        assert [f.check for f in await audit.run(panel)] == [
+            "every credited payment has one deposit of its method, customer and amount"
+        ]
