@@ -19,6 +19,7 @@ import pytest
 from smmpanel.client.limits import TOTAL_DEADLINE_FACTOR
 from smmpanel.domain.errors import InvalidField
 from smmpanel.services import audit, orders, providers
+from smmpanel.services.principal import Customer
 from smmpanel.services.reselling import MAX_SENDS_WITHOUT_PROOF, MULTI_STATUS_RETRY_S
 from smmpanel.simulator import SimulatorServer, create_simulator
 from smmpanel.worker import Worker
@@ -128,7 +129,7 @@ async def test_contradictory_statuses_wait_for_the_operator_with_the_upstream_re
                 assert (row["status"], row["remains"]) == ("Completed", -2)
         # The operator decides one of them: refunded once, by the one rule.
         first = ours[0]
-        assert await orders.operator_set_status(panel, first, "Partial", remains=500)
+        assert await orders.operator_set_status(panel, first, "Partial", remains=500, actor="ops")
         shop.sim.clear_modes()
         await shop.run(3600)
         await shop.check_money({first: partial_refund(shop.charged[first], 500, 1000)})
@@ -180,7 +181,7 @@ async def test_an_upstream_that_creates_then_answers_429_is_not_sent_the_order_a
         assert "without proof" in row["upstream_error"]
         assert shop.sim.request_count("add") == MAX_SENDS_WITHOUT_PROOF
         assert row["refund_micros"] == 0  # the operator decides: it may exist upstream
-        await orders.resolve(panel, oid, provider_order=str(shop.created_for(oid)[0]))
+        await orders.resolve(panel, oid, provider_order=str(shop.created_for(oid)[0]), actor="ops")
         shop.sim.clear_modes()
         await shop.complete_all()
         await shop.check_money({})
@@ -199,8 +200,8 @@ async def test_a_slow_upstream_holds_neither_another_provider_nor_the_pass(sqlit
             fast_service = imported[0].service
             slow_orders = await placed(slow, 8)
             slow.sim.enable("drip", action="status", delay_s=30)
-            fast_order = await orders.place_order(panel, slow.key, {"service": fast_service, "link": link(99),
-                                                                     "quantity": 1000})
+            fast_order = await orders.place_order(panel, Customer.from_api_key(slow.key),
+                                                  {"service": fast_service, "link": link(99), "quantity": 1000})
             started = time.monotonic()
             report = await slow.run(YOUNG_POLL_S)
             elapsed = time.monotonic() - started
@@ -258,8 +259,8 @@ async def test_one_broken_provider_is_reported_and_the_others_proceed(sqlite_url
         try:
             await providers.add_provider(panel, "broken", other_server.url, other_sim.key)
             imported, _ = await providers.import_services(panel, "broken", markup_percent=Decimal(20))
-            broken_order = await orders.place_order(panel, shop.key, {"service": imported[0].service,
-                                                                       "link": link(50), "quantity": 1000})
+            broken_order = await orders.place_order(panel, Customer.from_api_key(shop.key),
+                                                    {"service": imported[0].service, "link": link(50), "quantity": 1000})
             oid = await shop.order(1)
 
             def factory(provider: Any):

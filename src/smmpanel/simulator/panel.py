@@ -245,20 +245,11 @@ class Simulator:
     def clear_faults(self) -> None:
         self._faults.clear()
 
-    def enable(
-        self,
-        mode: Mode | str,
-        *,
-        count: int | None = None,
-        action: str | None = None,
-        delay_s: float | None = None,
-        orders: Iterable[int | str] | None = None,
-    ) -> ModeSetting:
+    def enable(self, mode: Mode | str, *, orders: Iterable[int | str] | None = None, **options: Any) -> ModeSetting:
         """Switch a hostile mode on (see ``hostile``): until ``disable``, or for
         ``count`` requests it acts on; ``orders`` limits a status lie to those
-        orders, ``action`` a timing mode to that action."""
-        return self._modes.enable(mode, count=count, action=action, delay_s=delay_s,
-                                  orders=None if orders is None else [int(o) for o in orders])
+        orders, ``action`` a timing mode to that action (``delay_s``: how long)."""
+        return self._modes.enable(mode, orders=None if orders is None else [int(o) for o in orders], **options)
 
     def disable(self, mode: Mode | str) -> bool:
         """Switch a hostile mode off; False when it was not on."""

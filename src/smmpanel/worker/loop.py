@@ -20,9 +20,10 @@ from ..domain.upstream_state import UpstreamState
 from ..services import reselling
 from ..services.orders import apply_status
 from ..services.panel import Panel
+from ..services.principal import ACTOR_WORKER
 from ..services.providers import client_for
 from ..services.reselling import Claimed, Decision, ProviderFunds, Tally
-from ..store import repo, upstream
+from ..store import orders as orders_store, refills as refills_store, upstream
 
 log = logging.getLogger("smmpanel.worker")
 
@@ -294,7 +295,7 @@ class Worker:
                                 report: WorkerReport) -> None:
         now = self.panel.clock()
         async with self.panel.db.transaction() as tx:
-            row = await repo.order_by_id(tx, order_id, for_update=True)
+            row = await orders_store.order_by_id(tx, order_id, for_update=True)
             if outcome is UNSENT:
                 decision = reselling.decide_unsent(Claimed.of(row))
             else:
@@ -316,12 +317,12 @@ class Worker:
             log.warning(decision.log)
         report.count(decision.tally)
         if decision.status is not None:
-            changed = await apply_status(tx, row, decision.status, now, remains=decision.remains,
+            changed = await apply_status(tx, row, decision.status, now, actor=ACTOR_WORKER, remains=decision.remains,
                                          start_count=decision.start_count, note=decision.note, **decision.columns)
             if changed:
                 return
         if decision.columns:
-            await repo.update_order(tx, row["id"], now, **decision.columns)
+            await orders_store.update_order(tx, row["id"], now, **decision.columns)
 
     # ------------------------------------------------------------- cancels
 
@@ -345,7 +346,7 @@ class Worker:
                 result = results.get(row["provider_order"], reselling.NO_ANSWER)
                 decision = reselling.decide_cancel(result, now_s=now)
                 report.count(decision.tally)
-                await repo.update_order(tx, row["id"], now, **decision.columns)
+                await orders_store.update_order(tx, row["id"], now, **decision.columns)
 
     # ------------------------------------------------------------- polling
 
@@ -443,7 +444,7 @@ class Worker:
                     decision = reselling.decide_refill_placement(outcome, now_s=now,
                                                                  first_poll_s=self.poll_interval(0))
                     report.count(decision.tally)
-                    await repo.update_refill(tx, row["id"], now, **decision.columns)
+                    await refills_store.update_refill(tx, row["id"], now, **decision.columns)
 
     async def _send_refill(self, run: _Pass, row: Any) -> Any:
         try:
@@ -467,5 +468,5 @@ class Worker:
                 report.refills_polled += 1
                 decision = reselling.decide_refill_poll(row["provider_refill"], results.get(row["provider_refill"]),
                                                         now_s=now, next_poll_s=self.poll_interval(0))
-                await repo.update_refill(tx, row["id"], now, **decision.columns)
+                await refills_store.update_refill(tx, row["id"], now, **decision.columns)
 
