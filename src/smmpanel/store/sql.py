@@ -7,7 +7,7 @@ them for SQLite); where the dialects differ the helper says so.
 
 from __future__ import annotations
 
-from typing import Any, Collection, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Collection, Iterable, Mapping, Protocol, Sequence
 
 import orjson
 
@@ -48,24 +48,18 @@ def ids_arg(conn: Conn, ids: Sequence[int]) -> Any:
 USER_REF_COLUMNS = ("api_key_hash", "id")
 
 
-class UserRef(NamedTuple):
+class UserRef(Protocol):
     """Which user a customer's statement is for, found inside the statement
     itself (so an API read stays one statement): by the API key's hash, or by
     id (a signed-in web session). Either way only an active user matches.
+    ``services.principal.Customer`` is one; ``user_match`` checks the column
+    when a statement's text is built (once per column: the texts are cached)."""
 
-    A tuple, as it is made once per API request; ``user_match`` checks the
-    column when the statement's text is built (once per column, cached)."""
+    @property
+    def column(self) -> str: ...  # one of USER_REF_COLUMNS
 
-    column: str  # one of USER_REF_COLUMNS: a column name, never input
-    value: str | int
-
-    @classmethod
-    def by_key_hash(cls, key_hash: str) -> "UserRef":
-        return cls("api_key_hash", key_hash)
-
-    @classmethod
-    def by_id(cls, user_id: int) -> "UserRef":
-        return cls("id", storable_id(user_id))
+    @property
+    def value(self) -> str | int: ...
 
 
 def user_match(column: str, n: int, alias: str = "u") -> str:
