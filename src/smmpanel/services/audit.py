@@ -9,6 +9,10 @@ The invariants (each a query that must return no rows):
    charge, and exists only for an order that is Partial or Canceled.
 6. A Canceled order was refunded in full.
 7. Entry kinds carry the right sign (deposits and refunds credit, charges debit).
+8. Every credited payment (bank transfer, approved funds request, assigned
+   unmatched transfer) has exactly one deposit entry of its method, customer
+   and amount; every entry with a payment method has exactly one payment.
+   (Operator ``funds add`` entries carry no method and are not payments.)
 """
 
 from __future__ import annotations
