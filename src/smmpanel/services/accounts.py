@@ -19,7 +19,7 @@ MAX_NAME_CHARS = 64
 
 async def balance(panel: Panel, customer: Customer) -> int:
     """The customer's balance in micro-units: one statement, account lookup included."""
-    micros = await accounts_store.balance_of(panel.db, customer.ref)
+    micros = await accounts_store.balance_of(panel.db, customer)
     if micros is None:
         raise customer.refusal()
     return micros
@@ -34,7 +34,7 @@ class Summary:
 
 
 async def summary(panel: Panel, customer: Customer) -> Summary:
-    row = await accounts_store.account_summary(panel.db, customer.ref)
+    row = await accounts_store.account_summary(panel.db, customer)
     if row is None:
         raise customer.refusal()
     return Summary(row.name, row.balance_micros, row.spent_micros, panel.currency)
@@ -45,7 +45,7 @@ async def statement(
 ) -> Page[LedgerEntry]:
     """The customer's ledger entries, newest first."""
     limit, before_id = check_limit(limit), check_before_id(before_id)
-    rows = await accounts_store.ledger_page(panel.db, customer.ref, before_id=before_id, limit=limit + 1)
+    rows = await accounts_store.ledger_page(panel.db, customer, before_id=before_id, limit=limit + 1)
     if not rows:
         await account(panel, customer)  # an empty statement, or no such account?
     return page_of(rows, limit)

@@ -33,7 +33,7 @@ from .principal import ACTOR_CUSTOMER, Customer, account, check_actor
 
 async def _terms(panel: Panel, customer: Customer, raw_service: object):
     service_id = f.parse_int(raw_service, "service")
-    row = await catalog_store.terms_for(panel.db, customer.ref, service_id)
+    row = await catalog_store.terms_for(panel.db, customer, service_id)
     if row is None:
         raise customer.refusal()
     if row["service_id"] is None:
@@ -102,7 +102,7 @@ async def place_bulk(panel: Panel, customer: Customer, params: Mapping[str, Any]
 
 async def statuses(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[int, Any]:
     """Status rows by id; ids the customer doesn't own are simply absent."""
-    rows = await orders_store.statuses_for(panel.db, customer.ref, ids)
+    rows = await orders_store.statuses_for(panel.db, customer, ids)
     if not rows:
         await account(panel, customer)  # tell a bad key from unknown orders
     return {row["id"]: row for row in rows}
@@ -129,7 +129,7 @@ async def customer_orders(
         link_part = f.parse_text(search, "search", max_chars=MAX_SEARCH_CHARS).strip()
         if link_part.isdigit() and len(link_part) <= len(str(sql.MAX_DB_ID)):
             order_id = int(link_part)
-    rows = await orders_store.customer_orders(panel.db, customer.ref, status=status_value, order_id=order_id,
+    rows = await orders_store.customer_orders(panel.db, customer, status=status_value, order_id=order_id,
                                       link_part=link_part, before_id=before_id, limit=limit + 1)
     if not rows:
         await account(panel, customer)  # nothing found, or no such account?
@@ -139,7 +139,7 @@ async def customer_orders(
 async def customer_order(panel: Panel, customer: Customer, order_id: int) -> CustomerOrder:
     """One of the customer's orders; ``IncorrectOrder`` for anybody else's."""
     order_id = f.parse_int(order_id, "order")
-    rows = await orders_store.customer_orders(panel.db, customer.ref, order_id=order_id, limit=1)
+    rows = await orders_store.customer_orders(panel.db, customer, order_id=order_id, limit=1)
     if not rows:
         await account(panel, customer)
         raise IncorrectOrder()

@@ -59,7 +59,7 @@ def _refusal(row, service, now: int) -> str | None:
 
 async def statuses(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[int, Any]:
     """Refill rows by id; ids the customer doesn't own are simply absent."""
-    rows = await refills_store.refills_for(panel.db, customer.ref, ids)
+    rows = await refills_store.refills_for(panel.db, customer, ids)
     if not rows:
         await account(panel, customer)  # tell a bad key from unknown refills
     return {row["id"]: row for row in rows}
@@ -70,7 +70,7 @@ async def customer_refills(
 ) -> Page[CustomerRefill]:
     """The customer's refills, newest first."""
     limit, before_id = check_limit(limit), check_before_id(before_id)
-    rows = await refills_store.customer_refills(panel.db, customer.ref, before_id=before_id, limit=limit + 1)
+    rows = await refills_store.customer_refills(panel.db, customer, before_id=before_id, limit=limit + 1)
     if not rows:
         await account(panel, customer)
     return page_of(rows, limit)

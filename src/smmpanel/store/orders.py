@@ -22,14 +22,13 @@ from .groupcommit import lane
 from .sql import (
     Args,
     UserRef,
-    checked_columns,
     ids_arg,
     ids_clause,
     ids_sql,
     keyset_page,
     like_pattern,
-    set_clause,
     storable_id,
+    update_stamped,
     user_match,
 )
 
@@ -325,11 +324,7 @@ async def list_orders(
 
 async def update_order(conn: Conn, order_id: int, now_s: int, **values: Any) -> None:
     """Write ``values`` (columns of ``ORDER_UPDATE_COLUMNS``) to the order."""
-    names = checked_columns(values, ORDER_UPDATE_COLUMNS, "orders")
-    await conn.execute(
-        f"UPDATE orders SET updated_at_s = $2, {set_clause(names, 3)} WHERE id = $1", order_id, now_s,
-        *[values[k] for k in names]
-    )
+    await update_stamped(conn, "orders", ORDER_UPDATE_COLUMNS, order_id, now_s, values)
 
 
 @dataclass(frozen=True, slots=True)
