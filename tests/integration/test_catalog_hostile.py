@@ -15,7 +15,7 @@ from smmpanel.client import ProviderClient
 from smmpanel.services import audit, catalog, providers
 from smmpanel.services.providers import client_for
 from smmpanel.simulator import Simulator, create_simulator
-from smmpanel.store import repo
+from smmpanel.store import catalog as catalog_store
 
 pytestmark = pytest.mark.anyio
 
@@ -55,7 +55,7 @@ async def test_bad_entries_are_skipped_with_their_reason_and_the_rest_imports(db
         for sid, field in (("9005", "rate"), ("9006", "min"), ("9007", "max")):
             assert reasons[sid].startswith(f"protocol error: {field} 1E+99999999 is past the bound")
         # Exactly the good services are for sale, at their exact price; the ledger is untouched.
-        rows = [await repo.service_by_id(panel.db, i.service) for i in imported]
+        rows = [await catalog_store.service_by_id(panel.db, i.service) for i in imported]
         assert [(r["provider_service"], r["rate_micros"], r["enabled"]) for r in rows] == [
             ("2", 10_000_000, True), ("3", 625_000, True)]
         assert await audit.run(panel) == []
@@ -100,7 +100,7 @@ async def test_sync_keeps_a_service_whose_entry_turned_bad_and_refreshes_the_res
         assert sorted(report.updated) == sorted([ours["2"], ours["3"]])
         assert report.disabled == []  # an ambiguous entry is not "gone upstream"
         assert [entry.provider_service for entry in report.skipped] == ["9001", "9002", "9003", "1"]
-        row = await repo.service_by_id(panel.db, ours["1"])
+        row = await catalog_store.service_by_id(panel.db, ours["1"])
         assert row["enabled"] and row["rate_micros"] == 900_000  # its terms as imported
         sim.clear_modes()
         report = await providers.sync_services(panel, "up", make_client=factory)

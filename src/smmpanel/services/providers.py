@@ -16,7 +16,7 @@ from ..client import ProviderClient, UpstreamError, UpstreamService
 from ..domain.errors import AlreadyExists, InvalidField, NotFound, UpstreamFailed
 from ..domain.resale import duplicated, resale_terms
 from ..secrets import seal, unseal
-from ..store import repo, upstream
+from ..store import catalog as catalog_store, upstream
 from ..store.db import IntegrityError
 from .panel import Panel
 
@@ -183,7 +183,7 @@ async def remove_provider(panel: Panel, name: str) -> None:
         raise InvalidField("provider", "has_unsettled_orders", counts=", ".join(f"{k}: {v}" for k, v in busy.items()))
     now = panel.clock()
     async with panel.db.transaction() as tx:
-        await tx.execute("UPDATE services SET enabled = false WHERE provider_id = $1", row["id"])
+        await catalog_store.disable_provider_services(tx, row["id"])
         await upstream.update_provider(tx, row["id"], removed_at_s=now, name=f"{name}~removed-{row['id']}")
 
 
@@ -280,14 +280,14 @@ async def import_services(
                 continue
             category = (category_prefix + (item.category or "Other")).strip() or "Other"
             values["name"] = item.name[:200] or f"{name} {item.service}"
-            values["category_id"] = await repo.ensure_category(tx, category)
+            values["category_id"] = await catalog_store.ensure_category(tx, category)
             old = existing.get(item.service)
             if old is None:
                 values.update(provider_id=provider["id"], provider_service=item.service, enabled=True)
-                service_id = await repo.insert_service(tx, values, now)
+                service_id = await catalog_store.insert_service(tx, values, now)
             else:
                 service_id = old["id"]
-                await repo.update_service(tx, service_id, values)
+                await catalog_store.update_service(tx, service_id, values)
             imported.append(Imported(service_id, item.service, values["name"], values["type"], category,
                                      values["rate_micros"], values["cost_micros"], values["min"], values["max"],
                                      old is None))
@@ -323,7 +323,7 @@ async def sync_services(panel: Panel, name: str, *, make_client: ClientFactory =
             item = catalog.get(row["provider_service"])
             if item is None:
                 if row["enabled"] and row["provider_service"] not in listed_unusable:
-                    await repo.update_service(tx, row["id"], {"enabled": False})
+                    await catalog_store.update_service(tx, row["id"], {"enabled": False})
                     report.disabled.append(row["id"])
                 continue
             markup = Decimal(row["markup_percent"] or "0")
@@ -334,6 +334,6 @@ async def sync_services(panel: Panel, name: str, *, make_client: ClientFactory =
             values.pop("type")
             if values["rate_micros"] != row["rate_micros"]:
                 report.price_changes.append((row["id"], row["rate_micros"], values["rate_micros"]))
-            await repo.update_service(tx, row["id"], values)
+            await catalog_store.update_service(tx, row["id"], values)
             report.updated.append(row["id"])
     return report
