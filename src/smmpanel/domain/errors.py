@@ -129,3 +129,17 @@ class AlreadyExists(PanelError):
     """params: what, name."""
 
     code = "already_exists"
+
+
+class DatabaseBusy(PanelError):
+    """Another process held the database's write lock for longer than a
+    write may wait. Nothing was changed; the same request may be sent again.
+    params: wait_s (how long it waited). The API answers HTTP 503."""
+
+    code = "database_busy"
+
+
+class MethodNotAllowed(PanelError):
+    """An HTTP method other than GET or POST (HTTP 405); nothing was run."""
+
+    code = "method_not_allowed"

@@ -76,7 +76,7 @@ async def place_order(panel: Panel, api_key: str, params: Mapping[str, Any]) -> 
 @dataclass
 class BulkResult:
     created: list[tuple[int, str]]
-    failed: list[tuple[str, PanelError]]
+    failed: list[tuple[object, PanelError]]  # the item as sent (a JSON value that is not text stays one)
 
 
 async def place_bulk(panel: Panel, api_key: str, params: Mapping[str, Any]) -> BulkResult:
@@ -86,12 +86,14 @@ async def place_bulk(panel: Panel, api_key: str, params: Mapping[str, Any]) -> B
         await authenticate(panel, api_key)
         raise MissingAddFields()
     row, terms = await _terms(panel, hash_key(api_key), params["service"])
-    links = f.split_list(params["links"])
+    links = f.bulk_items(params["links"])
     if len(links) > f.MAX_LINKS_PER_BULK:
         raise InvalidField("links", "too_many", max=f.MAX_LINKS_PER_BULK)
     result = BulkResult([], [])
     for link in links:
         try:
+            if not isinstance(link, str):
+                raise InvalidField("links", "text")
             draft = build_order(terms, {**params, "link": link})
             result.created.append((await _place(panel, row, draft), link))
         except PanelError as exc:
@@ -203,6 +205,9 @@ async def operator_set_status(
         if new is Status.PARTIAL and remains is None and row["status"] != Status.PARTIAL.value:
             # Without it the refund would be guessed from the last known remains (the whole order).
             raise InvalidField("remains", "required")
+        for name, value in (("remains", remains), ("start_count", start_count)):
+            if value is not None and value < 0:
+                raise InvalidField(name, "not_negative")
         if remains is not None and remains > row["units"]:
             raise InvalidField("remains", "at_most", max=row["units"])
         extra: dict[str, Any] = {}
