@@ -40,6 +40,10 @@ FIXED: dict[str, tuple[str, str]] = {
         "Status can't change from {current} to {new}",
         "Không thể chuyển trạng thái từ {current} sang {new}",
     ),
+    "upstream_move_refused": (
+        "Upstream state can't change from {current} to {new}",
+        "Không thể chuyển trạng thái nhà cung cấp từ {current} sang {new}",
+    ),
     "not_found": ("{what} {name} not found", "Không tìm thấy {what} {name}"),
     "already_exists": ("A {what} named {name} already exists", "{what} {name} đã tồn tại"),
 }
@@ -105,7 +109,7 @@ CANCEL_REASONS: dict[str, tuple[str, str]] = {
     "service": ("Cancel is not available for this service", "Dịch vụ này không hỗ trợ hủy đơn"),
     "final": ("Order is already finished and can't be canceled", "Đơn đã kết thúc, không thể hủy"),
     "started": ("Order is already in progress and can't be canceled", "Đơn đang chạy, không thể hủy"),
-    "in_flight": (
+    "sending": (
         "Order is being sent to the provider; try again in a minute",
         "Đơn đang được gửi đi, vui lòng thử lại sau",
     ),

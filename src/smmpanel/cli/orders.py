@@ -8,6 +8,7 @@ import click
 import orjson
 
 from ..domain.money import plain
+from ..domain.upstream_state import UpstreamState
 from ..services import orders, refills
 from ..services.panel import Panel
 from .base import emit, json_option, main, with_panel
@@ -57,7 +58,7 @@ def _order_line(r: dict[str, Any]) -> str:
 @orders_group.command("list")
 @click.option("--status", default=None)
 @click.option("--user", default=None)
-@click.option("--upstream-state", default=None, help="e.g. needs_attention, waiting_funds")
+@click.option("--upstream-state", default=None, help="one of: " + ", ".join(s.value for s in UpstreamState))
 @click.option("--limit", default=100, show_default=True, type=int)
 @json_option
 @with_panel

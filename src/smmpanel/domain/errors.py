@@ -119,6 +119,13 @@ class StatusMoveRefused(PanelError):
     code = "status_move_refused"
 
 
+class UpstreamMoveRefused(PanelError):
+    """A move the upstream-state machine (``domain.upstream_state``) does not
+    have: a bug or a race lost to the operator. params: current, new."""
+
+    code = "upstream_move_refused"
+
+
 class NotFound(PanelError):
     """An operator named something that does not exist. params: what, name."""
 

@@ -21,13 +21,11 @@ from ..domain.errors import (
 )
 from ..domain.ordertypes import OrderDraft, ServiceTerms, ServiceType, build_order
 from ..domain.status import Status, decide_move
+from ..domain.upstream_state import NOT_SENT, POLLABLE, RESOLVABLE, UNSETTLED, UpstreamState, check_move
 from ..store import repo
 from ..store.db import Conn, IntegrityError
 from .panel import Panel, authenticate, hash_key
 
-# Upstream states in which the order has not left the panel: cancelling it
-# needs nobody else's consent.
-NOT_SENT = (None, "queued", "waiting_funds", "retry")
 
 
 async def _terms(panel: Panel, key_hash: str, raw_service: object):
@@ -137,14 +135,15 @@ async def _cancel_one(tx: Conn, row, service, now: int) -> PanelError | None:
         return CancelNotAllowed(reason="service")
     if status in (Status.COMPLETED, Status.PARTIAL, Status.CANCELED):
         return CancelNotAllowed(reason="final")
-    if row["upstream_state"] in NOT_SENT:
+    state = row["upstream_state"]
+    if state is None or state in NOT_SENT:  # not sent (or fulfilled by hand): nobody else's consent needed
         if status is not Status.PENDING:
             return CancelNotAllowed(reason="started")
-        await apply_status(tx, row, Status.CANCELED, now, note="canceled by customer",
-                           upstream_state="canceled" if row["upstream_state"] else None)
+        extra = {} if state is None else {"upstream_state": check_move(state, UpstreamState.CANCELED).value}
+        await apply_status(tx, row, Status.CANCELED, now, note="canceled by customer", **extra)
         return None
-    if row["upstream_state"] != "placed":
-        return CancelNotAllowed(reason="in_flight")
+    if state not in POLLABLE:
+        return CancelNotAllowed(reason="sending")
     if row["cancel_requested"]:
         return CancelNotAllowed(reason="requested")
     await repo.update_order(tx, row["id"], now, cancel_requested=True, due_at_s=now)
@@ -211,14 +210,11 @@ async def operator_set_status(
         if remains is not None and remains > row["units"]:
             raise InvalidField("remains", "at_most", max=row["units"])
         extra: dict[str, Any] = {}
-        if row["upstream_state"] is not None and new in (Status.COMPLETED, Status.PARTIAL, Status.CANCELED):
+        if row["upstream_state"] in UNSETTLED and new in (Status.COMPLETED, Status.PARTIAL, Status.CANCELED):
             # The operator settled it: the worker has nothing left to do here.
-            extra = {"upstream_state": "done", "due_at_s": None}
+            extra = {"upstream_state": check_move(row["upstream_state"], UpstreamState.DONE).value, "due_at_s": None}
         return await apply_status(tx, row, new, panel.clock(), remains=remains, start_count=start_count,
                                   note=f"order {order_id} {new.value} (operator)", **extra)
-
-
-RESOLVABLE = ("needs_attention",)
 
 
 async def resolve(panel: Panel, order_id: int, *, provider_order: str | None = None, requeue: bool = False,
@@ -234,7 +230,8 @@ async def resolve(panel: Panel, order_id: int, *, provider_order: str | None = N
         if row is None:
             raise NotFound(what="order", name=str(order_id))
         if row["upstream_state"] not in RESOLVABLE:
-            raise InvalidField("order", "one_of", allowed="an order in needs_attention")
+            raise InvalidField("order", "one_of",
+                               allowed="an order in " + ", ".join(sorted(state.value for state in RESOLVABLE)))
         if provider_order is not None:
             # The worker stores upstream ids canonically (``to_id``): so must the operator's word,
             # or a typo ("12,13", "") would poison every status batch and "023501" would slip
@@ -243,7 +240,9 @@ async def resolve(panel: Panel, order_id: int, *, provider_order: str | None = N
             if upstream_id is None:
                 raise InvalidField("provider_order", "one_of", allowed="the upstream's order id, a positive number")
             try:
-                await repo.update_order(tx, order_id, now, upstream_state="placed", provider_order=upstream_id,
+                await repo.update_order(tx, order_id, now,
+                                        upstream_state=check_move(row["upstream_state"], UpstreamState.PLACED).value,
+                                        provider_order=upstream_id,
                                         upstream_error="resolved by operator", due_at_s=now)
             except IntegrityError:
                 raise InvalidField("provider_order", "one_of",
@@ -252,11 +251,13 @@ async def resolve(panel: Panel, order_id: int, *, provider_order: str | None = N
             if row["provider_order"] is not None:
                 # It provably exists upstream: sending it again would buy it twice.
                 raise InvalidField("requeue", "exists_upstream", provider_order=row["provider_order"])
-            await repo.update_order(tx, order_id, now, upstream_state="queued", upstream_error="requeued by operator",
-                                    due_at_s=now)
+            await repo.update_order(tx, order_id, now,
+                                    upstream_state=check_move(row["upstream_state"], UpstreamState.QUEUED).value,
+                                    upstream_error="requeued by operator", due_at_s=now)
         else:
             await apply_status(tx, row, Status.CANCELED, now, note=f"order {order_id} canceled by operator",
-                               upstream_state="canceled", due_at_s=None, upstream_error="canceled by operator")
+                               upstream_state=check_move(row["upstream_state"], UpstreamState.CANCELED).value,
+                               due_at_s=None, upstream_error="canceled by operator")
     return await repo.order_by_id(panel.db, order_id)
 
 
@@ -271,4 +272,6 @@ async def list_orders(panel: Panel, *, status: str | None = None, user: str | No
                       upstream_state: str | None = None, limit: int = 100) -> list:
     if status is not None:
         status = Status.parse(status).value
+    if upstream_state is not None:
+        upstream_state = UpstreamState.parse(upstream_state).value
     return await repo.list_orders(panel.db, status=status, user_name=user, upstream_state=upstream_state, limit=limit)

@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 from ..domain.errors import IncorrectOrder, NotFound, PanelError, RefillNotAllowed
 from ..domain.status import RefillStatus, Status
+from ..domain.upstream_state import UpstreamState
 from ..store import repo
 from ..store.db import IntegrityError
 from .panel import Panel, authenticate
@@ -34,7 +35,7 @@ async def request(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, i
                 out[order_id] = RefillNotAllowed(reason="active")
                 continue
             try:
-                upstream = "queued" if row["provider_id"] is not None else None
+                upstream = UpstreamState.QUEUED.value if row["provider_id"] is not None else None
                 async with tx.savepoint():  # a refusal here must not undo the other ids' refills
                     out[order_id] = await repo.insert_refill(tx, order_id, user["id"], now, upstream_state=upstream)
             except IntegrityError:  # the unique index: an operator reopened an old refill meanwhile

@@ -16,6 +16,7 @@ import orjson
 from ..domain.errors import ActiveOrderWithLink
 from ..domain.ordertypes import OrderDraft
 from ..domain.status import ACTIVE, REFILL_ACTIVE
+from ..domain.upstream_state import UpstreamState
 from .db import Conn, Database, Row
 from .groupcommit import lane
 
@@ -255,7 +256,7 @@ def _order_args(user_id: int, draft: OrderDraft, now_s: int, provider_id: int | 
         now_s,
         provider_id,
         provider_service,
-        "queued" if queued else None,
+        UpstreamState.QUEUED.value if queued else None,
         now_s if queued else None,
     )
 
