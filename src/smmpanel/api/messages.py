@@ -85,6 +85,10 @@ RULES: dict[str, tuple[str, str]] = {
         "refused: the order exists upstream as {provider_order}; resolve with --provider-order or --cancel",
         "bị từ chối: đơn đã có ở nhà cung cấp ({provider_order})",
     ),
+    "not_resolvable": (
+        "order {order} does not need resolving (upstream state: {state}); only an order in {allowed} can be",
+        "đơn {order} không cần xử lý (trạng thái nhà cung cấp: {state}); chỉ đơn ở {allowed}",
+    ),
     "has_unsettled_orders": (
         "has unsettled orders ({counts}); settle them first",
         "còn đơn chưa xong ({counts}); xử lý trước",

@@ -24,8 +24,8 @@ def migrate(as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=int, help="Server processes (PostgreSQL only).")
 @json_option
 def serve(host: str, port: int, workers: int, as_json: bool) -> None:
@@ -85,8 +85,8 @@ def audit_cmd(as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--db", "db_path", default="demo.db", show_default=True, help="SQLite file (recreated).")
 @click.option("--no-serve", is_flag=True, help="Only create the demo database.")
 @json_option

@@ -230,8 +230,9 @@ async def resolve(panel: Panel, order_id: int, *, provider_order: str | None = N
         if row is None:
             raise NotFound(what="order", name=str(order_id))
         if row["upstream_state"] not in RESOLVABLE:
-            raise InvalidField("order", "one_of",
-                               allowed="an order in " + ", ".join(sorted(state.value for state in RESOLVABLE)))
+            raise InvalidField("order", "not_resolvable", order=order_id,
+                               state=row["upstream_state"] or "none, fulfilled by hand",
+                               allowed=", ".join(sorted(state.value for state in RESOLVABLE)))
         if provider_order is not None:
             # The worker stores upstream ids canonically (``to_id``): so must the operator's word,
             # or a typo ("12,13", "") would poison every status batch and "023501" would slip
