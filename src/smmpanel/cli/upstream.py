@@ -13,7 +13,7 @@ from ..domain.money import plain
 from ..secrets import redact
 from ..services import providers
 from ..services.panel import Panel
-from .base import emit, json_option, main, parse_money_arg, table, with_panel
+from .base import describe_database, emit, json_option, load_settings, main, parse_money_arg, table, with_panel
 
 
 # --------------------------------------------------------------- providers
@@ -176,15 +176,23 @@ async def providers_sync(panel: Panel, name: str, as_json: bool) -> None:
               help="Poll every order this often (seconds) instead of the age-based schedule.")
 @click.option("--funds-retry", "funds_retry_s", type=int, default=None,
               help="Probe an out-of-funds upstream this often (seconds).")
+@click.option("--verbose", is_flag=True, help="Also log every HTTP request to the upstreams.")
 @json_option
-def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | None, as_json: bool) -> None:
-    """Place queued orders upstream, poll them, settle refunds."""
-    import dataclasses
+def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | None, verbose: bool,
+               as_json: bool) -> None:
+    """Place queued orders upstream, poll them, settle refunds.
+
+    Prints a start line (database, providers, cadence), then one line per
+    pass that did something."""
     import logging
 
+    from ..domain.schedule import FUNDS_RETRY_S, POLL_STEPS_S
     from ..worker import Worker
+    from ..worker.loop import IDLE_SLEEP_S
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # httpx logs one INFO line per request: thousands per pass on a busy panel.
+    logging.getLogger("httpx").setLevel(logging.INFO if verbose else logging.WARNING)
 
     @with_panel
     async def body(panel: Panel, as_json: bool) -> Any:
@@ -195,6 +203,16 @@ def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | Non
             options["funds_retry_s"] = funds_retry_s
         worker = Worker(panel, **options)
         if not once:
+            names = [view.row["name"] for view in await providers.list_providers(panel, live=False)]
+            polls = (f"every {poll_interval_s} s" if poll_interval_s is not None else
+                     "by order age (" + ", ".join(f"{every}s under {age // 60} min" for age, every in POLL_STEPS_S)
+                     + ", slower after)")
+            _say(as_json, {"event": "start", "database": describe_database(load_settings().database_url),
+                           "providers": names, "idle_sleep_s": IDLE_SLEEP_S, "polls": polls,
+                           "funds_retry_s": funds_retry_s or FUNDS_RETRY_S},
+                 f"worker: database {describe_database(load_settings().database_url)}; "
+                 f"providers {', '.join(names) or 'none yet'}; a pass every {IDLE_SLEEP_S:g} s when idle; "
+                 f"polls {polls}; out-of-funds upstreams probed every {funds_retry_s or FUNDS_RETRY_S} s")
             # SIGTERM/SIGINT: nothing new is sent; the calls under way end (within their deadline), are
             # recorded, then the worker exits.
             import signal
@@ -202,7 +220,8 @@ def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | Non
             stop = asyncio.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-            await worker.run_forever(stop)
+            await worker.run_forever(stop, on_pass=lambda report: _say(
+                as_json, {"event": "pass", **_report_json(report)}, "pass: " + _report_text(report)))
             return None
         try:
             return await worker.run_once()
@@ -211,10 +230,25 @@ def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | Non
 
     report = body(as_json=as_json)
     if report is not None:
-        emit(as_json, dataclasses.asdict(report), lambda: ", ".join(
-            f"{k} {v}" for k, v in dataclasses.asdict(report).items() if v))
+        emit(as_json, _report_json(report), lambda: _report_text(report) or "nothing to do")
         if report.errors:
             sys.exit(1)
+
+
+def _say(as_json: bool, data: dict[str, Any], text: str) -> None:
+    """One line now (a running worker's output is a stream: JSON lines with --json)."""
+    click.echo(orjson.dumps(data).decode() if as_json else text)
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(report)
+
+
+def _report_text(report: Any) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {', '.join(v) if isinstance(v, list) else v}"
+                     for k, v in _report_json(report).items() if v)
 
 
 @main.command("call", context_settings={"ignore_unknown_options": True})
