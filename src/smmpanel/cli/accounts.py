@@ -60,10 +60,6 @@ async def users_list(panel: Panel, as_json: bool) -> None:
 @with_panel
 async def users_statement(panel: Panel, name: str, limit: int, as_json: bool) -> None:
     """A customer's ledger: every charge, refund, deposit and adjustment, newest first."""
-    await _print_statement(panel, name, limit, as_json)
-
-
-async def _print_statement(panel: Panel, name: str, limit: int, as_json: bool) -> None:
     user, entries = await accounts.user_statement(panel, name, limit=limit)
     cur = panel.currency
     data = {"name": user["name"], "balance": plain(user["balance_micros"]), "currency": cur, "entries": [
@@ -77,15 +73,7 @@ async def _print_statement(panel: Panel, name: str, limit: int, as_json: bool) -
         right=["ENTRY", f"AMOUNT {cur}", f"BALANCE {cur}", "ORDER"], empty="no ledger entries"))
 
 
-@main.command("ledger")
-@click.argument("name")
-@click.option("--limit", default=accounts.STATEMENT_LIMIT, show_default=True, type=click.IntRange(1, 10_000),
-              help="How many entries, newest first.")
-@json_option
-@with_panel
-async def ledger_cmd(panel: Panel, name: str, limit: int, as_json: bool) -> None:
-    """A customer's statement (the same as `users statement NAME`)."""
-    await _print_statement(panel, name, limit, as_json)
+main.add_command(users_statement, "ledger")  # `smmpanel ledger NAME`: the same command, where operators look first
 
 
 @users.command("disable")
