@@ -150,6 +150,8 @@ class UpstreamFailed(PanelError):
     refusal, an unreadable reply). params: provider, action, detail."""
 
     code = "upstream_failed"
+
+
 class AlreadyDecided(PanelError):
     """A funds request or payment was approved, rejected, assigned or
     dismissed before this decision arrived. params: what, id, status."""
@@ -162,3 +164,17 @@ class NotificationUnauthorized(PanelError):
     nothing in it is read, nothing changes."""
 
     code = "notification_unauthorized"
+
+
+class DatabaseBusy(PanelError):
+    """Another process held the database's write lock for longer than a
+    write may wait. Nothing was changed; the same request may be sent again.
+    params: wait_s (how long it waited). The API answers HTTP 503."""
+
+    code = "database_busy"
+
+
+class MethodNotAllowed(PanelError):
+    """An HTTP method other than GET or POST (HTTP 405); nothing was run."""
+
+    code = "method_not_allowed"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from ..domain.errors import AlreadyExists, InvalidField, NotFound
 from ..domain.money import to_micros
@@ -123,3 +124,13 @@ async def set_custom_rate(panel: Panel, name: str, service_id: int, rate: Decima
         raise NotFound(what="service", name=str(service_id))
     async with panel.db.transaction() as tx:
         await catalog_store.set_custom_rate(tx, user["id"], service_id, None if rate is None else to_micros(rate))
+
+
+STATEMENT_LIMIT = 100
+
+
+async def user_statement(panel: Panel, name: str, *, limit: int = STATEMENT_LIMIT) -> tuple[Any, list[LedgerEntry]]:
+    """A customer's ledger as the operator reads it: the user and their newest entries first."""
+    user = await user_named(panel, name)
+    page = await statement(panel, Customer.from_user_id(user["id"]), limit=limit)
+    return user, page.items

@@ -77,7 +77,7 @@ async def place_order(panel: Panel, customer: Customer, params: Mapping[str, Any
 @dataclass
 class BulkResult:
     created: list[tuple[int, str]]
-    failed: list[tuple[str, PanelError]]
+    failed: list[tuple[object, PanelError]]  # the item as sent (a JSON value that is not text stays one)
 
 
 async def place_bulk(panel: Panel, customer: Customer, params: Mapping[str, Any]) -> BulkResult:
@@ -87,12 +87,14 @@ async def place_bulk(panel: Panel, customer: Customer, params: Mapping[str, Any]
         await account(panel, customer)
         raise MissingAddFields()
     row, terms = await _terms(panel, customer, params["service"])
-    links = f.split_list(params["links"])
+    links = f.bulk_items(params["links"])
     if len(links) > f.MAX_LINKS_PER_BULK:
         raise InvalidField("links", "too_many", max=f.MAX_LINKS_PER_BULK)
     result = BulkResult([], [])
     for link in links:
         try:
+            if not isinstance(link, str):
+                raise InvalidField("links", "text")
             draft = build_order(terms, {**params, "link": link})
             result.created.append((await _place(panel, row, draft), link))
         except PanelError as exc:
@@ -264,6 +266,9 @@ async def operator_set_status(
         if new is Status.PARTIAL and remains is None and row["status"] != Status.PARTIAL.value:
             # Without it the refund would be guessed from the last known remains (the whole order).
             raise InvalidField("remains", "required")
+        for name, value in (("remains", remains), ("start_count", start_count)):
+            if value is not None and value < 0:
+                raise InvalidField(name, "not_negative")
         if remains is not None and remains > row["units"]:
             raise InvalidField("remains", "at_most", max=row["units"])
         extra: dict[str, Any] = {}
@@ -288,8 +293,9 @@ async def resolve(panel: Panel, order_id: int, *, actor: str, provider_order: st
         if row is None:
             raise NotFound(what="order", name=str(order_id))
         if row["upstream_state"] not in RESOLVABLE:
-            raise InvalidField("order", "one_of",
-                               allowed="an order in " + ", ".join(sorted(state.value for state in RESOLVABLE)))
+            raise InvalidField("order", "not_resolvable", order=order_id,
+                               state=row["upstream_state"] or "none, fulfilled by hand",
+                               allowed=", ".join(sorted(state.value for state in RESOLVABLE)))
         if provider_order is not None:
             # The worker stores upstream ids canonically (``to_id``): so must the operator's word,
             # or a typo ("12,13", "") would poison every status batch and "023501" would slip

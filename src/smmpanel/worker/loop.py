@@ -200,7 +200,9 @@ class Worker:
         await asyncio.gather(*(self._provider_pass(pid, report) for pid in provider_ids))
         return report
 
-    async def run_forever(self, stop: asyncio.Event | None = None, idle_sleep_s: float = IDLE_SLEEP_S) -> None:
+    async def run_forever(self, stop: asyncio.Event | None = None, idle_sleep_s: float = IDLE_SLEEP_S,
+                          on_pass: Callable[[WorkerReport], None] | None = None) -> None:
+        """Pass after pass until ``stop``; ``on_pass`` hears of every pass that did something."""
         if stop is not None:
             self.stop = stop
         try:
@@ -210,6 +212,8 @@ class Worker:
                 except Exception:  # the database went away, say: nothing was half-done, try again soon
                     log.exception("worker pass failed; retrying in %.0f s", idle_sleep_s)
                     report = WorkerReport()
+                if on_pass is not None and (report.busy or report.errors):
+                    on_pass(report)
                 if not report.busy:
                     try:
                         await asyncio.wait_for(self.stop.wait(), idle_sleep_s)
