@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from smmpanel.services import accounts, orders, providers
+from smmpanel.services.principal import Customer
 from smmpanel.simulator import SimulatorServer, create_simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
@@ -53,7 +54,7 @@ async def test_worker_prints_a_start_line_and_one_line_per_busy_pass(sqlite_url,
             _, key = await accounts.add_user(panel, "buyer", Decimal(100), actor="cli")
 
             async def order(n: int) -> int:
-                return await orders.place_order(panel, key, {"service": imported[0].service, "quantity": 1000,
+                return await orders.place_order(panel, Customer.from_api_key(key), {"service": imported[0].service, "quantity": 1000,
                                                              "link": f"https://x.com/p/{n}"})
 
             await order(1)
