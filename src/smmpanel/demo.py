@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .services import accounts, catalog
 from .services.panel import Panel
+from .services.principal import ACTOR_CLI
 from .settings import Settings
 from .store.db import open_database
 
@@ -49,7 +50,7 @@ async def build_demo(settings: Settings) -> tuple[str, list[int]]:
     db = await open_database(settings.database_url)
     try:
         panel = Panel(db=db, currency=settings.currency)
-        _, key = await accounts.add_user(panel, "demo", DEMO_BALANCE)
+        _, key = await accounts.add_user(panel, "demo", DEMO_BALANCE, actor=ACTOR_CLI)
         ids = []
         for category, name, type_, rate, lo, hi, flags in DEMO_CATALOG:
             ids.append(await catalog.add_service(

@@ -16,6 +16,7 @@ import pytest
 
 from smmpanel.services import audit, orders
 from smmpanel.services.panel import Panel
+from smmpanel.services.principal import Customer
 from smmpanel.simulator import SimulatorServer, create_simulator
 from smmpanel.store.db import open_database
 from conftest import run_cli
@@ -38,7 +39,7 @@ async def _place_orders(pg_url: str, key: str, service: int) -> list[int]:
     try:
         panel = Panel(db=db)
         return [
-            await orders.place_order(panel, key, {"service": service, "link": f"https://x.com/p/{n}", "quantity": 100})
+            await orders.place_order(panel, Customer.from_api_key(key), {"service": service, "link": f"https://x.com/p/{n}", "quantity": 100})
             for n in range(ORDERS)
         ]
     finally:
@@ -79,7 +80,8 @@ def test_three_workers_place_each_order_once_and_sync_all(pg_url, tmp_path):
     with SimulatorServer(sim) as server:
         run_cli(env, "providers", "add", "up", "--url", server.url, "--key", sim.key, "--encoding", "form",
                 "--max-ids", "100", "--concurrency", "4", check=True)
-        imported = json.loads(run_cli(env, "providers", "import", "up", "--markup", "10", "--json", check=True).stdout)
+        imported = json.loads(run_cli(env, "providers", "import", "up", "--markup", "10", "--json",
+                                      check=True).stdout)["imported"]
         service = next(i["service"] for i in imported if i["type"] == "Default" and i["min"] <= 100 <= i["max"])
         key = json.loads(run_cli(env, "users", "add", "bulk", "--balance", "100000", "--json", check=True).stdout)["api_key"]
         ids = asyncio.run(_place_orders(pg_url, key, service))

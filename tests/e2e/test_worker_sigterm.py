@@ -15,6 +15,7 @@ import pytest
 
 from smmpanel.client.limits import TOTAL_DEADLINE_FACTOR
 from smmpanel.services import accounts, orders, providers
+from smmpanel.services.principal import Customer
 from smmpanel.simulator import SimulatorServer, create_simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
@@ -35,9 +36,10 @@ async def test_sigterm_ends_the_worker_within_the_running_call(sqlite_url, panel
         async with panel_factory(sqlite_url) as panel:
             await providers.add_provider(panel, "slow", server.url, sim.key, timeout_s=TIMEOUT_S, concurrency=1)
             imported, _ = await providers.import_services(panel, "slow", markup_percent=Decimal(10))
-            _, key = await accounts.add_user(panel, "buyer", Decimal(100))
-            ours = [await orders.place_order(panel, key, {"service": imported[0].service, "quantity": 1000,
-                                                          "link": f"https://x.com/p/{n}"}) for n in range(3)]
+            _, key = await accounts.add_user(panel, "buyer", Decimal(100), actor="ops")
+            buyer = Customer.from_api_key(key)
+            ours = [await orders.place_order(panel, buyer, {"service": imported[0].service, "quantity": 1000,
+                                                            "link": f"https://x.com/p/{n}"}) for n in range(3)]
             sim.enable("slow", action="add", delay_s=SLOW_ADD_S)
             env = {k: v for k, v in os.environ.items() if not k.startswith("SMMPANEL_")}
             env.update(SMMPANEL_DATABASE_URL=sqlite_url, SMMPANEL_SECRET=SECRET)
@@ -47,7 +49,8 @@ async def test_sigterm_ends_the_worker_within_the_running_call(sqlite_url, panel
             try:
                 deadline = time.monotonic() + 30
                 while sim.request_count("add") < 1:
-                    assert time.monotonic() < deadline and worker.poll() is None, "the worker never sent an add"
+                    assert time.monotonic() < deadline and worker.poll() is None, \
+                        (tmp_path / "worker.log").read_text()[-3000:]
                     time.sleep(0.02)
                 worker.send_signal(signal.SIGTERM)
                 sent_at = time.monotonic()

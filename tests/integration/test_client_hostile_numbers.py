@@ -123,3 +123,23 @@ def test_an_integer_token_of_a_hundred_thousand_digits_is_read_promptly() -> Non
     with SimulatorServer(sim) as server:
         reply = promptly(lambda: call(server.url, sim.key, "status", {"order": order}, encoding="json"))
     assert isinstance(reply["remains"], Decimal) and reply["remains"].adjusted() == 99_999
+
+
+def test_smmpanel_call_prints_a_reply_with_numbers_past_64_bits(tmp_path) -> None:
+    """The raw call keeps such a number exact, and the CLI prints it instead of a traceback."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    sim = create_simulator("like3s")
+    order = place(sim, 1000)
+    sim.set_order(order, start_count=RawNumber("123456789012345678901234567890"), remains=RawNumber("1e99999999"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMMPANEL_")}
+    with SimulatorServer(sim) as server:
+        done = subprocess.run([sys.executable, "-m", "smmpanel.cli", "call", server.url, sim.key, "status",
+                               f"order={order}", "--encoding", "json"], env=env, capture_output=True, text=True,
+                              timeout=30)
+    assert done.returncode == 0, done.stderr
+    reply = json.loads(done.stdout)
+    assert (reply["start_count"], reply["remains"]) == ("123456789012345678901234567890", "1E+99999999")

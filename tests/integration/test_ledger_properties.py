@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -36,7 +36,9 @@ from smmpanel.domain.errors import (
 from smmpanel.domain.money import from_micros, plain
 from smmpanel.services import accounts, audit, catalog, orders, refills
 from smmpanel.services.panel import Panel
+from smmpanel.services.principal import Customer
 from smmpanel.store.db import open_database
+from money_oracle import half_up
 
 DAY = 86_400
 FINAL = ("Partial", "Canceled")
@@ -52,10 +54,6 @@ STATUS_INPUTS = {
     "Cancelled": None,
 }
 REFILL_STATUSES = ("Pending", "In progress", "Completed", "Rejected")
-
-
-def half_up(numerator: int, denominator: int) -> int:
-    return int((Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 @dataclass
@@ -169,7 +167,7 @@ def machine_for(db_url: str):
             await _wipe(db)
             self.panel = Panel(db=db, clock=lambda: self.now)
             for i in range(2):
-                _, key = await accounts.add_user(self.panel, f"user{i}", from_micros(opening[i]))
+                _, key = await accounts.add_user(self.panel, f"user{i}", from_micros(opening[i]), actor="ops")
                 self.keys.append(key)
                 self.names.append(f"user{i}")
                 self.model.balance[i] = self.model.deposits[i] = opening[i]
@@ -198,14 +196,14 @@ def machine_for(db_url: str):
             m = self.model
             if amount == 0:
                 with pytest.raises(InvalidField):
-                    self.run(accounts.add_funds(self.panel, self.names[user], from_micros(0)))
+                    self.run(accounts.add_funds(self.panel, self.names[user], from_micros(0), actor="ops"))
                 return
             if m.balance[user] + amount < 0:
                 with pytest.raises(InvalidField) as info:
-                    self.run(accounts.add_funds(self.panel, self.names[user], from_micros(amount)))
+                    self.run(accounts.add_funds(self.panel, self.names[user], from_micros(amount), actor="ops"))
                 assert info.value.params["rule"] == "balance_below_zero"
                 return
-            balance = self.run(accounts.add_funds(self.panel, self.names[user], from_micros(amount), note="t"))
+            balance = self.run(accounts.add_funds(self.panel, self.names[user], from_micros(amount), note="t", actor="ops"))
             m.balance[user] += amount
             m.deposits[user] += amount
             assert balance == m.balance[user]
@@ -235,7 +233,7 @@ def machine_for(db_url: str):
         def place(self, user, req):
             key, params, units, error = req
             svc, m = self.svcs[key], self.model
-            call = orders.place_order(self.panel, self.keys[user], {"service": str(svc.id), **params})
+            call = orders.place_order(self.panel, Customer.from_api_key(self.keys[user]), {"service": str(svc.id), **params})
             if error is not None:
                 with pytest.raises(error):
                     self.run(call)
@@ -271,7 +269,7 @@ def machine_for(db_url: str):
             (order,) = self.pick_orders(data, max_size=1, prefer=lambda o: o.status not in FINAL)
             if remains is not None and remains > 0 and order in m.orders and data.draw(st.booleans()):
                 remains = remains % (m.orders[order].units + 1)  # often a remains that fits the order
-            call = orders.operator_set_status(self.panel, order, status, remains=remains, start_count=start_count)
+            call = orders.operator_set_status(self.panel, order, status, remains=remains, start_count=start_count, actor="ops")
             new = STATUS_INPUTS[status]
             if new is None:
                 with pytest.raises(InvalidField) as info:
@@ -328,7 +326,7 @@ def machine_for(db_url: str):
             ids = self.pick_orders(data, max_size=4, prefer=lambda o: o.status in ACTIVE and o.svc.cancel,
                                    unique=False)
             user = self.pick_user(data, ids)
-            result = self.run(orders.cancel(self.panel, self.keys[user], ids))
+            result = self.run(orders.cancel(self.panel, Customer.from_api_key(self.keys[user]), ids))
             assert set(result) == set(ids)
             for order_id in dict.fromkeys(ids):
                 o, got = m.orders.get(order_id), result[order_id]
@@ -355,7 +353,7 @@ def machine_for(db_url: str):
             ids = self.pick_orders(data, max_size=3, prefer=lambda o: o.status in ("Completed", "Partial")
                                    and o.svc.refill, unique=False)
             user = self.pick_user(data, ids)
-            result = self.run(refills.request(self.panel, self.keys[user], ids))
+            result = self.run(refills.request(self.panel, Customer.from_api_key(self.keys[user]), ids))
             assert set(result) == set(ids)
             for order_id in dict.fromkeys(ids):
                 o, got = m.orders.get(order_id), result[order_id]
@@ -449,7 +447,7 @@ def machine_for(db_url: str):
                 mine = [o for o in m.orders.values() if o.user == i]
                 if not mine:
                     continue
-                rows = await orders.statuses(self.panel, key, [o.id for o in mine] + [UNKNOWN_ORDER])
+                rows = await orders.statuses(self.panel, Customer.from_api_key(key), [o.id for o in mine] + [UNKNOWN_ORDER])
                 assert set(rows) == {o.id for o in mine}
                 for o in mine:
                     row = rows[o.id]
@@ -496,20 +494,20 @@ def test_ledger_invariants_hold_on_postgresql(pg_url):
 def test_the_model_catches_a_double_refund(sqlite_url):
     """The checks above can fail: a refund posted twice by hand is caught by the
     database's unique index, and a balance nudged by one micro-unit by audit."""
-    from smmpanel.store import repo
+    from smmpanel.store import accounts as accounts_store
     from smmpanel.store.db import IntegrityError
 
     async def scenario():
         db = await open_database(sqlite_url)
         panel = Panel(db=db, clock=lambda: 1_800_000_000)
         try:
-            _, key = await accounts.add_user(panel, "eve", Decimal("5"))
+            _, key = await accounts.add_user(panel, "eve", Decimal("5"), actor="ops")
             sid = await catalog.add_service(panel, name="L", category="C", type="Default", rate="1", min=1, max=1000)
-            order_id = await orders.place_order(panel, key, {"service": sid, "link": "https://x.com/p", "quantity": 1000})
-            assert await orders.operator_set_status(panel, order_id, "Canceled")
+            order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "https://x.com/p", "quantity": 1000})
+            assert await orders.operator_set_status(panel, order_id, "Canceled", actor="ops")
             with pytest.raises(IntegrityError):
                 async with db.transaction() as tx:
-                    await repo.post_entry(tx, 1, "refund", 1_000_000, 1_800_000_000, order_id=order_id)
+                    await accounts_store.post_entry(tx, 1, "refund", 1_000_000, 1_800_000_000, order_id=order_id)
             assert await audit.run(panel) == []
             await db.execute("UPDATE users SET balance_micros = balance_micros + 1")
             findings = await audit.run(panel)
@@ -528,17 +526,17 @@ async def test_racing_settlements_refund_exactly_once(db_url, panel_factory):
     """Operator moves and customer cancels on one order, all at once: one wins,
     the order is refunded once, and the losers are told so (no-op or refused)."""
     async with panel_factory(db_url) as panel:
-        _, key = await accounts.add_user(panel, "racer", Decimal("10"))
+        _, key = await accounts.add_user(panel, "racer", Decimal("10"), actor="ops")
         sid = await catalog.add_service(panel, name="L", category="C", type="Default", rate="2", min=1, max=1000,
                                         cancel=True)
-        order_id = await orders.place_order(panel, key, {"service": sid, "link": "https://x.com/p", "quantity": 1000})
+        order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "https://x.com/p", "quantity": 1000})
 
         async def attempt(i: int):
             try:
                 if i % 3 == 0:
-                    return (await orders.cancel(panel, key, [order_id]))[order_id] or True
+                    return (await orders.cancel(panel, Customer.from_api_key(key), [order_id]))[order_id] or True
                 status, remains = ("Canceled", None) if i % 3 == 1 else ("Partial", 250)
-                return await orders.operator_set_status(panel, order_id, status, remains=remains)
+                return await orders.operator_set_status(panel, order_id, status, remains=remains, actor="ops")
             except StatusMoveRefused as exc:
                 return exc
 
@@ -557,12 +555,12 @@ async def test_racing_settlements_refund_exactly_once(db_url, panel_factory):
 @pytest.mark.anyio
 async def test_racing_refill_requests_create_one_refill(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
-        _, key = await accounts.add_user(panel, "racer", Decimal("10"))
+        _, key = await accounts.add_user(panel, "racer", Decimal("10"), actor="ops")
         sid = await catalog.add_service(panel, name="L", category="C", type="Default", rate="2", min=1, max=1000,
                                         refill=True)
-        order_id = await orders.place_order(panel, key, {"service": sid, "link": "https://x.com/p", "quantity": 100})
-        await orders.operator_set_status(panel, order_id, "Completed")
-        results = await asyncio.gather(*(refills.request(panel, key, [order_id]) for _ in range(20)))
+        order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "https://x.com/p", "quantity": 100})
+        await orders.operator_set_status(panel, order_id, "Completed", actor="ops")
+        results = await asyncio.gather(*(refills.request(panel, Customer.from_api_key(key), [order_id]) for _ in range(20)))
         created = [r[order_id] for r in results if isinstance(r[order_id], int)]
         assert len(created) == 1
         assert all(r[order_id].params["reason"] == "active" for r in results if not isinstance(r[order_id], int))

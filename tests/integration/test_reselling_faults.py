@@ -26,11 +26,13 @@ import pytest
 from smmpanel.domain.errors import InvalidField, PanelError
 from smmpanel.services import accounts, audit, catalog, orders, providers, refills
 from smmpanel.services.panel import Panel
+from smmpanel.services.principal import Customer
 from smmpanel.simulator import Simulator, SimulatorServer, create_simulator
 from smmpanel.simulator import panel as sim_panel
-from smmpanel.store import repo, upstream
+from smmpanel.store import catalog as catalog_store, refills as refills_store, upstream
 from smmpanel.worker import Worker, WorkerReport
 from conftest import free_port
+from money_oracle import partial_refund
 
 pytestmark = pytest.mark.anyio
 
@@ -51,11 +53,6 @@ def link(n: int) -> str:
     return f"https://www.instagram.com/p/fault{n}"
 
 
-def partial_refund(charge: int, remains: int, units: int) -> int:
-    floor, rest = divmod(charge * remains, units)
-    return floor + (1 if 2 * rest >= units else 0)
-
-
 class Shop:
     """Our panel reselling one simulated upstream served on a real socket."""
 
@@ -68,7 +65,7 @@ class Shop:
         self.links: dict[int, str] = {}
 
     async def order(self, n: int, provider_service: str = "1", quantity: int = 1000) -> int:
-        oid = await orders.place_order(self.panel, self.key, {"service": self.services[provider_service],
+        oid = await orders.place_order(self.panel, Customer.from_api_key(self.key), {"service": self.services[provider_service],
                                                                "link": link(n), "quantity": quantity})
         self.charged[oid] = (await self.row(oid))["charge_micros"]
         self.links[oid] = link(n)
@@ -87,7 +84,7 @@ class Shop:
         return [await self.run(step) for step in LATER]
 
     async def balance(self) -> int:
-        return await accounts.balance(self.panel, self.key)
+        return await accounts.balance(self.panel, Customer.from_api_key(self.key))
 
     def created_for(self, oid: int) -> list[int]:
         """Upstream orders created for one of ours (by its link)."""
@@ -119,7 +116,7 @@ async def socket_shop(panel: Panel, clock: Any, profile: str = "68smm", *, balan
         provider = await providers.add_provider(panel, "up", server.url, sim.key, timeout_s=timeout_s,
                                                 concurrency=concurrency)
         imported, _ = await providers.import_services(panel, "up", markup_percent=Decimal(20))
-        _, key = await accounts.add_user(panel, "buyer", Decimal(OPENING_MICROS) / MICROS)
+        _, key = await accounts.add_user(panel, "buyer", Decimal(OPENING_MICROS) / MICROS, actor="ops")
         shop = Shop(panel, clock, sim, server, key, provider, {i.provider_service: i.service for i in imported})
         yield shop
     finally:
@@ -174,36 +171,41 @@ async def test_unknown_outcome_of_add_is_never_resent(fault, sqlite_url, panel_f
         assert (await shop.row(stuck))["upstream_state"] == "needs_attention"
         assert (await providers.list_providers(panel, live=False))[0].orders["needs_attention"] == 1
         # The customer cannot cancel it either: nobody knows if it exists upstream.
-        assert isinstance((await orders.cancel(panel, shop.key, [stuck]))[stuck], PanelError)
+        assert isinstance((await orders.cancel(panel, Customer.from_api_key(shop.key), [stuck]))[stuck], PanelError)
 
         # The operator settles it.
         refunded: dict[int, int] = {}
         if resolution == "provider_order":
             [upstream_id] = shop.created_for(stuck)
-            row = await orders.resolve(panel, stuck, provider_order=f" {upstream_id} ")
+            row = await orders.resolve(panel, stuck, provider_order=f" {upstream_id} ", actor="ops")
             assert (row["upstream_state"], row["provider_order"]) == ("placed", str(upstream_id))
             sim.set_order(upstream_id, status="Partial", remains=250)
             await shop.run()  # due at once: polled in this pass
             refunded[stuck] = partial_refund(shop.charged[stuck], 250, 1000)
             assert (await shop.row(stuck))["status"] == "Partial"
             assert sim.add_requests == 3
+            assert [(e.status, e.actor) for e in await orders.history(panel, stuck)] == [
+                ("Pending", "ops"), ("Partial", "worker")]
         elif resolution == "requeue":
-            await orders.resolve(panel, stuck, requeue=True)
+            await orders.resolve(panel, stuck, requeue=True, actor="ops")
             report = await shop.run()
             assert report.placed == 1
             assert sim.add_requests == 4  # sent exactly once more
             assert len(shop.created_for(stuck)) == 1
             assert (await shop.row(stuck))["provider_order"] == str(shop.created_for(stuck)[0])
+            assert [(e.status, e.actor, e.note) for e in await orders.history(panel, stuck)] == [
+                ("Pending", "ops", "requeued by operator")]
         else:
-            row = await orders.resolve(panel, stuck, cancel=True)
+            row = await orders.resolve(panel, stuck, cancel=True, actor="ops")
             assert (row["status"], row["upstream_state"]) == ("Canceled", "canceled")
+            assert [(e.status, e.actor) for e in await orders.history(panel, stuck)] == [("Canceled", "ops")]
             refunded[stuck] = shop.charged[stuck]
             with pytest.raises(InvalidField):
-                await orders.resolve(panel, stuck, cancel=True)  # refunded once, not twice
+                await orders.resolve(panel, stuck, cancel=True, actor="ops")  # refunded once, not twice
             await shop.run_later()
             assert sim.add_requests == 3
         with pytest.raises(InvalidField):  # only a needs_attention order can be resolved
-            await orders.resolve(panel, stuck, requeue=True)
+            await orders.resolve(panel, stuck, requeue=True, actor="ops")
 
         await shop.complete_all()
         for oid in ours:
@@ -224,7 +226,7 @@ async def test_resolve_with_an_upstream_id_of_another_order_is_refused(sqlite_ur
         # Taken already (however it is spelled), or not an id at all: refused, nothing changes.
         for word in (taken, f"00{taken}", "", "  ", f"{taken},{int(taken) + 1}", "abc", "-5"):
             with pytest.raises(InvalidField):
-                await orders.resolve(panel, second, provider_order=word)
+                await orders.resolve(panel, second, provider_order=word, actor="ops")
         row = await shop.row(second)
         assert (row["upstream_state"], row["provider_order"]) == ("needs_attention", None)
         # Polling of the other orders is unharmed.
@@ -316,7 +318,7 @@ async def test_out_of_funds_waits_unrefunded_and_goes_once_funded(db_url, panel_
         assert Decimal(view.balance) == 0
 
         # A waiting order has not left: the customer may still cancel it, refunded at once.
-        assert await orders.cancel(panel, shop.key, [dropped]) == {dropped: None}
+        assert await orders.cancel(panel, Customer.from_api_key(shop.key), [dropped]) == {dropped: None}
 
         # Nothing is sent before the retry time; then one probe, not the whole queue.
         assert (await shop.run()).waiting_funds == 0
@@ -357,13 +359,13 @@ async def test_bad_service_link_or_quantity_cancel_and_refund_with_the_reason(
         # The upstream changed since our import: service 3 is gone, service 1's minimum went up to 50
         # (ours still says 10), and it refuses a link ours accepts.
         async with panel.db.transaction() as tx:
-            await repo.update_service(tx, shop.services["3"], {"provider_service": "777"})
+            await catalog_store.update_service(tx, shop.services["3"], {"provider_service": "777"})
         await catalog.set_service(panel, shop.services["1"], {"min": 10})
         monkeypatch.setattr(sim_panel, "_link_ok", lambda text: "blocked" not in text)
 
         gone = await shop.order(1, "3", quantity=100)
         small = await shop.order(2, "1", quantity=20)
-        bad_link = await orders.place_order(panel, shop.key, {"service": shop.services["1"],
+        bad_link = await orders.place_order(panel, Customer.from_api_key(shop.key), {"service": shop.services["1"],
                                                                "link": "https://www.instagram.com/blocked/1",
                                                                "quantity": 100})
         shop.charged[bad_link] = (await shop.row(bad_link))["charge_micros"]
@@ -415,7 +417,7 @@ async def test_worker_killed_mid_add_ends_in_needs_attention_not_a_second_add(db
         assert sim.add_requests == 1 and len(sim.created_orders) == 1
 
         [upstream_id] = shop.created_for(oid)
-        await orders.resolve(panel, oid, provider_order=str(upstream_id))
+        await orders.resolve(panel, oid, provider_order=str(upstream_id), actor="ops")
         await shop.complete_all()
         assert (await shop.row(oid))["status"] == "Completed"
         await shop.check_money({})
@@ -435,7 +437,7 @@ async def test_claim_committed_then_crash_before_sending(db_url, panel_factory, 
         await shop.run_later()
         assert shop.sim.add_requests == 1 and shop.created_for(oid) == []
         # The operator checked the upstream: it is not there, so it goes once.
-        await orders.resolve(panel, oid, requeue=True)
+        await orders.resolve(panel, oid, requeue=True, actor="ops")
         assert (await shop.run()).placed == 1
         await shop.run_later()
         assert shop.sim.add_requests == 2
@@ -507,7 +509,7 @@ async def test_cancel_with_unknown_outcome_is_not_resent_and_the_poll_settles_it
         sim = shop.sim
         oid = await shop.order(1)
         await shop.run()
-        assert await orders.cancel(panel, shop.key, [oid]) == {oid: None}
+        assert await orders.cancel(panel, Customer.from_api_key(shop.key), [oid]) == {oid: None}
         sim.inject("cancel", "http_500_after_create")  # canceled upstream, but we get a 500
         await shop.run()
         assert sim.request_count("cancel") == 1
@@ -527,10 +529,10 @@ async def test_refill_with_unknown_outcome_is_not_resent(sqlite_url, panel_facto
         oid = await shop.order(1)
         await shop.run()
         await shop.complete_all()
-        [refill_id] = (await refills.request(panel, shop.key, [oid])).values()
+        [refill_id] = (await refills.request(panel, Customer.from_api_key(shop.key), [oid])).values()
         sim.inject("refill", "drop_after_create")
         await shop.run()
-        row = await repo.refill_by_id(panel.db, refill_id)
+        row = await refills_store.refill_by_id(panel.db, refill_id)
         assert (row["status"], row["upstream_state"]) == ("Pending", "needs_attention")
         await shop.run_later()
         assert sim.request_count("refill") == 1 and len(sim.refills()) == 1

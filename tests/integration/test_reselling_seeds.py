@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -24,10 +23,12 @@ from smmpanel.client import ProviderClient
 from smmpanel.domain.errors import CancelNotAllowed, RefillNotAllowed
 from smmpanel.services import accounts, audit, catalog, orders, providers, refills
 from smmpanel.services.panel import Panel
+from smmpanel.services.principal import Customer
 from smmpanel.services.providers import Imported, client_for
 from smmpanel.simulator import PROFILES, SimService, Simulator, create_simulator
-from smmpanel.store import repo
+from smmpanel.store import catalog as catalog_store, refills as refills_store
 from smmpanel.worker import Worker, WorkerReport
+from money_oracle import charge_for, partial_refund, resale_micros
 
 pytestmark = pytest.mark.anyio
 
@@ -39,28 +40,6 @@ YOUNG_POLL_S = 31  # the worker polls a young order every 30 s
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMMPANEL_SECRET", "reselling-seeds-test-secret")
-
-
-# ----------------------------------------------------------------- arithmetic (independent of the panel's code)
-
-
-def _half_up(value: Fraction) -> int:
-    floor, rest = divmod(value.numerator, value.denominator)
-    return floor + (1 if 2 * rest >= value.denominator else 0)
-
-
-def resale_micros(rate: str | Decimal, fx: str | Decimal, markup: str | Decimal) -> int:
-    """Our rate in micro-units: upstream rate x fx x (1 + markup/100), rounded once, half up."""
-    exact = Fraction(Decimal(str(rate))) * Fraction(Decimal(str(fx))) * (1 + Fraction(Decimal(str(markup))) / 100)
-    return _half_up(exact * MICROS)
-
-
-def charge_for(rate_micros: int, units: int) -> int:
-    return _half_up(Fraction(rate_micros * units, 1000))
-
-
-def partial_refund(charge: int, remains: int, units: int) -> int:
-    return _half_up(Fraction(charge * remains, units))
 
 
 # ----------------------------------------------------------------- the reseller under test
@@ -106,7 +85,7 @@ class Shop:
 
     async def order(self, provider_service: str, **params: Any) -> int:
         service = self.services[provider_service]
-        order_id = await orders.place_order(self.panel, self.key, {"service": service.service, **params})
+        order_id = await orders.place_order(self.panel, Customer.from_api_key(self.key), {"service": service.service, **params})
         self.charged[order_id] = (await self.row(order_id))["charge_micros"]
         return order_id
 
@@ -120,7 +99,7 @@ class Shop:
         return report
 
     async def balance(self) -> int:
-        return await accounts.balance(self.panel, self.key)
+        return await accounts.balance(self.panel, Customer.from_api_key(self.key))
 
     def created_by_link(self) -> dict[str, list[Any]]:
         found: dict[str, list[Any]] = {}
@@ -143,7 +122,7 @@ async def open_shop(panel: Panel, clock: Any, sim: Simulator, *, fx: str, markup
         panel, "up", markup_percent=Decimal(markup), make_client=factory
     )
     assert skipped == []
-    _, key = await accounts.add_user(panel, "buyer", OPENING)
+    _, key = await accounts.add_user(panel, "buyer", OPENING, actor="ops")
     worker = Worker(panel, factory)
     return Shop(panel, sim, worker, clock, key, row, {i.provider_service: i for i in imported})
 
@@ -174,7 +153,7 @@ async def test_registration_detects_encoding_and_import_prices_exactly(profile, 
                 assert (item.min, item.max) == (offered.min, offered.max)
                 listed_type = offered.type if "type" in PROFILES[profile].service_fields else "Default"  # Like3s: none
                 assert item.type == listed_type
-                row = await repo.service_by_id(panel.db, item.service)
+                row = await catalog_store.service_by_id(panel.db, item.service)
                 assert bool(row["refill"]) == offered.refill
                 assert bool(row["cancel"]) == (offered.cancel and "cancel" in PROFILES[profile].service_fields)
             # Re-importing is idempotent: same services, same prices.
@@ -297,6 +276,8 @@ async def _lifecycle(shop: Shop, profile: str, seed: Seed) -> None:
     # baostar's multi-status entries carry only the status: no start count to copy.
     start = 1200 if PROFILES[profile].multi_status_entries_full else None
     assert (row["status"], row["remains"], row["start_count"], row["refund_micros"]) == ("Completed", 0, start, 0)
+    [event] = await orders.history(shop.panel, done)
+    assert (event.status, event.remains, event.start_count, event.actor) == ("Completed", 0, start, "worker")
     assert row["upstream_state"] == "done"
 
     row = await shop.row(part)
@@ -333,21 +314,21 @@ async def _lifecycle(shop: Shop, profile: str, seed: Seed) -> None:
 
     # Cancel: forwarded where the panel has it, refused or reported unsupported otherwise.
     if seed.cancel:
-        assert await orders.cancel(shop.panel, shop.key, [cx]) == {cx: None}
+        assert await orders.cancel(shop.panel, Customer.from_api_key(shop.key), [cx]) == {cx: None}
         report = await shop.run()
         assert report.cancels_forwarded == 1
         assert sim.request_count("cancel") == 1
         assert sim.order(upstream_of[cx]).status == "Canceled"
         row = await shop.row(cx)  # the same pass polled it: the upstream's Canceled is settled
         assert (row["status"], row["refund_micros"], row["upstream_state"]) == ("Canceled", shop.charged[cx], "done")
-        again = await orders.cancel(shop.panel, shop.key, [cx])
+        again = await orders.cancel(shop.panel, Customer.from_api_key(shop.key), [cx])
         assert isinstance(again[cx], CancelNotAllowed)
     else:
-        refused = await orders.cancel(shop.panel, shop.key, [cx])
+        refused = await orders.cancel(shop.panel, Customer.from_api_key(shop.key), [cx])
         assert isinstance(refused[cx], CancelNotAllowed)
         # The operator switches cancel on anyway: the worker asks, the upstream has no such action.
         await catalog.set_service(shop.panel, shop.services[main].service, {"cancel": "true"})
-        assert await orders.cancel(shop.panel, shop.key, [cx]) == {cx: None}
+        assert await orders.cancel(shop.panel, Customer.from_api_key(shop.key), [cx]) == {cx: None}
         report = await shop.run()
         assert report.cancels_forwarded == 1
         assert sim.request_count("cancel") == 1
@@ -365,28 +346,28 @@ async def _lifecycle(shop: Shop, profile: str, seed: Seed) -> None:
 
     # Refill: forwarded and synced where the panel has it.
     if seed.refill:
-        refill_id = (await refills.request(shop.panel, shop.key, [done]))[done]
+        refill_id = (await refills.request(shop.panel, Customer.from_api_key(shop.key), [done]))[done]
         assert isinstance(refill_id, int)
         report = await shop.run()
         assert report.refills_placed == 1
         [upstream_refill] = sim.refills()
         assert upstream_refill.order_id == int(upstream_of[done])
-        ours_refill = await repo.refill_by_id(shop.panel.db, refill_id)
+        ours_refill = await refills_store.refill_by_id(shop.panel.db, refill_id)
         assert (ours_refill["upstream_state"], ours_refill["provider_refill"]) == ("placed", str(upstream_refill.id))
         sim.set_refill(upstream_refill.id, "In progress")
         report = await shop.run(YOUNG_POLL_S)
         assert report.refills_polled == 1
-        assert (await repo.refill_by_id(shop.panel.db, refill_id))["status"] == "In progress"
+        assert (await refills_store.refill_by_id(shop.panel.db, refill_id))["status"] == "In progress"
         sim.set_refill(upstream_refill.id, "Completed")
         await shop.run(YOUNG_POLL_S)
-        ours_refill = await repo.refill_by_id(shop.panel.db, refill_id)
+        ours_refill = await refills_store.refill_by_id(shop.panel.db, refill_id)
         assert (ours_refill["status"], ours_refill["upstream_state"]) == ("Completed", "done")
         refill_polls = sim.request_count("refill_status")
         await shop.run(YOUNG_POLL_S)
         assert sim.request_count("refill_status") == refill_polls
         assert sim.request_count("refill") == 1
     else:
-        outcome = await refills.request(shop.panel, shop.key, [done])
+        outcome = await refills.request(shop.panel, Customer.from_api_key(shop.key), [done])
         assert isinstance(outcome[done], RefillNotAllowed)
         await shop.run(YOUNG_POLL_S)
         assert sim.request_count("refill") == 0
@@ -467,11 +448,11 @@ async def test_baostar_partial_without_remains_is_not_guessed(sqlite_url, panel_
             await shop.run(3600)
             assert sim.request_count("status") == polls
             # The operator reads the upstream's page and records it.
-            assert await orders.operator_set_status(panel, oid, "Partial", remains=400)
+            assert await orders.operator_set_status(panel, oid, "Partial", remains=400, actor="ops")
             row = await shop.row(oid)
             assert row["refund_micros"] == partial_refund(shop.charged[oid], 400, 1000)
             assert row["upstream_state"] == "done"
-            assert not await orders.operator_set_status(panel, oid, "Partial", remains=400)  # once
+            assert not await orders.operator_set_status(panel, oid, "Partial", remains=400, actor="ops")  # once
             assert await audit.run(panel) == []
         finally:
             await shop.worker.aclose()
@@ -536,7 +517,7 @@ async def test_standard_panel_package_mentions_and_dripfeed(sqlite_url, panel_fa
             row = await shop.row(mentions)
             assert (row["status"], row["refund_micros"]) == ("Partial", partial_refund(shop.charged[mentions], 3, 10))
             # Cancel goes upstream and the upstream's refund comes back as ours.
-            assert await orders.cancel(panel, shop.key, [drip]) == {drip: None}
+            assert await orders.cancel(panel, Customer.from_api_key(shop.key), [drip]) == {drip: None}
             report = await shop.run()
             assert report.cancels_forwarded == 1
             row = await shop.row(drip)
@@ -564,6 +545,7 @@ async def test_like3s_rejection_in_vietnamese_cancels_and_refunds(sqlite_url, pa
             assert (row["status"], row["refund_micros"], row["upstream_state"]) == ("Canceled", shop.charged[oid],
                                                                                    "rejected")
             assert row["upstream_error"] == "Số lượng tối thiểu là 50"
+            assert [(e.status, e.actor) for e in await orders.history(panel, oid)] == [("Canceled", "worker")]
             assert await shop.balance() == before + shop.charged[oid]
             await shop.run(3600)
             assert sim.add_requests == 1 and sim.created_orders == []
@@ -578,7 +560,7 @@ async def test_order_canceled_before_the_worker_runs_is_never_sent(sqlite_url, p
         shop = await open_shop(panel, clock, sim, fx="1", markup="20")
         try:
             oid = await shop.order("1", link=link(1), quantity=500)
-            assert await orders.cancel(panel, shop.key, [oid]) == {oid: None}
+            assert await orders.cancel(panel, Customer.from_api_key(shop.key), [oid]) == {oid: None}
             row = await shop.row(oid)
             assert (row["status"], row["refund_micros"], row["upstream_state"]) == ("Canceled", shop.charged[oid],
                                                                                    "canceled")
@@ -600,7 +582,7 @@ async def test_sync_keeps_a_flag_the_upstream_does_not_list(sqlite_url, panel_fa
             await catalog.set_service(panel, sid, {"dripfeed": "true"})
             await providers.sync_services(panel, "up",
                                           make_client=functools.partial(client_for, transport=sim.mock_transport()))
-            row = await repo.service_by_id(panel.db, sid)
+            row = await catalog_store.service_by_id(panel.db, sid)
             assert row["dripfeed"]  # 68smm's list has no dripfeed field: not listed is not "no"
             assert row["cancel"]  # listed there as true, so kept in step with the upstream
         finally:
@@ -622,13 +604,13 @@ async def test_provider_settings_change_without_losing_orders(sqlite_url, panel_
             stored = await upstream_store.provider_by_name(panel.db, "up")
             assert stored["key_sealed"] != "rotated-key" and unseal(stored["key_sealed"]) == "rotated-key"
             # The running worker sends the next order with the new key (which this upstream refuses).
-            order = await orders.place_order(panel, shop.key, {"service": shop.services["1"].service,
+            order = await orders.place_order(panel, Customer.from_api_key(shop.key), {"service": shop.services["1"].service,
                                                                "link": "https://x.com/rotated", "quantity": 100})
             await shop.worker.run_once()
             row = await orders.order(panel, order)
             assert row["upstream_state"] == "needs_attention" and "Invalid API key" in row["upstream_error"]
             await providers.update_provider(panel, "up", key=sim.key)
-            await orders.resolve(panel, order, requeue=True)
+            await orders.resolve(panel, order, requeue=True, actor="ops")
             await shop.worker.run_once()
             assert (await orders.order(panel, order))["upstream_state"] == "placed"
             assert sim.add_requests == 2 and len(sim.created_orders) == 1  # refused for the key, then created

@@ -19,6 +19,7 @@ import pytest
 from smmpanel.client.limits import TOTAL_DEADLINE_FACTOR
 from smmpanel.domain.errors import InvalidField
 from smmpanel.services import audit, orders, providers
+from smmpanel.services.principal import Customer
 from smmpanel.services.reselling import MAX_SENDS_WITHOUT_PROOF, MULTI_STATUS_RETRY_S
 from smmpanel.simulator import SimulatorServer, create_simulator
 from smmpanel.worker import Worker
@@ -67,6 +68,35 @@ async def test_absurd_numbers_set_aside_only_their_own_order(db_url, panel_facto
         await shop.check_money({partial: partial_refund(shop.charged[partial], 333, 1000)})
 
 
+async def test_a_status_the_database_refuses_sets_aside_only_its_order(db_url, panel_factory, clock, monkeypatch):
+    """Belt and braces under the decisions: should a write still fail (a value
+    no check foresaw), the batch is recorded order by order and only that
+    order goes to the operator."""
+    from dataclasses import replace
+
+    from smmpanel.services import reselling
+
+    async with panel_factory(db_url) as panel, socket_shop(panel, clock) as shop:
+        poisoned, partial = await placed(shop, 2)
+        decide = reselling.decide_poll
+
+        def unforeseen(order, result, **kw):
+            decision = decide(order, result, **kw)
+            return replace(decision, start_count=10**30) if order.id == poisoned else decision
+
+        monkeypatch.setattr(reselling, "decide_poll", unforeseen)
+        for oid in (poisoned, partial):
+            shop.sim.set_order(await upstream_id(shop, oid), status="Partial", remains=250)
+        shop.clock.advance(YOUNG_POLL_S)
+        report = await shop.worker.run_once()
+        assert len(report.errors) == 1 and str(poisoned) in report.errors[0]
+        row = await shop.row(poisoned)
+        assert (row["upstream_state"], row["status"], row["refund_micros"]) == ("needs_attention", "Pending", 0)
+        assert "could not be recorded" in row["upstream_error"]
+        assert (await shop.row(partial))["status"] == "Partial"
+        await shop.check_money({partial: partial_refund(shop.charged[partial], 250, 1000)})
+
+
 LIES = [
     # mode, what the order shows afterwards, refunded?
     ("completed_with_remains", "needs_attention"),
@@ -99,7 +129,7 @@ async def test_contradictory_statuses_wait_for_the_operator_with_the_upstream_re
                 assert (row["status"], row["remains"]) == ("Completed", -2)
         # The operator decides one of them: refunded once, by the one rule.
         first = ours[0]
-        assert await orders.operator_set_status(panel, first, "Partial", remains=500)
+        assert await orders.operator_set_status(panel, first, "Partial", remains=500, actor="ops")
         shop.sim.clear_modes()
         await shop.run(3600)
         await shop.check_money({first: partial_refund(shop.charged[first], 500, 1000)})
@@ -151,7 +181,7 @@ async def test_an_upstream_that_creates_then_answers_429_is_not_sent_the_order_a
         assert "without proof" in row["upstream_error"]
         assert shop.sim.request_count("add") == MAX_SENDS_WITHOUT_PROOF
         assert row["refund_micros"] == 0  # the operator decides: it may exist upstream
-        await orders.resolve(panel, oid, provider_order=str(shop.created_for(oid)[0]))
+        await orders.resolve(panel, oid, provider_order=str(shop.created_for(oid)[0]), actor="ops")
         shop.sim.clear_modes()
         await shop.complete_all()
         await shop.check_money({})
@@ -170,8 +200,8 @@ async def test_a_slow_upstream_holds_neither_another_provider_nor_the_pass(sqlit
             fast_service = imported[0].service
             slow_orders = await placed(slow, 8)
             slow.sim.enable("drip", action="status", delay_s=30)
-            fast_order = await orders.place_order(panel, slow.key, {"service": fast_service, "link": link(99),
-                                                                     "quantity": 1000})
+            fast_order = await orders.place_order(panel, Customer.from_api_key(slow.key),
+                                                  {"service": fast_service, "link": link(99), "quantity": 1000})
             started = time.monotonic()
             report = await slow.run(YOUNG_POLL_S)
             elapsed = time.monotonic() - started
@@ -229,8 +259,8 @@ async def test_one_broken_provider_is_reported_and_the_others_proceed(sqlite_url
         try:
             await providers.add_provider(panel, "broken", other_server.url, other_sim.key)
             imported, _ = await providers.import_services(panel, "broken", markup_percent=Decimal(20))
-            broken_order = await orders.place_order(panel, shop.key, {"service": imported[0].service,
-                                                                       "link": link(50), "quantity": 1000})
+            broken_order = await orders.place_order(panel, Customer.from_api_key(shop.key),
+                                                    {"service": imported[0].service, "link": link(50), "quantity": 1000})
             oid = await shop.order(1)
 
             def factory(provider: Any):

@@ -257,10 +257,17 @@ def test_control_endpoint_refuses_bad_requests_with_a_reason(route, fields, stat
     assert got == status and words in data["error"]
 
 
-def test_control_endpoint_needs_the_key() -> None:
+def test_control_endpoint_needs_the_key_and_reads_the_state_by_get() -> None:
     sim = create_simulator("68smm")
     status, body = sim.handle("POST", "/control/reset", "", "application/json", b'{"key": "wrong"}')
     assert status == 403
+    order = place(sim)
+    sim.enable("over_delivery", orders=[order])
+    status, body = sim.handle("GET", "/control", f"key={KEY}", "", b"")
+    state = json.loads(body)
+    assert status == 200 and state["profile"] == "68smm" and state["balance"] == "99.94292"
+    assert [o["order"] for o in state["orders"]] == [order] and state["modes"][0]["orders"] == [order]
+    assert state["available_modes"]["over_delivery"] == "status: Completed with remains -2"
 
 
 def test_control_client_over_a_real_socket() -> None:

@@ -9,6 +9,7 @@ import click
 from ..domain.money import display, plain, to_micros
 from ..services import accounts
 from ..services.panel import Panel
+from ..services.principal import ACTOR_CLI
 from .base import emit, json_option, local_time, main, parse_money_arg, table, with_panel
 
 
@@ -33,7 +34,7 @@ def _user_json(row: Any) -> dict[str, Any]:
 async def users_add(panel: Panel, name: str, balance: str, as_json: bool) -> None:
     """Create a customer; prints their API key, this once only."""
     opening = parse_money_arg(balance, "balance")
-    user_id, key = await accounts.add_user(panel, name, opening)
+    user_id, key = await accounts.add_user(panel, name, opening, actor=ACTOR_CLI)
     emit(as_json, {"id": user_id, "name": name, "api_key": key, "balance": plain(to_micros(opening))},
          f"user {name} (id {user_id}) created, balance {display(to_micros(opening), panel.currency)} "
          f"{panel.currency}\nAPI key (shown once): {key}")
@@ -63,13 +64,13 @@ async def users_statement(panel: Panel, name: str, limit: int, as_json: bool) ->
     user, entries = await accounts.user_statement(panel, name, limit=limit)
     cur = panel.currency
     data = {"name": user["name"], "balance": plain(user["balance_micros"]), "currency": cur, "entries": [
-        {"id": e["id"], "time_s": e["created_at_s"], "kind": e["kind"], "amount": plain(e["amount_micros"]),
-         "balance_after": plain(e["balance_after_micros"]), "order": e["order_id"], "note": e["note"]}
+        {"id": e.id, "time_s": e.created_at_s, "kind": e.kind, "amount": plain(e.amount_micros),
+         "balance_after": plain(e.balance_after_micros), "order": e.order_id, "note": e.note}
         for e in entries]}
     emit(as_json, data, lambda: f"{user['name']}: balance {display(user['balance_micros'], cur)} {cur}\n" + table(
         ["ENTRY", "TIME", "KIND", f"AMOUNT {cur}", f"BALANCE {cur}", "ORDER", "NOTE"],
-        [(e["id"], local_time(e["created_at_s"]), e["kind"], display(e["amount_micros"], cur),
-          display(e["balance_after_micros"], cur), e["order_id"], e["note"]) for e in entries],
+        [(e.id, local_time(e.created_at_s), e.kind, display(e.amount_micros, cur),
+          display(e.balance_after_micros, cur), e.order_id, e.note) for e in entries],
         right=["ENTRY", f"AMOUNT {cur}", f"BALANCE {cur}", "ORDER"], empty="no ledger entries"))
 
 
@@ -139,6 +140,7 @@ def funds() -> None:
 @with_panel
 async def funds_add(panel: Panel, name: str, amount: str, note: str | None, as_json: bool) -> None:
     """Deposit AMOUNT (negative: an adjustment down)."""
-    balance = await accounts.add_funds(panel, name, parse_money_arg(amount, "amount", allow_negative=True), note)
+    balance = await accounts.add_funds(panel, name, parse_money_arg(amount, "amount", allow_negative=True), note,
+                                       actor=ACTOR_CLI)
     emit(as_json, {"name": name, "amount": amount, "balance": plain(balance)},
          f"{name}: balance {display(balance, panel.currency)} {panel.currency}")

@@ -11,6 +11,7 @@ from ..domain.money import display, plain
 from ..domain.upstream_state import UpstreamState
 from ..services import orders, refills
 from ..services.panel import Panel
+from ..services.principal import ACTOR_CLI
 from .base import emit, json_option, local_time, main, table, with_panel
 
 
@@ -75,15 +76,27 @@ async def orders_list(panel: Panel, status: str | None, user: str | None, upstre
 @json_option
 @with_panel
 async def orders_show(panel: Panel, order_id: int, as_json: bool) -> None:
-    """Everything about one order."""
+    """One order, and its history: every status change and who made it."""
     row = await orders.order(panel, order_id)
     data = _order_json(row)
+    data["history"] = [
+        {"at": e.created_at_s, "status": e.status, "remains": e.remains, "start_count": e.start_count,
+         "actor": e.actor, "note": e.note}
+        for e in await orders.history(panel, order_id)
+    ]
     cur = panel.currency
-    shown = data | {"created_at_s": local_time(row["created_at_s"]), "charge": display(row["charge_micros"], cur),
-                    "refunded": display(row["refund_micros"], cur),
-                    "net_charge": display(row["charge_micros"] - row["refund_micros"], cur)}
-    emit(as_json, data, lambda: "\n".join(f"{'created' if k == 'created_at_s' else k:>16}: {v}"
-                                         for k, v in shown.items()))
+    shown = {k: v for k, v in data.items() if k != "history"} | {
+        "created_at_s": local_time(row["created_at_s"]), "charge": display(row["charge_micros"], cur),
+        "refunded": display(row["refund_micros"], cur),
+        "net_charge": display(row["charge_micros"] - row["refund_micros"], cur)}
+
+    def text() -> str:
+        fields = [f"{'created' if k == 'created_at_s' else k:>16}: {v}" for k, v in shown.items()]
+        events = [f"  {local_time(e['at'])} {e['status']} (remains {e['remains']}) by {e['actor']}: {e['note']}"
+                  for e in data["history"]]
+        return "\n".join(fields + ["history:", *events] if events else fields)
+
+    emit(as_json, data, text)
 
 
 @orders_group.command("set")
@@ -96,7 +109,8 @@ async def orders_show(panel: Panel, order_id: int, as_json: bool) -> None:
 async def orders_set(panel: Panel, order_id: int, status: str, remains: int | None, start_count: int | None,
                      as_json: bool) -> None:
     """Record progress by hand; Partial and Canceled post the refund (once)."""
-    changed = await orders.operator_set_status(panel, order_id, status, remains=remains, start_count=start_count)
+    changed = await orders.operator_set_status(panel, order_id, status, actor=ACTOR_CLI, remains=remains,
+                                               start_count=start_count)
     row = await orders.order(panel, order_id)
     data = _order_json(row) | {"changed": changed}
     refunded = display(row["refund_micros"], panel.currency)
@@ -115,7 +129,7 @@ async def orders_resolve(panel: Panel, order_id: int, provider_order: str | None
                          as_json: bool) -> None:
     """Settle an order whose upstream outcome is unknown (needs_attention)."""
     data = _order_json(await orders.resolve(panel, order_id, provider_order=provider_order, requeue=requeue,
-                                            cancel=cancel))
+                                            cancel=cancel, actor=ACTOR_CLI))
     emit(as_json, data, f"order {order_id}: {data['status']}, upstream {data['upstream_state']}")
 
 

@@ -127,6 +127,19 @@ async def providers_remove(panel: Panel, name: str, as_json: bool) -> None:
     emit(as_json, {"name": name, "removed": True}, f"provider {name} removed; its services are disabled")
 
 
+# Exit code of an import or sync that did its work but left some upstream entries out.
+EXIT_SKIPPED = 3
+
+
+def _skipped_json(skipped: Any) -> list[dict[str, str]]:
+    return [{"provider_service": entry.provider_service, "reason": entry.reason} for entry in skipped]
+
+
+def _echo_skipped(name: str, skipped: Any) -> None:
+    for entry in skipped:
+        click.echo(f"skipped {name}:{entry.provider_service}: {entry.reason}")
+
+
 @providers_group.command("import")
 @click.argument("name")
 @click.option("--markup", default="0", show_default=True, help="Percent added to the upstream price.")
@@ -136,7 +149,13 @@ async def providers_remove(panel: Panel, name: str, as_json: bool) -> None:
 @with_panel
 async def providers_import(panel: Panel, name: str, markup: str, only: str | None, category_prefix: str,
                            as_json: bool) -> None:
-    """Copy an upstream's services into the catalog, priced with a markup."""
+    """Copy an upstream's services into ours with a markup.
+
+    An entry that can't be sold (unreadable, a duplicate id, a negative rate
+    or one that rounds to 0, limits or prices past our columns) is skipped
+    and listed with its reason; the rest imports. Exit code 3 when some were
+    skipped; --json prints {"imported": [...], "skipped": [...]}.
+    """
     wanted = [part.strip() for part in only.split(",") if part.strip()] if only else None
     imported, skipped = await providers.import_services(
         panel, name, markup_percent=parse_money_arg(markup, "markup", allow_negative=True), only=wanted,
@@ -145,12 +164,14 @@ async def providers_import(panel: Panel, name: str, markup: str, only: str | Non
              "cost": plain(i.cost_micros), "name": i.name, "type": i.type, "category": i.category, "min": i.min,
              "max": i.max, "created": i.created} for i in imported]
     if as_json:
-        emit(True, data, "")
-        return
-    for d in data:
-        click.echo(f"{d['service']:>5} <- {name}:{d['provider_service']:<8} {d['rate']:>12}  {d['name']}")
-    for sid, why in skipped:
-        click.echo(f"skipped {name}:{sid}: {why}")
+        emit(True, {"imported": data, "skipped": _skipped_json(skipped)}, "")
+    else:
+        for d in data:
+            click.echo(f"{d['service']:>5} <- {name}:{d['provider_service']:<8} {d['rate']:>12}  {d['name']}")
+        _echo_skipped(name, skipped)
+        click.echo(f"{len(data)} imported, {len(skipped)} skipped")
+    if skipped:
+        sys.exit(EXIT_SKIPPED)
 
 
 @providers_group.command("sync")
@@ -158,13 +179,25 @@ async def providers_import(panel: Panel, name: str, markup: str, only: str | Non
 @json_option
 @with_panel
 async def providers_sync(panel: Panel, name: str, as_json: bool) -> None:
-    """Refresh an upstream's services: limits, flags, costs; disable those gone."""
+    """Refresh limits, flags and costs of imported services; disable the ones gone upstream.
+
+    Entries of the upstream's list that can't be read (or, for a service of
+    ours, sold) are listed with their reason, and a service of ours whose
+    entry is among them keeps its terms. Exit code 3 when some were skipped.
+    """
     report = await providers.sync_services(panel, name)
     data = {"updated": report.updated, "disabled": report.disabled,
             "price_changes": [{"service": s, "old_rate": plain(a), "new_rate": plain(b)}
-                              for s, a, b in report.price_changes]}
-    emit(as_json, data, f"{len(report.updated)} services refreshed, {len(report.disabled)} disabled (gone upstream), "
-                        f"{len(report.price_changes)} price changes")
+                              for s, a, b in report.price_changes],
+            "skipped": _skipped_json(report.skipped)}
+    if as_json:
+        emit(True, data, "")
+    else:
+        _echo_skipped(name, report.skipped)
+        click.echo(f"{len(report.updated)} services refreshed, {len(report.disabled)} disabled (gone upstream), "
+                   f"{len(report.price_changes)} price changes, {len(report.skipped)} upstream entries skipped")
+    if report.skipped:
+        sys.exit(EXIT_SKIPPED)
 
 
 # ------------------------------------------------------------------ worker
@@ -309,8 +342,8 @@ _sim_key_option = click.option("--key", default=None, help="The simulator's API 
 @main.group("simulate", invoke_without_command=True)
 @click.option("--profile", default="standard", show_default=True,
               help="like3s, shopvn, baostar, subpro, 68smm or standard.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=9100, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=9100, show_default=True, type=int, help="The port to listen on.")
 @click.option("--key", default=None, help="The API key it accepts (default: the simulator's demo key).")
 @click.option("--balance", default=None, help="Its account balance.")
 @click.option("--auto-progress", "auto_progress", default=None, metavar="DURATION",
@@ -389,7 +422,8 @@ def _modes_text(state: dict[str, Any]) -> str:
 
 @simulate_cmd.command("set")
 @click.argument("order")
-@click.option("--status", default=None, help="Any status text or numeric code, reported as given (e.g. Partial, 2).")
+@click.option("--status", default=None,
+              help="Any status text, or a numeric code sent as a JSON number (e.g. Partial, 2).")
 @click.option("--remains", default=None, help="Remains to report (text such as 1e99999999 is reported as given).")
 @click.option("--start-count", default=None, help="Start count to report.")
 @_sim_url_option
@@ -402,7 +436,8 @@ def simulate_set(order: str, status: str | None, remains: str | None, start_coun
     def text(state: dict[str, Any]) -> str:
         return next((_order_line(o) for o in state["orders"] if str(o["order"]) == order), f"order {order} set")
 
-    _drive(as_json, lambda: _control(url, key).set_order(order, status=status, remains=_whole_or_text(remains),
+    _drive(as_json, lambda: _control(url, key).set_order(order, status=_whole_or_text(status),
+                                                         remains=_whole_or_text(remains),
                                                          start_count=_whole_or_text(start_count)), text)
 
 

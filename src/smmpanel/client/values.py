@@ -12,7 +12,7 @@ a JSON integer token longer than ``MAX_NUMBER_CHARS`` is kept as a
 ``NumberOutOfBounds`` for a number whose text is too long or whose size is
 past ``10^MAX_NUMBER_DIGITS`` (or a non-zero one below ``10^-MAX_FRACTION_DIGITS``).
 The caller makes that a protocol error of the one item. ``to_id`` answers
-``None`` for such a value (no usable id).
+``None`` for an id past ``MAX_ID_DIGITS`` digits (no usable id).
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _json_int(text: str) -> int | Decimal:
-    """A JSON integer token: ``int`` only when short (``int()`` of a long one is slow, and
-    refused past Python's digit limit); a long one stays an exact ``Decimal`` for the bound check."""
-    return int(text) if len(text) <= MAX_NUMBER_CHARS else Decimal(text)
+    """A JSON integer token: ``int`` only within the bound (``int()`` of a long one is slow, and
+    refused past Python's digit limit; a big one breaks 64-bit encoders); a longer one stays an
+    exact ``Decimal`` for the bound check."""
+    return int(text) if len(text.lstrip("-")) <= MAX_NUMBER_DIGITS else Decimal(text)
 
 
 def loads(text: str) -> Any:
@@ -154,11 +155,10 @@ def to_id(raw: object) -> str | None:
             return str(int(text))
         return None
     if isinstance(raw, Decimal):
-        try:
-            value = to_int(raw)
-        except NumberOutOfBounds:
-            return None
-        return str(value) if value is not None and value > 0 else None
+        # Bounded by the exponent first: the int() below is then cheap.
+        if raw.is_finite() and 0 <= raw.adjusted() < MAX_ID_DIGITS and raw > 0 and raw == raw.to_integral_value():
+            return str(int(raw))
+        return None
     return None
 
 

@@ -26,6 +26,13 @@ class InvalidApiKey(PanelError):
     code = "invalid_key"
 
 
+class AccountUnavailable(PanelError):
+    """A signed-in customer's account is gone or disabled (the API says
+    ``InvalidApiKey`` instead)."""
+
+    code = "account_unavailable"
+
+
 class InvalidAction(PanelError):
     code = "invalid_action"
 
@@ -136,6 +143,27 @@ class AlreadyExists(PanelError):
     """params: what, name."""
 
     code = "already_exists"
+
+
+class UpstreamFailed(PanelError):
+    """An operator's call on an upstream got no usable answer (unreachable, a
+    refusal, an unreadable reply). params: provider, action, detail."""
+
+    code = "upstream_failed"
+
+
+class AlreadyDecided(PanelError):
+    """A funds request or payment was approved, rejected, assigned or
+    dismissed before this decision arrived. params: what, id, status."""
+
+    code = "already_decided"
+
+
+class NotificationUnauthorized(PanelError):
+    """A payment notification without the right credentials (HTTP 401):
+    nothing in it is read, nothing changes."""
+
+    code = "notification_unauthorized"
 
 
 class DatabaseBusy(PanelError):

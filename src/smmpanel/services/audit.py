@@ -9,6 +9,10 @@ The invariants (each a query that must return no rows):
    charge, and exists only for an order that is Partial or Canceled.
 6. A Canceled order was refunded in full.
 7. Entry kinds carry the right sign (deposits and refunds credit, charges debit).
+8. Every credited payment (bank transfer, approved funds request, assigned
+   unmatched transfer) has exactly one deposit entry of its method, customer
+   and amount; every entry with a payment method has exactly one payment.
+   (Operator ``funds add`` entries carry no method and are not payments.)
 """
 
 from __future__ import annotations
@@ -16,53 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ..store import audit as audit_store
 from .panel import Panel
 
-CHECKS: list[tuple[str, str]] = [
-    (
-        "balance equals the sum of ledger entries",
-        "SELECT u.id, u.name, u.balance_micros, COALESCE(SUM(l.amount_micros), 0) AS ledger_sum "
-        "FROM users u LEFT JOIN ledger l ON l.user_id = u.id GROUP BY u.id, u.name, u.balance_micros "
-        "HAVING u.balance_micros <> COALESCE(SUM(l.amount_micros), 0)",
-    ),
-    (
-        "no negative balance",
-        "SELECT id, name, balance_micros FROM users WHERE balance_micros < 0",
-    ),
-    (
-        "running balance follows each entry",
-        "SELECT id, user_id, balance_after_micros, expected FROM (SELECT id, user_id, balance_after_micros, "
-        "SUM(amount_micros) OVER (PARTITION BY user_id ORDER BY id) AS expected FROM ledger) t "
-        "WHERE balance_after_micros <> expected",
-    ),
-    (
-        "every order has one charge entry equal to its charge",
-        "SELECT o.id, o.charge_micros, COUNT(l.id) AS entries, COALESCE(SUM(l.amount_micros), 0) AS charged "
-        "FROM orders o LEFT JOIN ledger l ON l.order_id = o.id AND l.kind = 'charge' "
-        "GROUP BY o.id, o.charge_micros HAVING COUNT(l.id) <> 1 OR COALESCE(SUM(l.amount_micros), 0) <> -o.charge_micros",
-    ),
-    (
-        "refunds are positive, the customer's own, within the charge, on Partial or Canceled orders",
-        "SELECT l.id, l.order_id, l.amount_micros, o.charge_micros, o.status FROM ledger l "
-        "LEFT JOIN orders o ON o.id = l.order_id WHERE l.kind = 'refund' AND (o.id IS NULL OR "
-        "l.amount_micros <= 0 OR l.amount_micros > o.charge_micros OR l.user_id <> o.user_id "
-        "OR o.status NOT IN ('Partial', 'Canceled'))",
-    ),
-    (
-        "canceled orders are refunded in full",
-        "SELECT o.id, o.charge_micros, COALESCE(l.amount_micros, 0) AS refunded FROM orders o "
-        "LEFT JOIN ledger l ON l.order_id = o.id AND l.kind = 'refund' "
-        "WHERE o.status = 'Canceled' AND COALESCE(l.amount_micros, 0) <> o.charge_micros",
-    ),
-    (
-        "entry signs match their kind",
-        "SELECT id, kind, amount_micros FROM ledger WHERE (kind IN ('deposit', 'refund') AND amount_micros < 0) "
-        "OR (kind = 'charge' AND amount_micros > 0) OR (kind <> 'charge' AND kind <> 'adjustment' AND "
-        "kind <> 'deposit' AND kind <> 'refund') OR (kind IN ('charge', 'refund') AND order_id IS NULL)",
-    ),
-]
-
 MAX_ROWS_SHOWN = 20
+INVARIANTS = audit_store.INVARIANTS
 
 
 @dataclass
@@ -72,12 +34,10 @@ class Finding:
 
 
 async def run(panel: Panel) -> list[Finding]:
-    findings = []
-    for title, sql in CHECKS:
-        rows = await panel.db.fetch(sql + f" LIMIT {MAX_ROWS_SHOWN}")
-        if rows:
-            findings.append(Finding(title, [{k: _integer(v) for k, v in dict(r).items()} for r in rows]))
-    return findings
+    return [
+        Finding(title, [{k: _integer(v) for k, v in dict(r).items()} for r in rows])
+        for title, rows in await audit_store.violations(panel.db, MAX_ROWS_SHOWN)
+    ]
 
 
 def _integer(value: object) -> object:

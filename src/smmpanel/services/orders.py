@@ -4,6 +4,7 @@ and applying a status (from the operator or from an upstream)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Mapping, Sequence
 
 from ..client.values import to_id
@@ -12,7 +13,6 @@ from ..domain.errors import (
     CancelNotAllowed,
     IncorrectOrder,
     IncorrectService,
-    InvalidApiKey,
     InvalidField,
     MissingAddFields,
     NotEnoughFunds,
@@ -22,17 +22,20 @@ from ..domain.errors import (
 from ..domain.ordertypes import OrderDraft, ServiceTerms, ServiceType, build_order
 from ..domain.status import Status, decide_move
 from ..domain.upstream_state import NOT_SENT, POLLABLE, RESOLVABLE, UNSETTLED, UpstreamState, check_move
-from ..store import repo
+from ..store import accounts as accounts_store, catalog as catalog_store, orders as orders_store, sql
 from ..store.db import Conn, IntegrityError
-from .panel import Panel, authenticate, hash_key
+from ..store.orders import CustomerOrder, OrderEvent, OrderRow
+from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
+from .panel import Panel
+from .principal import ACTOR_CUSTOMER, Customer, account, check_actor
 
 
 
-async def _terms(panel: Panel, key_hash: str, raw_service: object):
+async def _terms(panel: Panel, customer: Customer, raw_service: object):
     service_id = f.parse_int(raw_service, "service")
-    row = await repo.terms_by_key(panel.db, key_hash, service_id)
+    row = await catalog_store.terms_for(panel.db, customer, service_id)
     if row is None:
-        raise InvalidApiKey()
+        raise customer.refusal()
     if row["service_id"] is None:
         raise IncorrectService()
     terms = ServiceTerms(
@@ -48,7 +51,7 @@ async def _terms(panel: Panel, key_hash: str, raw_service: object):
 
 
 async def _place(panel: Panel, row, draft: OrderDraft) -> int:
-    order_id = await repo.place_order(
+    order_id = await orders_store.place_order(
         panel.db,
         row["user_id"],
         draft,
@@ -62,12 +65,12 @@ async def _place(panel: Panel, row, draft: OrderDraft) -> int:
     return order_id
 
 
-async def place_order(panel: Panel, api_key: str, params: Mapping[str, Any]) -> int:
+async def place_order(panel: Panel, customer: Customer, params: Mapping[str, Any]) -> int:
     if params.get("service") in (None, ""):
         # Check the key first: a bad key must say so whatever else is missing.
-        await authenticate(panel, api_key)
+        await account(panel, customer)
         raise MissingAddFields()
-    row, terms = await _terms(panel, hash_key(api_key), params["service"])
+    row, terms = await _terms(panel, customer, params["service"])
     return await _place(panel, row, build_order(terms, params))
 
 
@@ -77,13 +80,13 @@ class BulkResult:
     failed: list[tuple[object, PanelError]]  # the item as sent (a JSON value that is not text stays one)
 
 
-async def place_bulk(panel: Panel, api_key: str, params: Mapping[str, Any]) -> BulkResult:
+async def place_bulk(panel: Panel, customer: Customer, params: Mapping[str, Any]) -> BulkResult:
     """One order per link, each charged on its own: a link that fails (bad
     link, funds run out) does not stop the others."""
     if params.get("service") in (None, "") or params.get("links") in (None, "", []):
-        await authenticate(panel, api_key)
+        await account(panel, customer)
         raise MissingAddFields()
-    row, terms = await _terms(panel, hash_key(api_key), params["service"])
+    row, terms = await _terms(panel, customer, params["service"])
     links = f.bulk_items(params["links"])
     if len(links) > f.MAX_LINKS_PER_BULK:
         raise InvalidField("links", "too_many", max=f.MAX_LINKS_PER_BULK)
@@ -99,24 +102,61 @@ async def place_bulk(panel: Panel, api_key: str, params: Mapping[str, Any]) -> B
     return result
 
 
-async def statuses(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, Any]:
+async def statuses(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[int, Any]:
     """Status rows by id; ids the customer doesn't own are simply absent."""
-    key_hash = hash_key(api_key)
-    rows = await repo.statuses_by_key(panel.db, key_hash, ids)
+    rows = await orders_store.statuses_for(panel.db, customer, ids)
     if not rows:
-        await authenticate(panel, api_key)  # tell a bad key from unknown orders
+        await account(panel, customer)  # tell a bad key from unknown orders
     return {row["id"]: row for row in rows}
 
 
-async def cancel(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, PanelError | None]:
+MAX_SEARCH_CHARS = 200
+
+
+async def customer_orders(
+    panel: Panel,
+    customer: Customer,
+    *,
+    status: str | None = None,
+    search: str | None = None,
+    before_id: int | None = None,
+    limit: int = DEFAULT_PAGE_ITEMS,
+) -> Page[CustomerOrder]:
+    """The customer's orders, newest first: all, or those in ``status``, or
+    those ``search`` finds (an order id, or a piece of the link, any case)."""
+    limit, before_id = check_limit(limit), check_before_id(before_id)
+    status_value = None if status in (None, "") else Status.parse(status).value
+    order_id = link_part = None
+    if search is not None and search.strip():
+        link_part = f.parse_text(search, "search", max_chars=MAX_SEARCH_CHARS).strip()
+        if link_part.isdigit() and len(link_part) <= len(str(sql.MAX_DB_ID)):
+            order_id = int(link_part)
+    rows = await orders_store.customer_orders(panel.db, customer, status=status_value, order_id=order_id,
+                                      link_part=link_part, before_id=before_id, limit=limit + 1)
+    if not rows:
+        await account(panel, customer)  # nothing found, or no such account?
+    return page_of(rows, limit)
+
+
+async def customer_order(panel: Panel, customer: Customer, order_id: int) -> CustomerOrder:
+    """One of the customer's orders; ``IncorrectOrder`` for anybody else's."""
+    order_id = f.parse_int(order_id, "order")
+    rows = await orders_store.customer_orders(panel.db, customer, order_id=order_id, limit=1)
+    if not rows:
+        await account(panel, customer)
+        raise IncorrectOrder()
+    return rows[0]
+
+
+async def cancel(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[int, PanelError | None]:
     """Per id: None when accepted. An order not yet sent upstream is canceled
     at once and fully refunded; one that has gone up is flagged for the worker
     to forward."""
-    user = await authenticate(panel, api_key)
+    user = await account(panel, customer)
     now = panel.clock()
     out: dict[int, PanelError | None] = {}
     async with panel.db.transaction() as tx:
-        rows = {r["id"]: r for r in await repo.orders_of_user(tx, user["id"], ids, for_update=True)}
+        rows = {r["id"]: r for r in await orders_store.orders_of_user(tx, user["id"], ids, for_update=True)}
         services = {}
         for order_id in dict.fromkeys(ids):  # a repeated id is answered once, never refunded twice
             row = rows.get(order_id)
@@ -124,7 +164,7 @@ async def cancel(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, Pa
                 out[order_id] = IncorrectOrder()
                 continue
             if row["service_id"] not in services:
-                services[row["service_id"]] = await repo.service_by_id(tx, row["service_id"])
+                services[row["service_id"]] = await catalog_store.service_by_id(tx, row["service_id"])
             out[order_id] = await _cancel_one(tx, row, services[row["service_id"]], now)
     return out
 
@@ -139,29 +179,44 @@ async def _cancel_one(tx: Conn, row, service, now: int) -> PanelError | None:
     if state is None or state in NOT_SENT:  # not sent (or fulfilled by hand): nobody else's consent needed
         if status is not Status.PENDING:
             return CancelNotAllowed(reason="started")
-        extra = {} if state is None else {"upstream_state": check_move(state, UpstreamState.CANCELED).value}
-        await apply_status(tx, row, Status.CANCELED, now, note="canceled by customer", **extra)
+        await apply_status(tx, row, Status.CANCELED, now, actor=ACTOR_CUSTOMER, note="canceled by customer",
+                           upstream_state=None if state is None else check_move(state, UpstreamState.CANCELED).value)
         return None
     if state not in POLLABLE:
         return CancelNotAllowed(reason="sending")
     if row["cancel_requested"]:
         return CancelNotAllowed(reason="requested")
-    await repo.update_order(tx, row["id"], now, cancel_requested=True, due_at_s=now)
+    await orders_store.update_order(tx, row["id"], now, cancel_requested=True, due_at_s=now)
     return None
+
+
+class _Unset(Enum):
+    UNSET = "unset"
+
+
+UNSET = _Unset.UNSET  # leave the column as it is (None writes NULL)
 
 
 async def apply_status(
     tx: Conn,
-    row,
+    row: OrderRow,
     new: Status,
     now: int,
     *,
+    actor: str,
     remains: int | None = None,
     start_count: int | None = None,
     note: str | None = None,
-    **extra: Any,
+    upstream_state: str | None | _Unset = UNSET,
+    upstream_status: str | None | _Unset = UNSET,
+    upstream_error: str | None | _Unset = UNSET,
+    due_at_s: int | None | _Unset = UNSET,
+    lease_until_s: int | None | _Unset = UNSET,
 ) -> bool:
-    """Move an order (locked by the caller) to ``new``; post its refund once.
+    """Move an order (locked by the caller) to ``new``; post its refund once;
+    record the change and who made it (``actor``) in the order's history.
+    The ``upstream_*``, ``due_at_s`` and ``lease_until_s`` given are written
+    in the same update (the worker's and the operator's bookkeeping).
 
     Returns whether anything changed. A repeat of a final status changes
     nothing; a contradicting move raises ``StatusMoveRefused``. The refund's
@@ -174,7 +229,9 @@ async def apply_status(
     move = decide_move(current, new, charge=row["charge_micros"], units=row["units"], remains=remains)
     if not move.changed:
         return False
-    values: dict[str, Any] = {"status": new.value, **extra}
+    upstream = {"upstream_state": upstream_state, "upstream_status": upstream_status,
+                "upstream_error": upstream_error, "due_at_s": due_at_s, "lease_until_s": lease_until_s}
+    values: dict[str, Any] = {"status": new.value, **{k: v for k, v in upstream.items() if v is not UNSET}}
     if remains is not None:
         values["remains"] = remains
     elif new is Status.COMPLETED:
@@ -183,22 +240,27 @@ async def apply_status(
         values["remains"] = row["units"]
     if start_count is not None:
         values["start_count"] = start_count
-    await repo.update_order(tx, row["id"], now, **values)
+    await orders_store.update_order(tx, row["id"], now, **values)
+    note = note or f"order {row['id']} {new.value}"
+    await orders_store.insert_order_event(tx, row["id"], now, status=new.value,
+                                          remains=values.get("remains", row["remains"]),
+                                          start_count=values.get("start_count", row["start_count"]), actor=actor,
+                                          note=note)
     if move.refund_micros:
-        await repo.post_entry(
-            tx, row["user_id"], "refund", move.refund_micros, now, order_id=row["id"],
-            note=note or f"order {row['id']} {new.value}",
-        )
+        await accounts_store.post_entry(tx, row["user_id"], "refund", move.refund_micros, now, order_id=row["id"],
+                                        note=note, actor=actor)
     return True
 
 
 async def operator_set_status(
-    panel: Panel, order_id: int, status: str, *, remains: int | None = None, start_count: int | None = None
+    panel: Panel, order_id: int, status: str, *, actor: str, remains: int | None = None,
+    start_count: int | None = None,
 ) -> bool:
-    """Manual fulfilment: the operator records progress."""
+    """Manual fulfilment: the operator (``actor``) records progress."""
+    actor = check_actor(actor)
     new = Status.parse(status)
     async with panel.db.transaction() as tx:
-        row = await repo.order_by_id(tx, order_id, for_update=True)
+        row = await orders_store.order_by_id(tx, order_id, for_update=True)
         if row is None:
             raise NotFound(what="order", name=str(order_id))
         if new is Status.PARTIAL and remains is None and row["status"] != Status.PARTIAL.value:
@@ -213,20 +275,21 @@ async def operator_set_status(
         if row["upstream_state"] in UNSETTLED and new in (Status.COMPLETED, Status.PARTIAL, Status.CANCELED):
             # The operator settled it: the worker has nothing left to do here.
             extra = {"upstream_state": check_move(row["upstream_state"], UpstreamState.DONE).value, "due_at_s": None}
-        return await apply_status(tx, row, new, panel.clock(), remains=remains, start_count=start_count,
+        return await apply_status(tx, row, new, panel.clock(), actor=actor, remains=remains, start_count=start_count,
                                   note=f"order {order_id} {new.value} (operator)", **extra)
 
 
-async def resolve(panel: Panel, order_id: int, *, provider_order: str | None = None, requeue: bool = False,
-                  cancel: bool = False) -> Any:
+async def resolve(panel: Panel, order_id: int, *, actor: str, provider_order: str | None = None,
+                  requeue: bool = False, cancel: bool = False) -> Any:
     """Settle an order whose upstream outcome is unknown, on the operator's word:
     it exists upstream as ``provider_order``; or it provably does not
     (``requeue``: it will be sent again); or give up (``cancel``: full refund)."""
     if sum((provider_order is not None, requeue, cancel)) != 1:
         raise InvalidField("resolve", "one_of", allowed="--provider-order X, --requeue, --cancel")
+    actor = check_actor(actor)
     now = panel.clock()
     async with panel.db.transaction() as tx:
-        row = await repo.order_by_id(tx, order_id, for_update=True)
+        row = await orders_store.order_by_id(tx, order_id, for_update=True)
         if row is None:
             raise NotFound(what="order", name=str(order_id))
         if row["upstream_state"] not in RESOLVABLE:
@@ -241,9 +304,9 @@ async def resolve(panel: Panel, order_id: int, *, provider_order: str | None = N
             if upstream_id is None:
                 raise InvalidField("provider_order", "one_of", allowed="the upstream's order id, a positive number")
             try:
-                await repo.update_order(tx, order_id, now,
-                                        upstream_state=check_move(row["upstream_state"], UpstreamState.PLACED).value,
-                                        provider_order=upstream_id,
+                await orders_store.update_order(
+                    tx, order_id, now, upstream_state=check_move(row["upstream_state"], UpstreamState.PLACED).value,
+                    provider_order=upstream_id,
                                         upstream_error="resolved by operator", due_at_s=now)
             except IntegrityError:
                 raise InvalidField("provider_order", "one_of",
@@ -252,18 +315,29 @@ async def resolve(panel: Panel, order_id: int, *, provider_order: str | None = N
             if row["provider_order"] is not None:
                 # It provably exists upstream: sending it again would buy it twice.
                 raise InvalidField("requeue", "exists_upstream", provider_order=row["provider_order"])
-            await repo.update_order(tx, order_id, now,
-                                    upstream_state=check_move(row["upstream_state"], UpstreamState.QUEUED).value,
-                                    upstream_error="requeued by operator", due_at_s=now)
+            await orders_store.update_order(tx, order_id, now,
+                                            upstream_state=check_move(row["upstream_state"], UpstreamState.QUEUED).value,
+                                            upstream_error="requeued by operator", due_at_s=now)
         else:
-            await apply_status(tx, row, Status.CANCELED, now, note=f"order {order_id} canceled by operator",
+            await apply_status(tx, row, Status.CANCELED, now, actor=actor,
+                               note=f"order {order_id} canceled by operator",
                                upstream_state=check_move(row["upstream_state"], UpstreamState.CANCELED).value,
                                due_at_s=None, upstream_error="canceled by operator")
-    return await repo.order_by_id(panel.db, order_id)
+        if not cancel:  # the status stays as it is; the history still says who decided what
+            note = "requeued by operator" if requeue else f"resolved by operator: upstream order {upstream_id}"
+            await orders_store.insert_order_event(tx, order_id, now, status=row["status"], remains=row["remains"],
+                                                  start_count=row["start_count"], actor=actor, note=note)
+    return await orders_store.order_by_id(panel.db, order_id)
+
+
+async def history(panel: Panel, order_id: int) -> list[OrderEvent]:
+    """An order's status changes and operator decisions, oldest first."""
+    await order(panel, order_id)  # NotFound for an unknown order
+    return await orders_store.order_events(panel.db, order_id)
 
 
 async def order(panel: Panel, order_id: int):
-    row = await repo.order_by_id(panel.db, order_id)
+    row = await orders_store.order_by_id(panel.db, order_id)
     if row is None:
         raise NotFound(what="order", name=str(order_id))
     return row
@@ -275,4 +349,5 @@ async def list_orders(panel: Panel, *, status: str | None = None, user: str | No
         status = Status.parse(status).value
     if upstream_state is not None:
         upstream_state = UpstreamState.parse(upstream_state).value
-    return await repo.list_orders(panel.db, status=status, user_name=user, upstream_state=upstream_state, limit=limit)
+    return await orders_store.list_orders(panel.db, status=status, user_name=user, upstream_state=upstream_state,
+                                          limit=limit)

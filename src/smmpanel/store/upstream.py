@@ -15,7 +15,8 @@ from typing import Any, Sequence
 
 from ..domain.upstream_state import PLACEABLE, POLLABLE, SETTLED, UpstreamState
 from .db import Conn, Row
-from .repo import ORDER_COLUMNS, ORDER_FROM, _ids_arg, _ids_clause
+from .orders import ORDER_COLUMNS, ORDER_FROM
+from .sql import ids_arg, ids_clause
 
 PROVIDER_COLUMNS = (
     "id, name, url, key_sealed, encoding, currency, fx, timeout_s, max_ids, concurrency, multi_status_action, "
@@ -146,8 +147,8 @@ async def orders_by_ids(conn: Conn, ids: Sequence[int], *, for_update: bool = Fa
         return []
     lock = " FOR UPDATE OF o" if for_update and conn.dialect == "postgresql" else ""
     return await conn.fetch(
-        f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE {_ids_clause(conn, 'o.id', 1)} ORDER BY o.id{lock}",
-        _ids_arg(conn, ids),
+        f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE {ids_clause(conn, 'o.id', 1)} ORDER BY o.id{lock}",
+        ids_arg(conn, ids),
     )
 
 
@@ -244,6 +245,6 @@ async def claim_refills(conn: Conn, state: UpstreamState, new_state: UpstreamSta
     ids = [row["id"] for row in claimed]
     return await conn.fetch(
         f"SELECT {REFILL_UPSTREAM_COLUMNS} FROM refills f JOIN orders o ON o.id = f.order_id "
-        f"WHERE {_ids_clause(conn, 'f.id', 1)} ORDER BY f.id",
-        _ids_arg(conn, ids),
+        f"WHERE {ids_clause(conn, 'f.id', 1)} ORDER BY f.id",
+        ids_arg(conn, ids),
     )

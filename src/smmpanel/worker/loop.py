@@ -20,9 +20,10 @@ from ..domain.upstream_state import UpstreamState
 from ..services import reselling
 from ..services.orders import apply_status
 from ..services.panel import Panel
+from ..services.principal import ACTOR_WORKER
 from ..services.providers import client_for
 from ..services.reselling import Claimed, Decision, ProviderFunds, Tally
-from ..store import repo, upstream
+from ..store import orders as orders_store, refills as refills_store, upstream
 
 log = logging.getLogger("smmpanel.worker")
 
@@ -35,7 +36,7 @@ CANCEL_BATCH = 100
 # call deadline plus this after the phase began: fast upstreams get several
 # rounds, a slow one gets one, and a pass ends within two call deadlines (one
 # per phase) plus this twice, whatever the upstream does.
-PHASE_MARGIN_S = 2.0
+PHASE_MARGIN_S = 10.0
 SINGLE_STATUS = "single"
 
 
@@ -69,6 +70,13 @@ class WorkerReport:
     def busy(self) -> bool:
         return any((self.placed, self.requeued, self.waiting_funds, self.rejected, self.needs_attention,
                     self.polled, self.cancels_forwarded, self.refills_placed, self.refills_polled))
+
+    def add(self, other: "WorkerReport") -> None:
+        for name, value in vars(other).items():
+            if isinstance(value, int):
+                setattr(self, name, getattr(self, name) + value)
+            else:
+                getattr(self, name).extend(value)
 
     def count(self, tally: Tally) -> None:
         if tally is not Tally.NONE:
@@ -291,7 +299,7 @@ class Worker:
                                 report: WorkerReport) -> None:
         now = self.panel.clock()
         async with self.panel.db.transaction() as tx:
-            row = await repo.order_by_id(tx, order_id, for_update=True)
+            row = await orders_store.order_by_id(tx, order_id, for_update=True)
             if outcome is UNSENT:
                 decision = reselling.decide_unsent(Claimed.of(row))
             else:
@@ -313,12 +321,12 @@ class Worker:
             log.warning(decision.log)
         report.count(decision.tally)
         if decision.status is not None:
-            changed = await apply_status(tx, row, decision.status, now, remains=decision.remains,
+            changed = await apply_status(tx, row, decision.status, now, actor=ACTOR_WORKER, remains=decision.remains,
                                          start_count=decision.start_count, note=decision.note, **decision.columns)
             if changed:
                 return
         if decision.columns:
-            await repo.update_order(tx, row["id"], now, **decision.columns)
+            await orders_store.update_order(tx, row["id"], now, **decision.columns)
 
     # ------------------------------------------------------------- cancels
 
@@ -342,7 +350,7 @@ class Worker:
                 result = results.get(row["provider_order"], reselling.NO_ANSWER)
                 decision = reselling.decide_cancel(result, now_s=now)
                 report.count(decision.tally)
-                await repo.update_order(tx, row["id"], now, **decision.columns)
+                await orders_store.update_order(tx, row["id"], now, **decision.columns)
 
     # ------------------------------------------------------------- polling
 
@@ -383,18 +391,26 @@ class Worker:
     async def _poll_batch(self, run: _Pass, claimed: Sequence[Any], report: WorkerReport) -> None:
         ids = [row["provider_order"] for row in claimed]
         report.poll_requests += 1
+        report.polled += len(claimed)
         results = await run.read(lambda: run.client.statuses(ids))
         now = self.panel.clock()
+        order_ids = [r["id"] for r in claimed]
+        try:  # the whole batch in one transaction: the common case, and the cheap one
+            batch = WorkerReport()
+            async with self.panel.db.transaction() as tx:
+                for row in await upstream.orders_by_ids(tx, order_ids, for_update=True):
+                    await self._record_order(tx, row, self._poll_decision(row, results, now), now, batch)
+            report.add(batch)
+            return
+        except Exception:
+            log.exception("provider %s: recording a status batch failed; recording its orders one by one",
+                          run.provider["name"])
+        # Each order on its own: a reply that breaks one order's write never blocks another.
         async with self.panel.db.transaction() as tx:
-            for row in await upstream.orders_by_ids(tx, [r["id"] for r in claimed], for_update=True):
-                report.polled += 1
-                # Each order on its own: a reply that breaks one order's write never blocks another.
+            for row in await upstream.orders_by_ids(tx, order_ids, for_update=True):
                 try:
                     async with tx.savepoint():
-                        decision = reselling.decide_poll(Claimed.of(row), results.get(row["provider_order"]),
-                                                         now_s=now,
-                                                         next_poll_s=self.poll_interval(now - row["created_at_s"]))
-                        await self._record_order(tx, row, decision, now, report)
+                        await self._record_order(tx, row, self._poll_decision(row, results, now), now, report)
                 except Exception as exc:
                     log.exception("order %s: recording its upstream status failed", row["id"])
                     report.errors.append(f"order {row['id']}: {exc!r}")
@@ -404,6 +420,10 @@ class Worker:
                                                      now, report)
                     except Exception:  # still polled again once its claim runs out
                         log.exception("order %s: could not be set aside for the operator", row["id"])
+
+    def _poll_decision(self, row: Any, results: dict[str, Any], now: int) -> Decision:
+        return reselling.decide_poll(Claimed.of(row), results.get(row["provider_order"]), now_s=now,
+                                     next_poll_s=self.poll_interval(now - row["created_at_s"]))
 
     # ------------------------------------------------------------- refills
 
@@ -428,7 +448,7 @@ class Worker:
                     decision = reselling.decide_refill_placement(outcome, now_s=now,
                                                                  first_poll_s=self.poll_interval(0))
                     report.count(decision.tally)
-                    await repo.update_refill(tx, row["id"], now, **decision.columns)
+                    await refills_store.update_refill(tx, row["id"], now, **decision.columns)
 
     async def _send_refill(self, run: _Pass, row: Any) -> Any:
         try:
@@ -452,5 +472,5 @@ class Worker:
                 report.refills_polled += 1
                 decision = reselling.decide_refill_poll(row["provider_refill"], results.get(row["provider_refill"]),
                                                         now_s=now, next_poll_s=self.poll_interval(0))
-                await repo.update_refill(tx, row["id"], now, **decision.columns)
+                await refills_store.update_refill(tx, row["id"], now, **decision.columns)
 
