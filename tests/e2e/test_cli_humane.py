@@ -145,3 +145,13 @@ def test_ledger_prints_the_customers_statement(shop):
     data = json.loads(cli("ledger", "bob", "--json").stdout)
     assert [e["amount"] for e in data["entries"]][::3] == ["-5", "50"]
     assert cli("ledger", "nobody").returncode == 1
+
+
+def test_serve_names_the_database_it_creates(tmp_path):
+    from conftest import start_server
+
+    path = tmp_path / "typo.db"
+    server = start_server({"SMMPANEL_DATABASE_URL": f"sqlite:///{path}"})
+    server.stop()
+    said = server.proc.stderr.read().decode()
+    assert f"note: created a new, empty panel database at sqlite:///{path}" in said

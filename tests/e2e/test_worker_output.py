@@ -31,7 +31,8 @@ def _run_worker(env: dict[str, str], tmp_path, *args: str) -> tuple[list[str], s
         try:
             deadline = time.monotonic() + 30
             while "pass: " not in out_path.read_text():
-                assert time.monotonic() < deadline and worker.poll() is None, out_path.read_text() + err_path.read_text()
+                said = out_path.read_text() + err_path.read_text()
+                assert time.monotonic() < deadline and worker.poll() is None, said
                 time.sleep(0.05)
             time.sleep(1.5)  # idle passes meanwhile: they print nothing
         finally:

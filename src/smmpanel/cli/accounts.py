@@ -22,7 +22,8 @@ def users() -> None:
 
 
 def _user_json(row: Any) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "active": bool(row["active"]), "balance": plain(row["balance_micros"]),
+    return {"id": row["id"], "name": row["name"], "active": bool(row["active"]),
+            "balance": plain(row["balance_micros"]),
             "created_at_s": row["created_at_s"]}
 
 

@@ -78,16 +78,23 @@ def emit(as_json: bool, data: Any, text: str | Callable[[], str]) -> None:
         click.echo(text() if callable(text) else text)
 
 
+def prepare_database(database_url: str) -> None:
+    """Bring the schema up to date; when there was no panel in the database
+    yet, say that a new one was made, and where (a mistyped
+    ``SMMPANEL_DATABASE_URL`` shows at once)."""
+    if ensure_schema(database_url):
+        # On stderr, so --json output stays one document.
+        click.echo(f"note: created a new, empty panel database at {describe_database(database_url)} "
+                   "(set SMMPANEL_DATABASE_URL to use another)", err=True)
+
+
 def with_panel(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
     """Run an async command body with a migrated database; PanelError -> exit 1."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         settings = load_settings()
-        if ensure_schema(settings.database_url):
-            # Said on stderr, so --json output stays one document.
-            click.echo(f"note: created a new, empty panel database at {describe_database(settings.database_url)} "
-                       "(set SMMPANEL_DATABASE_URL to use another)", err=True)
+        prepare_database(settings.database_url)
 
         async def main() -> Any:
             db = await open_database(settings.database_url, pg_pool_max=2)
