@@ -45,7 +45,7 @@ def shop(sqlite_url, panel_factory, clock, monkeypatch):
         async with panel_factory(sqlite_url) as panel:
             await providers.add_provider(panel, "up1", server.url, sim.key)
             imported, _ = await providers.import_services(panel, "up1", markup_percent=Decimal(25), only=["1"])
-            _, key = await accounts.add_user(panel, "bob", Decimal(50))
+            _, key = await accounts.add_user(panel, "bob", Decimal(50), actor="cli")
             hand = await orders.place_order(panel, key, {"service": 1, "link": "https://x.com/p/1", "quantity": 100})
             resold = await orders.place_order(panel, key, {"service": imported[0].service, "quantity": 100,
                                                            "link": "https://x.com/p/2"})

@@ -10,7 +10,7 @@ import pytest
 
 from smmpanel.domain.ordertypes import ServiceTerms, ServiceType, build_order
 from smmpanel.services import accounts, audit, catalog
-from smmpanel.store import repo
+from smmpanel.store import orders as orders_store
 
 pytestmark = pytest.mark.anyio
 
@@ -19,8 +19,8 @@ BEYOND_64_BITS = 3 * 10**19
 
 async def test_an_order_the_database_refuses_never_fails_its_batch(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
-        good_user, _ = await accounts.add_user(panel, "burst", Decimal("1000"))
-        bad_user, _ = await accounts.add_user(panel, "mallory", Decimal("1000"))
+        good_user, _ = await accounts.add_user(panel, "burst", Decimal("1000"), actor="cli")
+        bad_user, _ = await accounts.add_user(panel, "mallory", Decimal("1000"), actor="cli")
         sid = await catalog.add_service(panel, name="Views", category="TT", type="Default", rate="1", min=10,
                                         max=10_000)
         terms = ServiceTerms(id=sid, type=ServiceType.DEFAULT, rate_micros=1_000_000, min=10, max=10_000,
@@ -28,9 +28,9 @@ async def test_an_order_the_database_refuses_never_fails_its_batch(db_url, panel
         draft = build_order(terms, {"link": "https://example.com/p", "quantity": 100})
         bad = dataclasses.replace(draft, charge_micros=BEYOND_64_BITS)
         now = panel.clock()
-        calls = [repo.place_order(panel.db, good_user, draft, now) for _ in range(25)]
-        calls += [repo.place_order(panel.db, bad_user, bad, now)]
-        calls += [repo.place_order(panel.db, good_user, draft, now) for _ in range(25)]
+        calls = [orders_store.place_order(panel.db, good_user, draft, now) for _ in range(25)]
+        calls += [orders_store.place_order(panel.db, bad_user, bad, now)]
+        calls += [orders_store.place_order(panel.db, good_user, draft, now) for _ in range(25)]
         results = await asyncio.gather(*calls, return_exceptions=True)
         assert isinstance(results[25], Exception)
         placed = results[:25] + results[26:]
