@@ -129,3 +129,15 @@ class AlreadyExists(PanelError):
     """params: what, name."""
 
     code = "already_exists"
+
+
+class SignInFailed(PanelError):
+    """Wrong username, email or password: deliberately not saying which."""
+
+    code = "sign_in_failed"
+
+
+class SignInThrottled(PanelError):
+    """Too many failed sign-ins for this account or address. params: minutes"""
+
+    code = "sign_in_throttled"
