@@ -42,6 +42,7 @@ FIXED: dict[str, tuple[str, str]] = {
         "Too many failed sign-ins; try again in {minutes} minutes",
         "Đăng nhập sai quá nhiều lần; thử lại sau {minutes} phút",
     ),
+    "already_decided": ("{what} {id} is already {status}", "{what} {id} đã được xử lý ({status})"),
 }
 
 # InvalidField: "Invalid <field>: <rule>"
@@ -66,6 +67,11 @@ RULES: dict[str, tuple[str, str]] = {
     "decimal": ("must be a decimal number", "phải là số thập phân"),
     "not_negative": ("must not be negative", "không được âm"),
     "not_zero": ("must not be zero", "không được bằng 0"),
+    "positive": ("must be more than zero", "phải lớn hơn 0"),
+    "pending_limit": (
+        "at most {max} requests may wait for a decision at once",
+        "tối đa {max} yêu cầu đang chờ duyệt cùng lúc",
+    ),
     "too_large": ("is too large", "quá lớn"),
     "balance_below_zero": ("would take the balance below zero", "làm số dư âm"),
     "editable": ("can't be changed; allowed: {allowed}", "không thể sửa; được phép: {allowed}"),

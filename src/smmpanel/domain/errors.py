@@ -141,3 +141,10 @@ class SignInThrottled(PanelError):
     """Too many failed sign-ins for this account or address. params: minutes"""
 
     code = "sign_in_throttled"
+
+
+class AlreadyDecided(PanelError):
+    """A funds request or payment was approved, rejected, assigned or
+    dismissed before this decision arrived. params: what, id, status."""
+
+    code = "already_decided"
