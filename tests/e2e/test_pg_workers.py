@@ -16,6 +16,7 @@ import pytest
 
 from smmpanel.services import audit, orders
 from smmpanel.services.panel import Panel
+from smmpanel.services.principal import Customer
 from smmpanel.simulator import SimulatorServer, create_simulator
 from smmpanel.store.db import open_database
 from conftest import run_cli
@@ -38,7 +39,7 @@ async def _place_orders(pg_url: str, key: str, service: int) -> list[int]:
     try:
         panel = Panel(db=db)
         return [
-            await orders.place_order(panel, key, {"service": service, "link": f"https://x.com/p/{n}", "quantity": 100})
+            await orders.place_order(panel, Customer.from_api_key(key), {"service": service, "link": f"https://x.com/p/{n}", "quantity": 100})
             for n in range(ORDERS)
         ]
     finally:

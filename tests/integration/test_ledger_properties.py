@@ -36,6 +36,7 @@ from smmpanel.domain.errors import (
 from smmpanel.domain.money import from_micros, plain
 from smmpanel.services import accounts, audit, catalog, orders, refills
 from smmpanel.services.panel import Panel
+from smmpanel.services.principal import Customer
 from smmpanel.store.db import open_database
 
 DAY = 86_400
@@ -235,7 +236,7 @@ def machine_for(db_url: str):
         def place(self, user, req):
             key, params, units, error = req
             svc, m = self.svcs[key], self.model
-            call = orders.place_order(self.panel, self.keys[user], {"service": str(svc.id), **params})
+            call = orders.place_order(self.panel, Customer.from_api_key(self.keys[user]), {"service": str(svc.id), **params})
             if error is not None:
                 with pytest.raises(error):
                     self.run(call)
@@ -328,7 +329,7 @@ def machine_for(db_url: str):
             ids = self.pick_orders(data, max_size=4, prefer=lambda o: o.status in ACTIVE and o.svc.cancel,
                                    unique=False)
             user = self.pick_user(data, ids)
-            result = self.run(orders.cancel(self.panel, self.keys[user], ids))
+            result = self.run(orders.cancel(self.panel, Customer.from_api_key(self.keys[user]), ids))
             assert set(result) == set(ids)
             for order_id in dict.fromkeys(ids):
                 o, got = m.orders.get(order_id), result[order_id]
@@ -355,7 +356,7 @@ def machine_for(db_url: str):
             ids = self.pick_orders(data, max_size=3, prefer=lambda o: o.status in ("Completed", "Partial")
                                    and o.svc.refill, unique=False)
             user = self.pick_user(data, ids)
-            result = self.run(refills.request(self.panel, self.keys[user], ids))
+            result = self.run(refills.request(self.panel, Customer.from_api_key(self.keys[user]), ids))
             assert set(result) == set(ids)
             for order_id in dict.fromkeys(ids):
                 o, got = m.orders.get(order_id), result[order_id]
@@ -449,7 +450,7 @@ def machine_for(db_url: str):
                 mine = [o for o in m.orders.values() if o.user == i]
                 if not mine:
                     continue
-                rows = await orders.statuses(self.panel, key, [o.id for o in mine] + [UNKNOWN_ORDER])
+                rows = await orders.statuses(self.panel, Customer.from_api_key(key), [o.id for o in mine] + [UNKNOWN_ORDER])
                 assert set(rows) == {o.id for o in mine}
                 for o in mine:
                     row = rows[o.id]
@@ -505,7 +506,7 @@ def test_the_model_catches_a_double_refund(sqlite_url):
         try:
             _, key = await accounts.add_user(panel, "eve", Decimal("5"))
             sid = await catalog.add_service(panel, name="L", category="C", type="Default", rate="1", min=1, max=1000)
-            order_id = await orders.place_order(panel, key, {"service": sid, "link": "https://x.com/p", "quantity": 1000})
+            order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "https://x.com/p", "quantity": 1000})
             assert await orders.operator_set_status(panel, order_id, "Canceled")
             with pytest.raises(IntegrityError):
                 async with db.transaction() as tx:
@@ -531,12 +532,12 @@ async def test_racing_settlements_refund_exactly_once(db_url, panel_factory):
         _, key = await accounts.add_user(panel, "racer", Decimal("10"))
         sid = await catalog.add_service(panel, name="L", category="C", type="Default", rate="2", min=1, max=1000,
                                         cancel=True)
-        order_id = await orders.place_order(panel, key, {"service": sid, "link": "https://x.com/p", "quantity": 1000})
+        order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "https://x.com/p", "quantity": 1000})
 
         async def attempt(i: int):
             try:
                 if i % 3 == 0:
-                    return (await orders.cancel(panel, key, [order_id]))[order_id] or True
+                    return (await orders.cancel(panel, Customer.from_api_key(key), [order_id]))[order_id] or True
                 status, remains = ("Canceled", None) if i % 3 == 1 else ("Partial", 250)
                 return await orders.operator_set_status(panel, order_id, status, remains=remains)
             except StatusMoveRefused as exc:
@@ -560,9 +561,9 @@ async def test_racing_refill_requests_create_one_refill(db_url, panel_factory):
         _, key = await accounts.add_user(panel, "racer", Decimal("10"))
         sid = await catalog.add_service(panel, name="L", category="C", type="Default", rate="2", min=1, max=1000,
                                         refill=True)
-        order_id = await orders.place_order(panel, key, {"service": sid, "link": "https://x.com/p", "quantity": 100})
+        order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "https://x.com/p", "quantity": 100})
         await orders.operator_set_status(panel, order_id, "Completed")
-        results = await asyncio.gather(*(refills.request(panel, key, [order_id]) for _ in range(20)))
+        results = await asyncio.gather(*(refills.request(panel, Customer.from_api_key(key), [order_id]) for _ in range(20)))
         created = [r[order_id] for r in results if isinstance(r[order_id], int)]
         assert len(created) == 1
         assert all(r[order_id].params["reason"] == "active" for r in results if not isinstance(r[order_id], int))

@@ -26,6 +26,7 @@ import pytest
 from smmpanel.domain.errors import InvalidField, PanelError
 from smmpanel.services import accounts, audit, catalog, orders, providers, refills
 from smmpanel.services.panel import Panel
+from smmpanel.services.principal import Customer
 from smmpanel.simulator import Simulator, SimulatorServer, create_simulator
 from smmpanel.simulator import panel as sim_panel
 from smmpanel.store import repo, upstream
@@ -68,7 +69,7 @@ class Shop:
         self.links: dict[int, str] = {}
 
     async def order(self, n: int, provider_service: str = "1", quantity: int = 1000) -> int:
-        oid = await orders.place_order(self.panel, self.key, {"service": self.services[provider_service],
+        oid = await orders.place_order(self.panel, Customer.from_api_key(self.key), {"service": self.services[provider_service],
                                                                "link": link(n), "quantity": quantity})
         self.charged[oid] = (await self.row(oid))["charge_micros"]
         self.links[oid] = link(n)
@@ -87,7 +88,7 @@ class Shop:
         return [await self.run(step) for step in LATER]
 
     async def balance(self) -> int:
-        return await accounts.balance(self.panel, self.key)
+        return await accounts.balance(self.panel, Customer.from_api_key(self.key))
 
     def created_for(self, oid: int) -> list[int]:
         """Upstream orders created for one of ours (by its link)."""
@@ -174,7 +175,7 @@ async def test_unknown_outcome_of_add_is_never_resent(fault, sqlite_url, panel_f
         assert (await shop.row(stuck))["upstream_state"] == "needs_attention"
         assert (await providers.list_providers(panel, live=False))[0].orders["needs_attention"] == 1
         # The customer cannot cancel it either: nobody knows if it exists upstream.
-        assert isinstance((await orders.cancel(panel, shop.key, [stuck]))[stuck], PanelError)
+        assert isinstance((await orders.cancel(panel, Customer.from_api_key(shop.key), [stuck]))[stuck], PanelError)
 
         # The operator settles it.
         refunded: dict[int, int] = {}
@@ -316,7 +317,7 @@ async def test_out_of_funds_waits_unrefunded_and_goes_once_funded(db_url, panel_
         assert Decimal(view.balance) == 0
 
         # A waiting order has not left: the customer may still cancel it, refunded at once.
-        assert await orders.cancel(panel, shop.key, [dropped]) == {dropped: None}
+        assert await orders.cancel(panel, Customer.from_api_key(shop.key), [dropped]) == {dropped: None}
 
         # Nothing is sent before the retry time; then one probe, not the whole queue.
         assert (await shop.run()).waiting_funds == 0
@@ -363,7 +364,7 @@ async def test_bad_service_link_or_quantity_cancel_and_refund_with_the_reason(
 
         gone = await shop.order(1, "3", quantity=100)
         small = await shop.order(2, "1", quantity=20)
-        bad_link = await orders.place_order(panel, shop.key, {"service": shop.services["1"],
+        bad_link = await orders.place_order(panel, Customer.from_api_key(shop.key), {"service": shop.services["1"],
                                                                "link": "https://www.instagram.com/blocked/1",
                                                                "quantity": 100})
         shop.charged[bad_link] = (await shop.row(bad_link))["charge_micros"]
@@ -507,7 +508,7 @@ async def test_cancel_with_unknown_outcome_is_not_resent_and_the_poll_settles_it
         sim = shop.sim
         oid = await shop.order(1)
         await shop.run()
-        assert await orders.cancel(panel, shop.key, [oid]) == {oid: None}
+        assert await orders.cancel(panel, Customer.from_api_key(shop.key), [oid]) == {oid: None}
         sim.inject("cancel", "http_500_after_create")  # canceled upstream, but we get a 500
         await shop.run()
         assert sim.request_count("cancel") == 1
@@ -527,7 +528,7 @@ async def test_refill_with_unknown_outcome_is_not_resent(sqlite_url, panel_facto
         oid = await shop.order(1)
         await shop.run()
         await shop.complete_all()
-        [refill_id] = (await refills.request(panel, shop.key, [oid])).values()
+        [refill_id] = (await refills.request(panel, Customer.from_api_key(shop.key), [oid])).values()
         sim.inject("refill", "drop_after_create")
         await shop.run()
         row = await repo.refill_by_id(panel.db, refill_id)

@@ -24,6 +24,7 @@ from smmpanel.client import ProviderClient
 from smmpanel.domain.errors import CancelNotAllowed, RefillNotAllowed
 from smmpanel.services import accounts, audit, catalog, orders, providers, refills
 from smmpanel.services.panel import Panel
+from smmpanel.services.principal import Customer
 from smmpanel.services.providers import Imported, client_for
 from smmpanel.simulator import PROFILES, SimService, Simulator, create_simulator
 from smmpanel.store import repo
@@ -106,7 +107,7 @@ class Shop:
 
     async def order(self, provider_service: str, **params: Any) -> int:
         service = self.services[provider_service]
-        order_id = await orders.place_order(self.panel, self.key, {"service": service.service, **params})
+        order_id = await orders.place_order(self.panel, Customer.from_api_key(self.key), {"service": service.service, **params})
         self.charged[order_id] = (await self.row(order_id))["charge_micros"]
         return order_id
 
@@ -120,7 +121,7 @@ class Shop:
         return report
 
     async def balance(self) -> int:
-        return await accounts.balance(self.panel, self.key)
+        return await accounts.balance(self.panel, Customer.from_api_key(self.key))
 
     def created_by_link(self) -> dict[str, list[Any]]:
         found: dict[str, list[Any]] = {}
@@ -333,21 +334,21 @@ async def _lifecycle(shop: Shop, profile: str, seed: Seed) -> None:
 
     # Cancel: forwarded where the panel has it, refused or reported unsupported otherwise.
     if seed.cancel:
-        assert await orders.cancel(shop.panel, shop.key, [cx]) == {cx: None}
+        assert await orders.cancel(shop.panel, Customer.from_api_key(shop.key), [cx]) == {cx: None}
         report = await shop.run()
         assert report.cancels_forwarded == 1
         assert sim.request_count("cancel") == 1
         assert sim.order(upstream_of[cx]).status == "Canceled"
         row = await shop.row(cx)  # the same pass polled it: the upstream's Canceled is settled
         assert (row["status"], row["refund_micros"], row["upstream_state"]) == ("Canceled", shop.charged[cx], "done")
-        again = await orders.cancel(shop.panel, shop.key, [cx])
+        again = await orders.cancel(shop.panel, Customer.from_api_key(shop.key), [cx])
         assert isinstance(again[cx], CancelNotAllowed)
     else:
-        refused = await orders.cancel(shop.panel, shop.key, [cx])
+        refused = await orders.cancel(shop.panel, Customer.from_api_key(shop.key), [cx])
         assert isinstance(refused[cx], CancelNotAllowed)
         # The operator switches cancel on anyway: the worker asks, the upstream has no such action.
         await catalog.set_service(shop.panel, shop.services[main].service, {"cancel": "true"})
-        assert await orders.cancel(shop.panel, shop.key, [cx]) == {cx: None}
+        assert await orders.cancel(shop.panel, Customer.from_api_key(shop.key), [cx]) == {cx: None}
         report = await shop.run()
         assert report.cancels_forwarded == 1
         assert sim.request_count("cancel") == 1
@@ -365,7 +366,7 @@ async def _lifecycle(shop: Shop, profile: str, seed: Seed) -> None:
 
     # Refill: forwarded and synced where the panel has it.
     if seed.refill:
-        refill_id = (await refills.request(shop.panel, shop.key, [done]))[done]
+        refill_id = (await refills.request(shop.panel, Customer.from_api_key(shop.key), [done]))[done]
         assert isinstance(refill_id, int)
         report = await shop.run()
         assert report.refills_placed == 1
@@ -386,7 +387,7 @@ async def _lifecycle(shop: Shop, profile: str, seed: Seed) -> None:
         assert sim.request_count("refill_status") == refill_polls
         assert sim.request_count("refill") == 1
     else:
-        outcome = await refills.request(shop.panel, shop.key, [done])
+        outcome = await refills.request(shop.panel, Customer.from_api_key(shop.key), [done])
         assert isinstance(outcome[done], RefillNotAllowed)
         await shop.run(YOUNG_POLL_S)
         assert sim.request_count("refill") == 0
@@ -535,7 +536,7 @@ async def test_standard_panel_package_mentions_and_dripfeed(sqlite_url, panel_fa
             row = await shop.row(mentions)
             assert (row["status"], row["refund_micros"]) == ("Partial", partial_refund(shop.charged[mentions], 3, 10))
             # Cancel goes upstream and the upstream's refund comes back as ours.
-            assert await orders.cancel(panel, shop.key, [drip]) == {drip: None}
+            assert await orders.cancel(panel, Customer.from_api_key(shop.key), [drip]) == {drip: None}
             report = await shop.run()
             assert report.cancels_forwarded == 1
             row = await shop.row(drip)
@@ -577,7 +578,7 @@ async def test_order_canceled_before_the_worker_runs_is_never_sent(sqlite_url, p
         shop = await open_shop(panel, clock, sim, fx="1", markup="20")
         try:
             oid = await shop.order("1", link=link(1), quantity=500)
-            assert await orders.cancel(panel, shop.key, [oid]) == {oid: None}
+            assert await orders.cancel(panel, Customer.from_api_key(shop.key), [oid]) == {oid: None}
             row = await shop.row(oid)
             assert (row["status"], row["refund_micros"], row["upstream_state"]) == ("Canceled", shop.charged[oid],
                                                                                    "canceled")
@@ -621,7 +622,7 @@ async def test_provider_settings_change_without_losing_orders(sqlite_url, panel_
             stored = await upstream_store.provider_by_name(panel.db, "up")
             assert stored["key_sealed"] != "rotated-key" and unseal(stored["key_sealed"]) == "rotated-key"
             # The running worker sends the next order with the new key (which this upstream refuses).
-            order = await orders.place_order(panel, shop.key, {"service": shop.services["1"].service,
+            order = await orders.place_order(panel, Customer.from_api_key(shop.key), {"service": shop.services["1"].service,
                                                                "link": "https://x.com/rotated", "quantity": 100})
             await shop.worker.run_once()
             row = await orders.order(panel, order)

@@ -6,6 +6,7 @@ import pytest
 
 from smmpanel.domain.errors import NotEnoughFunds
 from smmpanel.services import accounts, audit, catalog, orders
+from smmpanel.services.principal import Customer
 from smmpanel.store import repo
 
 pytestmark = pytest.mark.anyio
@@ -15,11 +16,11 @@ async def test_order_charges_and_audits_clean(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
         _, key = await accounts.add_user(panel, "alice", Decimal("1"))
         sid = await catalog.add_service(panel, name="Likes", category="FB", type="Default", rate="0.9", min=10, max=10000)
-        order_id = await orders.place_order(panel, key, {"service": sid, "link": "https://x.com/p", "quantity": "1000"})
-        assert await repo.balance_by_key(panel.db, __import__("smmpanel.services.panel", fromlist=["hash_key"]).hash_key(key)) == 100_000
+        order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "https://x.com/p", "quantity": "1000"})
+        assert await accounts.balance(panel, Customer.from_api_key(key)) == 100_000
         with pytest.raises(NotEnoughFunds):
-            await orders.place_order(panel, key, {"service": sid, "link": "https://x.com/p", "quantity": "1000"})
-        rows = await orders.statuses(panel, key, [order_id])
+            await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "https://x.com/p", "quantity": "1000"})
+        rows = await orders.statuses(panel, Customer.from_api_key(key), [order_id])
         assert rows[order_id]["net_micros"] == 900_000
         assert await audit.run(panel) == []
 
@@ -30,7 +31,7 @@ async def test_operator_partial_needs_remains(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
         _, key = await accounts.add_user(panel, "bob", Decimal("5"))
         sid = await catalog.add_service(panel, name="Views", category="TT", type="Default", rate="1", min=10, max=10000)
-        order_id = await orders.place_order(panel, key, {"service": sid, "link": "@bob", "quantity": "1000"})
+        order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "@bob", "quantity": "1000"})
         with pytest.raises(InvalidField) as refused:
             await orders.operator_set_status(panel, order_id, "Partial")
         assert refused.value.params["field"] == "remains"
@@ -49,16 +50,16 @@ async def test_a_refill_refused_by_the_unique_index_keeps_the_others(db_url, pan
         _, key = await accounts.add_user(panel, "rita", Decimal("5"))
         sid = await catalog.add_service(panel, name="Subs", category="YT", type="Default", rate="1", min=10,
                                         max=10000, refill=True)
-        first = await orders.place_order(panel, key, {"service": sid, "link": "@a", "quantity": "100"})
-        second = await orders.place_order(panel, key, {"service": sid, "link": "@b", "quantity": "100"})
+        first = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "@a", "quantity": "100"})
+        second = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "@b", "quantity": "100"})
         for order_id in (first, second):
             await orders.operator_set_status(panel, order_id, "Completed")
-        assert isinstance((await refills.request(panel, key, [first]))[first], int)
+        assert isinstance((await refills.request(panel, Customer.from_api_key(key), [first]))[first], int)
         # The race the pre-check can't see: pretend the active refill wasn't there yet.
         async def not_yet(conn, order_id):
             return False
         monkeypatch.setattr(repo, "has_active_refill", not_yet)
-        result = await refills.request(panel, key, [first, second])
+        result = await refills.request(panel, Customer.from_api_key(key), [first, second])
         assert isinstance(result[first], RefillNotAllowed) and result[first].params["reason"] == "active"
         assert isinstance(result[second], int)
-        assert set(await refills.statuses(panel, key, [result[second]])) == {result[second]}
+        assert set(await refills.statuses(panel, Customer.from_api_key(key), [result[second]])) == {result[second]}

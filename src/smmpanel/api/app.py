@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 
 from ..domain.errors import BodyTooLarge, IncorrectRequest, InternalFault, InvalidAction, PanelError
-from ..services.panel import Panel, authenticate
+from ..services.panel import Panel
+from ..services.principal import Customer, account
 from .actions import ACTIONS
 from .messages import message
 from .render import Dialect
@@ -97,8 +98,9 @@ class ApiV2:
         key, action = params.get("key"), params.get("action")
         if not isinstance(key, str) or not key or not isinstance(action, str) or not action:
             raise IncorrectRequest()
+        customer = Customer.from_api_key(key)
         handler = ACTIONS.get(action)
         if handler is None:
-            await authenticate(self.panel, key)
+            await account(self.panel, customer)
             raise InvalidAction()
-        return await handler(self.panel, self.dialect, key, params)
+        return await handler(self.panel, self.dialect, customer, params)

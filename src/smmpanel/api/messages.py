@@ -12,6 +12,7 @@ from ..domain.errors import PanelError
 FIXED: dict[str, tuple[str, str]] = {
     "incorrect_request": ("Incorrect request", "Yêu cầu không hợp lệ"),
     "invalid_key": ("Invalid API key", "API key không hợp lệ"),
+    "account_unavailable": ("This account is disabled", "Tài khoản này đã bị khóa"),
     "invalid_action": ("Invalid action", "Action không hợp lệ"),
     "missing_add_fields": (
         "Missing required fields: service, link, quantity",

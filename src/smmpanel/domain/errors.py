@@ -26,6 +26,13 @@ class InvalidApiKey(PanelError):
     code = "invalid_key"
 
 
+class AccountUnavailable(PanelError):
+    """A signed-in customer's account is gone or disabled (the API says
+    ``InvalidApiKey`` instead)."""
+
+    code = "account_unavailable"
+
+
 class InvalidAction(PanelError):
     code = "invalid_action"
 

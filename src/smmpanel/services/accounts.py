@@ -2,23 +2,53 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from ..domain.errors import AlreadyExists, InvalidField, NotFound
 from ..domain.money import to_micros
 from ..store import repo
 from ..store.db import IntegrityError
-from .panel import Panel, authenticate, hash_key, new_api_key
+from ..store.repo import LedgerEntry
+from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
+from .panel import Panel, hash_key, new_api_key
+from .principal import Customer, account
 
 MAX_NAME_CHARS = 64
 
 
-async def balance(panel: Panel, api_key: str) -> int:
-    """The customer's balance in micro-units: one statement, key lookup included."""
-    micros = await repo.balance_by_key(panel.db, hash_key(api_key))
+async def balance(panel: Panel, customer: Customer) -> int:
+    """The customer's balance in micro-units: one statement, account lookup included."""
+    micros = await repo.balance_of(panel.db, customer.ref)
     if micros is None:
-        await authenticate(panel, api_key)  # raises InvalidApiKey
+        raise customer.refusal()
     return micros
+
+
+@dataclass(frozen=True)
+class Summary:
+    name: str
+    balance_micros: int
+    spent_micros: int  # charges net of refunds
+    currency: str
+
+
+async def summary(panel: Panel, customer: Customer) -> Summary:
+    row = await repo.account_summary(panel.db, customer.ref)
+    if row is None:
+        raise customer.refusal()
+    return Summary(row.name, row.balance_micros, row.spent_micros, panel.currency)
+
+
+async def statement(
+    panel: Panel, customer: Customer, *, before_id: int | None = None, limit: int = DEFAULT_PAGE_ITEMS
+) -> Page[LedgerEntry]:
+    """The customer's ledger entries, newest first."""
+    limit, before_id = check_limit(limit), check_before_id(before_id)
+    rows = await repo.ledger_page(panel.db, customer.ref, before_id=before_id, limit=limit + 1)
+    if not rows:
+        await account(panel, customer)  # an empty statement, or no such account?
+    return page_of(rows, limit)
 
 
 def check_name(name: str) -> str:

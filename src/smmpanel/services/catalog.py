@@ -9,7 +9,8 @@ from ..domain.errors import InvalidField, NotFound
 from ..domain.money import parse_amount, to_micros
 from ..domain.ordertypes import ServiceType
 from ..store import repo
-from .panel import Panel, authenticate
+from .panel import Panel
+from .principal import Customer, account
 
 # What `services set ID FIELD=VALUE` may change, and how each value is read.
 EDITABLE = {
@@ -30,9 +31,12 @@ EDITABLE = {
 }
 
 
-async def customer_services(panel: Panel, api_key: str) -> list:
-    user = await authenticate(panel, api_key)
-    return await repo.list_services(panel.db, enabled_only=True, user_id=user["id"])
+async def customer_services(panel: Panel, customer: Customer) -> list:
+    """The enabled services at the customer's own rates."""
+    rows = await repo.services_for(panel.db, customer.ref)
+    if not rows:
+        await account(panel, customer)  # an empty catalog, or no such account?
+    return rows
 
 
 async def _column_values(tx, changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from ..domain.errors import (
     CancelNotAllowed,
     IncorrectOrder,
     IncorrectService,
-    InvalidApiKey,
     InvalidField,
     MissingAddFields,
     NotEnoughFunds,
@@ -23,18 +22,21 @@ from ..domain.ordertypes import OrderDraft, ServiceTerms, ServiceType, build_ord
 from ..domain.status import Status, decide_move
 from ..store import repo
 from ..store.db import Conn, IntegrityError
-from .panel import Panel, authenticate, hash_key
+from ..store.repo import CustomerOrder
+from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
+from .panel import Panel
+from .principal import Customer, account
 
 # Upstream states in which the order has not left the panel: cancelling it
 # needs nobody else's consent.
 NOT_SENT = (None, "queued", "waiting_funds", "retry")
 
 
-async def _terms(panel: Panel, key_hash: str, raw_service: object):
+async def _terms(panel: Panel, customer: Customer, raw_service: object):
     service_id = f.parse_int(raw_service, "service")
-    row = await repo.terms_by_key(panel.db, key_hash, service_id)
+    row = await repo.terms_for(panel.db, customer.ref, service_id)
     if row is None:
-        raise InvalidApiKey()
+        raise customer.refusal()
     if row["service_id"] is None:
         raise IncorrectService()
     terms = ServiceTerms(
@@ -64,12 +66,12 @@ async def _place(panel: Panel, row, draft: OrderDraft) -> int:
     return order_id
 
 
-async def place_order(panel: Panel, api_key: str, params: Mapping[str, Any]) -> int:
+async def place_order(panel: Panel, customer: Customer, params: Mapping[str, Any]) -> int:
     if params.get("service") in (None, ""):
         # Check the key first: a bad key must say so whatever else is missing.
-        await authenticate(panel, api_key)
+        await account(panel, customer)
         raise MissingAddFields()
-    row, terms = await _terms(panel, hash_key(api_key), params["service"])
+    row, terms = await _terms(panel, customer, params["service"])
     return await _place(panel, row, build_order(terms, params))
 
 
@@ -79,13 +81,13 @@ class BulkResult:
     failed: list[tuple[str, PanelError]]
 
 
-async def place_bulk(panel: Panel, api_key: str, params: Mapping[str, Any]) -> BulkResult:
+async def place_bulk(panel: Panel, customer: Customer, params: Mapping[str, Any]) -> BulkResult:
     """One order per link, each charged on its own: a link that fails (bad
     link, funds run out) does not stop the others."""
     if params.get("service") in (None, "") or params.get("links") in (None, "", []):
-        await authenticate(panel, api_key)
+        await account(panel, customer)
         raise MissingAddFields()
-    row, terms = await _terms(panel, hash_key(api_key), params["service"])
+    row, terms = await _terms(panel, customer, params["service"])
     links = f.split_list(params["links"])
     if len(links) > f.MAX_LINKS_PER_BULK:
         raise InvalidField("links", "too_many", max=f.MAX_LINKS_PER_BULK)
@@ -99,20 +101,57 @@ async def place_bulk(panel: Panel, api_key: str, params: Mapping[str, Any]) -> B
     return result
 
 
-async def statuses(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, Any]:
+async def statuses(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[int, Any]:
     """Status rows by id; ids the customer doesn't own are simply absent."""
-    key_hash = hash_key(api_key)
-    rows = await repo.statuses_by_key(panel.db, key_hash, ids)
+    rows = await repo.statuses_for(panel.db, customer.ref, ids)
     if not rows:
-        await authenticate(panel, api_key)  # tell a bad key from unknown orders
+        await account(panel, customer)  # tell a bad key from unknown orders
     return {row["id"]: row for row in rows}
 
 
-async def cancel(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, PanelError | None]:
+MAX_SEARCH_CHARS = 200
+
+
+async def customer_orders(
+    panel: Panel,
+    customer: Customer,
+    *,
+    status: str | None = None,
+    search: str | None = None,
+    before_id: int | None = None,
+    limit: int = DEFAULT_PAGE_ITEMS,
+) -> Page[CustomerOrder]:
+    """The customer's orders, newest first: all, or those in ``status``, or
+    those ``search`` finds (an order id, or a piece of the link, any case)."""
+    limit, before_id = check_limit(limit), check_before_id(before_id)
+    status_value = None if status in (None, "") else Status.parse(status).value
+    order_id = link_part = None
+    if search is not None and search.strip():
+        link_part = f.parse_text(search, "search", max_chars=MAX_SEARCH_CHARS).strip()
+        if link_part.isdigit() and len(link_part) <= len(str(repo.MAX_DB_ID)):
+            order_id = int(link_part)
+    rows = await repo.customer_orders(panel.db, customer.ref, status=status_value, order_id=order_id,
+                                      link_part=link_part, before_id=before_id, limit=limit + 1)
+    if not rows:
+        await account(panel, customer)  # nothing found, or no such account?
+    return page_of(rows, limit)
+
+
+async def customer_order(panel: Panel, customer: Customer, order_id: int) -> CustomerOrder:
+    """One of the customer's orders; ``IncorrectOrder`` for anybody else's."""
+    order_id = f.parse_int(order_id, "order")
+    rows = await repo.customer_orders(panel.db, customer.ref, order_id=order_id, limit=1)
+    if not rows:
+        await account(panel, customer)
+        raise IncorrectOrder()
+    return rows[0]
+
+
+async def cancel(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[int, PanelError | None]:
     """Per id: None when accepted. An order not yet sent upstream is canceled
     at once and fully refunded; one that has gone up is flagged for the worker
     to forward."""
-    user = await authenticate(panel, api_key)
+    user = await account(panel, customer)
     now = panel.clock()
     out: dict[int, PanelError | None] = {}
     async with panel.db.transaction() as tx:

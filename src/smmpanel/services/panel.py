@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..domain.errors import InvalidApiKey
-from ..store import repo
 from ..store.db import Database
 
 API_KEY_BYTES = 32  # 256 bits: long enough that a plain sha256 is a safe hash
@@ -33,11 +31,3 @@ def new_api_key() -> str:
 
 def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
-
-
-async def authenticate(panel: Panel, api_key: str):
-    """The active user owning this key, or ``InvalidApiKey``."""
-    row = await repo.user_by_key(panel.db, hash_key(api_key))
-    if row is None or not row["active"]:
-        raise InvalidApiKey()
-    return row

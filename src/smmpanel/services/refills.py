@@ -8,14 +8,17 @@ from ..domain.errors import IncorrectOrder, NotFound, PanelError, RefillNotAllow
 from ..domain.status import RefillStatus, Status
 from ..store import repo
 from ..store.db import IntegrityError
-from .panel import Panel, authenticate
+from ..store.repo import CustomerRefill
+from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
+from .panel import Panel
+from .principal import Customer, account
 
 SECONDS_PER_DAY = 86_400
 
 
-async def request(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, int | PanelError]:
+async def request(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[int, int | PanelError]:
     """Per order id: the new refill id, or the rule it broke."""
-    user = await authenticate(panel, api_key)
+    user = await account(panel, customer)
     now = panel.clock()
     out: dict[int, int | PanelError] = {}
     async with panel.db.transaction() as tx:
@@ -52,9 +55,23 @@ def _refusal(row, service, now: int) -> str | None:
     return None
 
 
-async def statuses(panel: Panel, api_key: str, ids: Sequence[int]) -> dict[int, Any]:
-    user = await authenticate(panel, api_key)
-    return {row["id"]: row for row in await repo.refills_of_user(panel.db, user["id"], ids)}
+async def statuses(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[int, Any]:
+    """Refill rows by id; ids the customer doesn't own are simply absent."""
+    rows = await repo.refills_for(panel.db, customer.ref, ids)
+    if not rows:
+        await account(panel, customer)  # tell a bad key from unknown refills
+    return {row["id"]: row for row in rows}
+
+
+async def customer_refills(
+    panel: Panel, customer: Customer, *, before_id: int | None = None, limit: int = DEFAULT_PAGE_ITEMS
+) -> Page[CustomerRefill]:
+    """The customer's refills, newest first."""
+    limit, before_id = check_limit(limit), check_before_id(before_id)
+    rows = await repo.customer_refills(panel.db, customer.ref, before_id=before_id, limit=limit + 1)
+    if not rows:
+        await account(panel, customer)
+    return page_of(rows, limit)
 
 
 async def operator_set_status(panel: Panel, refill_id: int, status: str) -> Any:

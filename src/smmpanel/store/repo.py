@@ -8,7 +8,8 @@ its own (group-committed) transaction.
 
 from __future__ import annotations
 
-from functools import partial
+from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Any, Sequence
 
 import orjson
@@ -32,8 +33,12 @@ def storable_id(value: int) -> int:
 
 
 def _ids_clause(conn: Conn, column: str, n: int) -> str:
+    return ids_sql(conn.dialect, column, n)
+
+
+def ids_sql(dialect: str, column: str, n: int) -> str:
     """``column`` is one of the ids in parameter $n (a list)."""
-    if conn.dialect == "postgresql":
+    if dialect == "postgresql":
         return f"{column} = ANY(${n}::int[])"
     return f"{column} IN (SELECT value FROM json_each(${n}))"
 
@@ -41,6 +46,39 @@ def _ids_clause(conn: Conn, column: str, n: int) -> str:
 def _ids_arg(conn: Conn, ids: Sequence[int]) -> Any:
     ids = [i for i in ids if 0 < i <= MAX_DB_ID]
     return ids if conn.dialect == "postgresql" else orjson.dumps(ids).decode()
+
+
+# ---------------------------------------------------------------- customers
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """Which user a customer's statement is for, found inside the statement
+    itself (so an API read stays one statement): by the API key's hash, or by
+    id (a signed-in web session). Either way only an active user matches."""
+
+    column: str  # "api_key_hash" or "id": a column name, never input
+    value: str | int
+
+    def __post_init__(self) -> None:
+        if self.column not in USER_REF_COLUMNS:
+            raise ValueError(f"a user is found by {' or '.join(USER_REF_COLUMNS)}, not {self.column!r}")
+
+    @classmethod
+    def by_key_hash(cls, key_hash: str) -> "UserRef":
+        return cls("api_key_hash", key_hash)
+
+    @classmethod
+    def by_id(cls, user_id: int) -> "UserRef":
+        return cls("id", storable_id(user_id))
+
+
+USER_REF_COLUMNS = ("api_key_hash", "id")
+
+
+def _user_match(column: str, n: int, alias: str = "u") -> str:
+    """SQL: ``alias`` is the active user ``UserRef`` names, its value in $n."""
+    return f"{alias}.{column} = ${n} AND {alias}.active"
 
 
 # -------------------------------------------------------------------- users
@@ -62,10 +100,6 @@ async def insert_user(conn: Conn, name: str, key_hash: str, now_s: int, *, email
     )
 
 
-async def user_by_key(conn: Conn, key_hash: str) -> Row | None:
-    return await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE api_key_hash = $1", key_hash)
-
-
 async def user_by_name(conn: Conn, name: str) -> Row | None:
     return await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE name = $1", name)
 
@@ -82,9 +116,42 @@ async def set_user_key(conn: Conn, user_id: int, key_hash: str) -> None:
     await conn.execute("UPDATE users SET api_key_hash = $2 WHERE id = $1", user_id, key_hash)
 
 
-async def balance_by_key(conn: Conn, key_hash: str) -> int | None:
-    """The hot ``balance`` read: one statement, the key lookup included."""
-    return await conn.fetchval("SELECT balance_micros FROM users WHERE api_key_hash = $1 AND active", key_hash)
+async def user_by_ref(conn: Conn, who: UserRef) -> Row | None:
+    """The active user ``who`` names, or None."""
+    return await conn.fetchrow(_user_by_ref_sql(who.column), who.value)
+
+
+@lru_cache(maxsize=None)
+def _user_by_ref_sql(column: str) -> str:
+    return f"SELECT {USER_COLUMNS} FROM users u WHERE {_user_match(column, 1)}"
+
+
+async def balance_of(conn: Conn, who: UserRef) -> int | None:
+    """The hot ``balance`` read: one statement, the user lookup included."""
+    return await conn.fetchval(_balance_sql(who.column), who.value)
+
+
+@lru_cache(maxsize=None)
+def _balance_sql(column: str) -> str:
+    return f"SELECT balance_micros FROM users u WHERE {_user_match(column, 1)}"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    name: str
+    balance_micros: int
+    spent_micros: int  # charges net of refunds
+
+
+async def account_summary(conn: Conn, who: UserRef) -> AccountSummary | None:
+    row = await conn.fetchrow(
+        "SELECT u.name, u.balance_micros, (SELECT COALESCE(-SUM(l.amount_micros), 0) FROM ledger l "
+        f"WHERE l.user_id = u.id AND l.kind IN ('charge', 'refund')) AS spent FROM users u WHERE {_user_match(who.column, 1)}",
+        who.value,
+    )
+    if row is None:
+        return None
+    return AccountSummary(row["name"], row["balance_micros"], int(row["spent"]))
 
 
 # ------------------------------------------------------------------- ledger
@@ -128,13 +195,32 @@ async def post_entry(
     return balance
 
 
-async def ledger_for_user(conn: Conn, user_id: int, limit: int = 100) -> list[Row]:
-    return await conn.fetch(
-        "SELECT id, kind, amount_micros, balance_after_micros, order_id, note, created_at_s "
-        "FROM ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
-        user_id,
-        limit,
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    id: int
+    kind: str  # deposit | charge | refund | adjustment
+    amount_micros: int  # signed: + credits, - debits
+    balance_after_micros: int
+    order_id: int | None
+    note: str | None
+    created_at_s: int
+
+
+async def ledger_page(conn: Conn, who: UserRef, *, before_id: int | None, limit: int) -> list[LedgerEntry]:
+    """A customer's ledger entries, newest first, older than ``before_id``."""
+    args: list[Any] = [who.value]
+    older = ""
+    if before_id is not None:
+        args.append(storable_id(before_id) or MAX_DB_ID)
+        older = f" AND l.id < ${len(args)}"
+    args.append(limit)
+    rows = await conn.fetch(
+        "SELECT l.id, l.kind, l.amount_micros, l.balance_after_micros, l.order_id, l.note, l.created_at_s "
+        f"FROM ledger l JOIN users u ON u.id = l.user_id WHERE {_user_match(who.column, 1)}{older} "
+        f"ORDER BY l.id DESC LIMIT ${len(args)}",
+        *args,
     )
+    return [LedgerEntry(*row) for row in rows]
 
 
 # ------------------------------------------------------------------ catalog
@@ -180,31 +266,47 @@ async def service_by_id(conn: Conn, service_id: int) -> Row | None:
     return await conn.fetchrow(f"SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM} WHERE s.id = $1", storable_id(service_id))
 
 
-async def list_services(conn: Conn, *, enabled_only: bool, user_id: int | None = None) -> list[Row]:
-    """The catalog; with ``user_id`` the customer's own rates replace the list price."""
-    rate = "COALESCE(cr.rate_micros, s.rate_micros) AS rate_micros" if user_id is not None else "s.rate_micros"
-    join = " LEFT JOIN custom_rates cr ON cr.service_id = s.id AND cr.user_id = $1" if user_id is not None else ""
+async def list_services(conn: Conn, *, enabled_only: bool) -> list[Row]:
+    """The catalog at list prices (the operator's view)."""
     where = " WHERE s.enabled" if enabled_only else ""
-    sql = f"SELECT {SERVICE_COLUMNS.replace('s.rate_micros', rate)} FROM {SERVICE_FROM}{join}{where} ORDER BY s.id"
-    return await (conn.fetch(sql, user_id) if user_id is not None else conn.fetch(sql))
+    return await conn.fetch(f"SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM}{where} ORDER BY s.id")
 
 
-async def terms_by_key(conn: Conn, key_hash: str, service_id: int) -> Row | None:
+async def services_for(conn: Conn, who: UserRef) -> list[Row]:
+    """The enabled services at the customer's own rates, user lookup included.
+    No rows: no enabled service, or no such (active) customer."""
+    return await conn.fetch(_services_for_sql(who.column), who.value)
+
+
+@lru_cache(maxsize=None)
+def _services_for_sql(column: str) -> str:
+    rate = "COALESCE(cr.rate_micros, s.rate_micros) AS rate_micros"
+    return (
+        f"SELECT {SERVICE_COLUMNS.replace('s.rate_micros', rate)} FROM {SERVICE_FROM} "
+        f"JOIN users u ON {_user_match(column, 1)} "
+        "LEFT JOIN custom_rates cr ON cr.service_id = s.id AND cr.user_id = u.id WHERE s.enabled ORDER BY s.id"
+    )
+
+
+async def terms_for(conn: Conn, who: UserRef, service_id: int) -> Row | None:
     """Who is ordering and what they order, in one statement (the ``add`` hot path).
 
     A row with ``service_id`` NULL means the key is good but the service is
-    unknown or disabled; no row means the key is bad.
+    unknown or disabled; no row means the customer is unknown (or disabled).
     """
-    return await conn.fetchrow(
+    return await conn.fetchrow(_terms_sql(who.column), who.value, storable_id(service_id))
+
+
+@lru_cache(maxsize=None)
+def _terms_sql(column: str) -> str:
+    return (
         "SELECT u.id AS user_id, s.id AS service_id, s.type, s.min, s.max, s.dripfeed, s.cancel, "
         "s.subscription_posts, s.deny_duplicate_link, s.provider_id, s.provider_service, "
         "COALESCE(cr.rate_micros, s.rate_micros) AS rate_micros "
         "FROM users u "
         "LEFT JOIN services s ON s.id = $2 AND s.enabled "
         "LEFT JOIN custom_rates cr ON cr.user_id = u.id AND cr.service_id = s.id "
-        "WHERE u.api_key_hash = $1 AND u.active",
-        key_hash,
-        storable_id(service_id),
+        f"WHERE {_user_match(column, 1)}"
     )
 
 
@@ -330,15 +432,18 @@ _STATUS_SELECT = (
 )
 
 
-async def statuses_by_key(conn: Conn, key_hash: str, ids: Sequence[int]) -> list[Row]:
-    """The hot ``status`` read: the key lookup joined in, one statement."""
-    return await conn.fetch(
-        # "+o.user_id": SQLite then finds each order by its primary key (one
-        # B-tree search) instead of through ix_orders_user and then the table.
+async def statuses_for(conn: Conn, who: UserRef, ids: Sequence[int]) -> list[Row]:
+    """The hot ``status`` read: the user lookup joined in, one statement."""
+    return await conn.fetch(_statuses_sql(who.column, conn.dialect), who.value, _ids_arg(conn, ids))
+
+
+@lru_cache(maxsize=None)
+def _statuses_sql(column: str, dialect: str) -> str:
+    # "+o.user_id": SQLite then finds each order by its primary key (one
+    # B-tree search) instead of through ix_orders_user and then the table.
+    return (
         _STATUS_SELECT + "JOIN users u ON u.id = +o.user_id "
-        f"WHERE u.api_key_hash = $1 AND u.active AND {_ids_clause(conn, 'o.id', 2)}",
-        key_hash,
-        _ids_arg(conn, ids),
+        f"WHERE {_user_match(column, 1)} AND {ids_sql(dialect, 'o.id', 2)}"
     )
 
 
@@ -369,6 +474,114 @@ async def orders_of_user(conn: Conn, user_id: int, ids: Sequence[int], *, for_up
         user_id,
         _ids_arg(conn, ids),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerOrder:
+    """An order as its customer sees it (no provider, no upstream state)."""
+
+    id: int
+    service_id: int
+    service_name: str
+    type: str
+    link: str
+    quantity: int
+    runs: int | None
+    interval_min: int | None
+    units: int
+    params: dict[str, Any]  # the type's own values: comments, usernames...
+    charge_micros: int
+    refund_micros: int
+    status: str
+    start_count: int | None
+    remains: int | None
+    created_at_s: int
+    updated_at_s: int
+    cancel_requested: bool
+
+    @classmethod
+    def from_row(cls, row: Row) -> "CustomerOrder":
+        values = list(row)
+        values[9] = orjson.loads(values[9])
+        values[17] = bool(values[17])
+        return cls(*values)
+
+
+_CUSTOMER_ORDER_SELECT = (
+    "SELECT o.id, o.service_id, s.name, o.type, o.link, o.quantity, o.runs, o.interval_min, o.units, o.params, "
+    "o.charge_micros, COALESCE(r.amount_micros, 0), o.status, o.start_count, o.remains, o.created_at_s, "
+    "o.updated_at_s, o.cancel_requested "
+    "FROM orders o JOIN users u ON u.id = o.user_id JOIN services s ON s.id = o.service_id "
+    "LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
+)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its own ``%``/``_`` literal (ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def customer_orders(
+    conn: Conn,
+    who: UserRef,
+    *,
+    status: str | None = None,
+    order_id: int | None = None,
+    link_part: str | None = None,
+    before_id: int | None = None,
+    limit: int,
+) -> list[CustomerOrder]:
+    """A customer's orders, newest first. ``order_id`` and ``link_part`` (a
+    case-insensitive substring of the link) match either; ``before_id`` pages."""
+    args: list[Any] = [who.value]
+    where = [_user_match(who.column, 1)]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if status is not None:
+        where.append(f"o.status = {arg(status)}")
+    found = []
+    if order_id is not None:
+        found.append(f"o.id = {arg(storable_id(order_id))}")
+    if link_part is not None:
+        found.append(f"lower(o.link) LIKE {arg(like_pattern(link_part.lower()))} ESCAPE '\\'")
+    if found:
+        where.append("(" + " OR ".join(found) + ")")
+    if before_id is not None:
+        where.append(f"o.id < {arg(storable_id(before_id) or MAX_DB_ID)}")
+    sql = f"{_CUSTOMER_ORDER_SELECT}WHERE {' AND '.join(where)} ORDER BY o.id DESC LIMIT {arg(limit)}"
+    return [CustomerOrder.from_row(row) for row in await conn.fetch(sql, *args)]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRefill:
+    id: int
+    order_id: int
+    status: str
+    created_at_s: int
+    updated_at_s: int
+    link: str
+    service_name: str
+
+
+async def customer_refills(conn: Conn, who: UserRef, *, before_id: int | None, limit: int) -> list[CustomerRefill]:
+    """A customer's refills, newest first, older than ``before_id``."""
+    args: list[Any] = [who.value]
+    older = ""
+    if before_id is not None:
+        args.append(storable_id(before_id) or MAX_DB_ID)
+        older = f" AND f.id < ${len(args)}"
+    args.append(limit)
+    rows = await conn.fetch(
+        "SELECT f.id, f.order_id, f.status, f.created_at_s, f.updated_at_s, o.link, s.name "
+        "FROM refills f JOIN users u ON u.id = f.user_id JOIN orders o ON o.id = f.order_id "
+        f"JOIN services s ON s.id = o.service_id WHERE {_user_match(who.column, 1)}{older} "
+        f"ORDER BY f.id DESC LIMIT ${len(args)}",
+        *args,
+    )
+    return [CustomerRefill(*row) for row in rows]
 
 
 async def list_orders(
@@ -423,12 +636,14 @@ async def has_active_refill(conn: Conn, order_id: int) -> bool:
     return found is not None
 
 
-async def refills_of_user(conn: Conn, user_id: int, ids: Sequence[int]) -> list[Row]:
-    return await conn.fetch(
-        f"SELECT {REFILL_COLUMNS} FROM {REFILL_FROM} WHERE f.user_id = $1 AND {_ids_clause(conn, 'f.id', 2)}",
-        user_id,
-        _ids_arg(conn, ids),
-    )
+async def refills_for(conn: Conn, who: UserRef, ids: Sequence[int]) -> list[Row]:
+    """A customer's refills among ``ids``, user lookup included: one statement."""
+    return await conn.fetch(_refills_for_sql(who.column, conn.dialect), who.value, _ids_arg(conn, ids))
+
+
+@lru_cache(maxsize=None)
+def _refills_for_sql(column: str, dialect: str) -> str:
+    return f"SELECT {REFILL_COLUMNS} FROM {REFILL_FROM} WHERE {_user_match(column, 1)} AND {ids_sql(dialect, 'f.id', 2)}"
 
 
 async def refill_by_id(conn: Conn, refill_id: int) -> Row | None:

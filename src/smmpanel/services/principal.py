@@ -1,0 +1,44 @@
+"""Who a customer use case acts for.
+
+A ``Customer`` names an account without looking it up: each use case finds
+it inside its own statement (so an API read stays one statement), and a bad
+key, an unknown id or a disabled account all end the same way there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.errors import AccountUnavailable, InvalidApiKey, PanelError
+from ..store import repo
+from ..store.repo import UserRef
+from .panel import Panel, hash_key
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    ref: UserRef
+
+    @classmethod
+    def from_api_key(cls, api_key: str) -> "Customer":
+        """An API caller: only the key's hash is kept."""
+        return cls(UserRef.by_key_hash(hash_key(api_key)))
+
+    @classmethod
+    def from_user_id(cls, user_id: int) -> "Customer":
+        """A signed-in web session's user."""
+        return cls(UserRef.by_id(user_id))
+
+    def refusal(self) -> PanelError:
+        """The error when no active account matches."""
+        return InvalidApiKey() if self.ref.column == "api_key_hash" else AccountUnavailable()
+
+
+async def account(panel: Panel, customer: Customer):
+    """The customer's user row, or its refusal: for use cases that must know
+    the account before they act (writes), or must tell a bad key from an
+    empty answer."""
+    row = await repo.user_by_ref(panel.db, customer.ref)
+    if row is None:
+        raise customer.refusal()
+    return row
