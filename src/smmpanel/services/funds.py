@@ -44,8 +44,9 @@ def clean_text(value: str | None, field: str, max_chars: int, *, required: bool 
     return value
 
 
-def _user_id(customer: int) -> int:
-    return customer
+def _user_id(customer) -> int:
+    # Until this module takes the Customer principal itself: the website passes one made from a user id.
+    return customer.ref.value if hasattr(customer, "ref") else customer
 
 
 async def request_funds(panel: Panel, customer: int, amount: Decimal, reference: str | None) -> int:

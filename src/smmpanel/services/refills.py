@@ -46,11 +46,17 @@ async def request(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[
 
 
 def _refusal(row, service, now: int) -> str | None:
-    if row["status"] not in (Status.COMPLETED.value, Status.PARTIAL.value):
+    return refusal(row["status"], row["created_at_s"], service, now)
+
+
+def refusal(status: str, created_at_s: int, service, now: int) -> str | None:
+    """The rule a refill of this order would break now (a key of the API's
+    refill reasons), or None. The one-active-refill rule is checked on request."""
+    if status not in (Status.COMPLETED.value, Status.PARTIAL.value):
         return "status"
     if not service["refill"]:
         return "service"
-    if now - row["created_at_s"] > service["refill_days"] * SECONDS_PER_DAY:
+    if now - created_at_s > service["refill_days"] * SECONDS_PER_DAY:
         return "window"
     return None
 
