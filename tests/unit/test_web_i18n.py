@@ -7,7 +7,9 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 
-from smmpanel.web.i18n import translations
+from babel.messages.pofile import read_po
+
+from smmpanel.web.i18n import po_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +25,8 @@ def extracted_texts() -> set[str]:
 
 def test_the_catalog_translates_every_text_of_the_site():
     texts = extracted_texts()
-    assert "Sign in" in texts and "Change password" in texts  # the extraction itself sees the templates
-    vi = translations("vi")
-    untranslated = sorted(t for t in texts if vi.gettext(t) == t and t not in {"API", "Email", "API key"})
+    assert "Place order" in texts and "Sign in" in texts  # the extraction itself sees the templates
+    with po_path("vi").open("rb") as handle:
+        catalog = read_po(handle, locale="vi")
+    untranslated = sorted(t for t in texts if not (catalog.get(t) and catalog.get(t).string))
     assert not untranslated, f"add these to the vi catalog (scripts/i18n): {untranslated}"
