@@ -236,7 +236,8 @@ async def _order_detail(current: Page, order_id: int, *, notice: str | None = No
         return current.render("error.html", status=404, title=current._("Order not found"),
                               text=current.error_text(exc))
     service = await catalog.service(current.panel, order.service_id)
-    can_refill = refills.refusal(order.status, order.created_at_s, service, current.panel.clock()) is None
+    can_refill = (refills.refusal(order.status, order.created_at_s, service, current.panel.clock()) is None
+                  and not await refills.has_active(current.panel, order))
     return current.render("order_detail.html", status=status, order=order, can_refill=can_refill,
                           can_cancel=orders.may_cancel(order, service), notice=notice, error=error)
 
