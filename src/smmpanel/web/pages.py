@@ -6,6 +6,7 @@ validation and error texts are the API's own (``services``, ``domain``,
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -47,8 +48,10 @@ def _before(current: Page) -> int | None:
 @page(signed_in=True)
 async def dashboard(current: Page) -> Response:
     customer = customer_of(current)
-    summary = await accounts.summary(current.panel, customer)
-    recent = await orders.customer_orders(current.panel, customer, limit=RECENT_ORDERS)
+    summary, recent = await asyncio.gather(  # on PostgreSQL the two reads overlap
+        accounts.summary(current.panel, customer),
+        orders.customer_orders(current.panel, customer, limit=RECENT_ORDERS),
+    )
     return current.render("dashboard.html", summary=summary, recent=recent.items)
 
 
@@ -294,9 +297,11 @@ async def refill_list(current: Page) -> Response:
 async def _funds_page(current: Page, *, values: dict[str, str], errors: dict[str, str], notice: str | None = None,
                       status: int = 200) -> Response:
     customer = customer_of(current)
-    summary = await accounts.summary(current.panel, customer)
-    statement = await accounts.statement(current.panel, customer, before_id=_before(current), limit=PAGE_ITEMS)
-    requests = await funds.customer_requests(current.panel, customer)
+    summary, statement, requests = await asyncio.gather(
+        accounts.summary(current.panel, customer),
+        accounts.statement(current.panel, customer, before_id=_before(current), limit=PAGE_ITEMS),
+        funds.customer_requests(current.panel, customer),
+    )
     return current.render("funds.html", status=status, summary=summary, statement=statement, requests=requests,
                           values=values, errors=errors, notice=notice, first_page=_before(current) is None)
 
