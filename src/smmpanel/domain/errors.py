@@ -126,6 +126,13 @@ class StatusMoveRefused(PanelError):
     code = "status_move_refused"
 
 
+class UpstreamMoveRefused(PanelError):
+    """A move the upstream-state machine (``domain.upstream_state``) does not
+    have: a bug or a race lost to the operator. params: current, new."""
+
+    code = "upstream_move_refused"
+
+
 class NotFound(PanelError):
     """An operator named something that does not exist. params: what, name."""
 
@@ -150,8 +157,36 @@ class SignInThrottled(PanelError):
     code = "sign_in_throttled"
 
 
+class UpstreamFailed(PanelError):
+    """An operator's call on an upstream got no usable answer (unreachable, a
+    refusal, an unreadable reply). params: provider, action, detail."""
+
+    code = "upstream_failed"
+
+
 class AlreadyDecided(PanelError):
     """A funds request or payment was approved, rejected, assigned or
     dismissed before this decision arrived. params: what, id, status."""
 
     code = "already_decided"
+
+
+class NotificationUnauthorized(PanelError):
+    """A payment notification without the right credentials (HTTP 401):
+    nothing in it is read, nothing changes."""
+
+    code = "notification_unauthorized"
+
+
+class DatabaseBusy(PanelError):
+    """Another process held the database's write lock for longer than a
+    write may wait. Nothing was changed; the same request may be sent again.
+    params: wait_s (how long it waited). The API answers HTTP 503."""
+
+    code = "database_busy"
+
+
+class MethodNotAllowed(PanelError):
+    """An HTTP method other than GET or POST (HTTP 405); nothing was run."""
+
+    code = "method_not_allowed"

@@ -27,3 +27,14 @@ def resale_rate_micros(upstream_rate_micros: int, fx: Decimal, markup_percent: D
     """Our rate for an imported service: upstream rate x fx x (1 + markup/100)."""
     value = Decimal(upstream_rate_micros) * fx * (1 + markup_percent / 100)
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+MARGIN_STEP = Decimal("0.1")  # margins are shown to a tenth of a percent
+
+
+def margin_percent(rate_micros: int, cost_micros: int | None) -> Decimal | None:
+    """What is kept of the price, in percent of it: ``(rate - cost) / rate``.
+    None when the cost is unknown (a service fulfilled by hand) or the price is 0."""
+    if cost_micros is None or rate_micros <= 0:
+        return None
+    return (Decimal(100) * (rate_micros - cost_micros) / rate_micros).quantize(MARGIN_STEP, rounding=ROUND_HALF_UP)
