@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from .services import auth, catalog
 from .services.panel import Panel
+from .services.principal import ACTOR_CLI
 from .settings import Settings
 from .store.db import open_database
 
@@ -41,7 +42,8 @@ async def build_demo(settings: Settings) -> tuple[str, list[int]]:
     db = await open_database(settings.database_url)
     try:
         panel = Panel(db=db, currency=settings.currency)
-        _, key = await auth.register(panel, DEMO_USER, email=DEMO_EMAIL, password=DEMO_PASSWORD, balance=DEMO_BALANCE)
+        _, key = await auth.register(panel, DEMO_USER, email=DEMO_EMAIL, password=DEMO_PASSWORD, balance=DEMO_BALANCE,
+                                     actor=ACTOR_CLI)
         ids = []
         for category, name, type_, rate, lo, hi, flags in DEMO_CATALOG:
             ids.append(await catalog.add_service(

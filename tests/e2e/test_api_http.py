@@ -306,7 +306,8 @@ async def _seed_in_process(db_url: str) -> Seed:
     db = await open_database(db_url, pg_pool_max=2)
     try:
         panel = Panel(db=db)
-        keys = {name: (await accounts.add_user(panel, name, Decimal(balance)))[1] for name, balance in USERS.items()}
+        keys = {name: (await accounts.add_user(panel, name, Decimal(balance), actor="ops"))[1]
+                for name, balance in USERS.items()}
         svc = {}
         for slug, (type_, rate, lo, hi, flags) in CATALOG.items():
             svc[slug] = await catalog.add_service(panel, name=_service_name(slug), category=_category(slug),
@@ -328,7 +329,7 @@ def operate(db_url: str, orders: list[tuple[int, str, dict[str, Any]]] = (),
         try:
             panel = Panel(db=db)
             for order_id, status, extra in orders:
-                await order_service.operator_set_status(panel, order_id, status, **extra)
+                await order_service.operator_set_status(panel, order_id, status, actor="ops", **extra)
             for refill_id, status in refills:
                 await refill_service.operator_set_status(panel, refill_id, status)
         finally:

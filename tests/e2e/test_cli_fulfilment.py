@@ -135,6 +135,10 @@ def test_partial_refund_is_posted_once_whatever_the_operator_does_next(panel):
     assert api(server, key, "status", order=order)["charge"] == "1.12500"
     shown = cli_json(server, "orders", "show", str(order))
     assert (shown["status"], shown["remains"], shown["charge"], shown["refunded"]) == ("Partial", 250, "1.5", "0.375")
+    # Its history: the two moves that changed something, each by the CLI; no-ops and refusals left no trace.
+    assert [(e["status"], e["remains"], e["start_count"], e["actor"]) for e in shown["history"]] == [
+        ("In progress", 1000, 120, "cli"), ("Partial", 250, 120, "cli")]
+    assert "Partial (remains 250) by cli" in server.cli("orders", "show", str(order)).stdout
 
     # A Partial order may be refilled; the refill moves no money.
     refill = api(server, key, "refill", order=order)

@@ -25,16 +25,16 @@ LINKS = ["https://insta.com/p/Alpha", "https://insta.com/p/beta_1", "https://ins
 async def _shop(panel: Panel) -> dict[str, Any]:
     """alice with five orders (one Completed and refilled, one Partial, one
     Canceled), bob with one order of his own."""
-    alice_id, alice_key = await accounts.add_user(panel, "alice", Decimal("100"))
-    bob_id, bob_key = await accounts.add_user(panel, "bob", Decimal("100"))
+    alice_id, alice_key = await accounts.add_user(panel, "alice", Decimal("100"), actor="ops")
+    bob_id, bob_key = await accounts.add_user(panel, "bob", Decimal("100"), actor="ops")
     sid = await catalog.add_service(panel, name="Likes", category="IG", type="Default", rate=RATE, min=10,
                                     max=10_000, refill=True, cancel=True)
     alice = Customer.from_api_key(alice_key)
     ids = [await orders.place_order(panel, alice, {"service": sid, "link": link, "quantity": 1000}) for link in LINKS]
     bob_order = await orders.place_order(panel, Customer.from_api_key(bob_key),
                                          {"service": sid, "link": LINKS[0], "quantity": 1000})
-    await orders.operator_set_status(panel, ids[0], "Completed")
-    await orders.operator_set_status(panel, ids[1], "Partial", remains=250)
+    await orders.operator_set_status(panel, ids[0], "Completed", actor="ops")
+    await orders.operator_set_status(panel, ids[1], "Partial", remains=250, actor="ops")
     assert await orders.cancel(panel, alice, [ids[2]]) == {ids[2]: None}
     refill_id = (await refills.request(panel, alice, [ids[0]]))[ids[0]]
     return {"alice": alice, "alice_id": alice_id, "bob": Customer.from_api_key(bob_key), "bob_id": bob_id,

@@ -25,7 +25,7 @@ async def _deposits(panel, user_id):
 
 async def test_approval_credits_the_requested_amount_once(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
-        alice, _ = await accounts.add_user(panel, "alice")
+        alice, _ = await accounts.add_user(panel, "alice", actor="ops")
         request_id = await funds.request_funds(panel, alice, Decimal("12.5"), "  FT2026 from VCB ")
         mine = await funds.customer_requests(panel, alice)
         assert [(r["id"], r["status"], r["amount_micros"], r["reference"]) for r in mine] == [
@@ -51,7 +51,7 @@ async def test_approval_credits_the_requested_amount_once(db_url, panel_factory)
 
 async def test_two_racing_approvals_credit_once(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
-        bob, _ = await accounts.add_user(panel, "bob")
+        bob, _ = await accounts.add_user(panel, "bob", actor="ops")
         ids = [await funds.request_funds(panel, bob, Decimal(amount), None) for amount in ("1", "2", "4")]
         # Every request approved by several operators at the same moment.
         results = await asyncio.gather(
@@ -67,7 +67,7 @@ async def test_two_racing_approvals_credit_once(db_url, panel_factory):
 
 async def test_approve_and_reject_racing_leave_one_decision(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
-        cara, _ = await accounts.add_user(panel, "cara")
+        cara, _ = await accounts.add_user(panel, "cara", actor="ops")
         request_id = await funds.request_funds(panel, cara, Decimal("3"), None)
         results = await asyncio.gather(
             funds.approve(panel, request_id, "op1"), funds.reject(panel, request_id, "op2", "no money seen"),
@@ -81,7 +81,7 @@ async def test_approve_and_reject_racing_leave_one_decision(db_url, panel_factor
 
 async def test_rejection_keeps_the_balance_and_tells_why(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
-        dan, _ = await accounts.add_user(panel, "dan")
+        dan, _ = await accounts.add_user(panel, "dan", actor="ops")
         request_id = await funds.request_funds(panel, dan, Decimal("5"), "sent yesterday")
         await funds.reject(panel, request_id, "op-anna", "no transfer with this reference arrived")
         (row,) = await funds.customer_requests(panel, dan)
@@ -110,7 +110,7 @@ async def test_rejection_keeps_the_balance_and_tells_why(db_url, panel_factory):
 async def test_a_bad_request_names_the_field_and_changes_nothing(sqlite_url, panel_factory, amount, reference,
                                                                   field, rule):
     async with panel_factory(sqlite_url) as panel:
-        eve, _ = await accounts.add_user(panel, "eve")
+        eve, _ = await accounts.add_user(panel, "eve", actor="ops")
         with pytest.raises(InvalidField) as refused:
             await funds.request_funds(panel, eve, amount, reference)
         assert (refused.value.params["field"], refused.value.params["rule"]) == (field, rule)
@@ -119,7 +119,7 @@ async def test_a_bad_request_names_the_field_and_changes_nothing(sqlite_url, pan
 
 async def test_pending_requests_are_capped_per_customer(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
-        fay, _ = await accounts.add_user(panel, "fay")
+        fay, _ = await accounts.add_user(panel, "fay", actor="ops")
         results = await asyncio.gather(
             *(funds.request_funds(panel, fay, Decimal(1), None) for _ in range(funds.MAX_PENDING_PER_CUSTOMER + 3)),
             return_exceptions=True,
@@ -134,7 +134,7 @@ async def test_pending_requests_are_capped_per_customer(db_url, panel_factory):
 
 async def test_audit_finds_a_payment_deposit_without_its_request_and_the_reverse(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
-        gus, _ = await accounts.add_user(panel, "gus")
+        gus, _ = await accounts.add_user(panel, "gus", actor="ops")
         request_id = await funds.request_funds(panel, gus, Decimal("2"), None)
         await funds.approve(panel, request_id, "op")
         await accounts.add_funds(panel, "gus", Decimal("1"), "operator's own deposit: not a payment")

@@ -170,7 +170,7 @@ def machine_for(db_url: str):
             await _wipe(db)
             self.panel = Panel(db=db, clock=lambda: self.now)
             for i in range(2):
-                _, key = await accounts.add_user(self.panel, f"user{i}", from_micros(opening[i]))
+                _, key = await accounts.add_user(self.panel, f"user{i}", from_micros(opening[i]), actor="ops")
                 self.keys.append(key)
                 self.names.append(f"user{i}")
                 self.model.balance[i] = self.model.deposits[i] = opening[i]
@@ -199,14 +199,14 @@ def machine_for(db_url: str):
             m = self.model
             if amount == 0:
                 with pytest.raises(InvalidField):
-                    self.run(accounts.add_funds(self.panel, self.names[user], from_micros(0)))
+                    self.run(accounts.add_funds(self.panel, self.names[user], from_micros(0), actor="ops"))
                 return
             if m.balance[user] + amount < 0:
                 with pytest.raises(InvalidField) as info:
-                    self.run(accounts.add_funds(self.panel, self.names[user], from_micros(amount)))
+                    self.run(accounts.add_funds(self.panel, self.names[user], from_micros(amount), actor="ops"))
                 assert info.value.params["rule"] == "balance_below_zero"
                 return
-            balance = self.run(accounts.add_funds(self.panel, self.names[user], from_micros(amount), note="t"))
+            balance = self.run(accounts.add_funds(self.panel, self.names[user], from_micros(amount), note="t", actor="ops"))
             m.balance[user] += amount
             m.deposits[user] += amount
             assert balance == m.balance[user]
@@ -272,7 +272,7 @@ def machine_for(db_url: str):
             (order,) = self.pick_orders(data, max_size=1, prefer=lambda o: o.status not in FINAL)
             if remains is not None and remains > 0 and order in m.orders and data.draw(st.booleans()):
                 remains = remains % (m.orders[order].units + 1)  # often a remains that fits the order
-            call = orders.operator_set_status(self.panel, order, status, remains=remains, start_count=start_count)
+            call = orders.operator_set_status(self.panel, order, status, remains=remains, start_count=start_count, actor="ops")
             new = STATUS_INPUTS[status]
             if new is None:
                 with pytest.raises(InvalidField) as info:
@@ -504,10 +504,10 @@ def test_the_model_catches_a_double_refund(sqlite_url):
         db = await open_database(sqlite_url)
         panel = Panel(db=db, clock=lambda: 1_800_000_000)
         try:
-            _, key = await accounts.add_user(panel, "eve", Decimal("5"))
+            _, key = await accounts.add_user(panel, "eve", Decimal("5"), actor="ops")
             sid = await catalog.add_service(panel, name="L", category="C", type="Default", rate="1", min=1, max=1000)
             order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "https://x.com/p", "quantity": 1000})
-            assert await orders.operator_set_status(panel, order_id, "Canceled")
+            assert await orders.operator_set_status(panel, order_id, "Canceled", actor="ops")
             with pytest.raises(IntegrityError):
                 async with db.transaction() as tx:
                     await repo.post_entry(tx, 1, "refund", 1_000_000, 1_800_000_000, order_id=order_id)
@@ -529,7 +529,7 @@ async def test_racing_settlements_refund_exactly_once(db_url, panel_factory):
     """Operator moves and customer cancels on one order, all at once: one wins,
     the order is refunded once, and the losers are told so (no-op or refused)."""
     async with panel_factory(db_url) as panel:
-        _, key = await accounts.add_user(panel, "racer", Decimal("10"))
+        _, key = await accounts.add_user(panel, "racer", Decimal("10"), actor="ops")
         sid = await catalog.add_service(panel, name="L", category="C", type="Default", rate="2", min=1, max=1000,
                                         cancel=True)
         order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "https://x.com/p", "quantity": 1000})
@@ -539,7 +539,7 @@ async def test_racing_settlements_refund_exactly_once(db_url, panel_factory):
                 if i % 3 == 0:
                     return (await orders.cancel(panel, Customer.from_api_key(key), [order_id]))[order_id] or True
                 status, remains = ("Canceled", None) if i % 3 == 1 else ("Partial", 250)
-                return await orders.operator_set_status(panel, order_id, status, remains=remains)
+                return await orders.operator_set_status(panel, order_id, status, remains=remains, actor="ops")
             except StatusMoveRefused as exc:
                 return exc
 
@@ -558,11 +558,11 @@ async def test_racing_settlements_refund_exactly_once(db_url, panel_factory):
 @pytest.mark.anyio
 async def test_racing_refill_requests_create_one_refill(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
-        _, key = await accounts.add_user(panel, "racer", Decimal("10"))
+        _, key = await accounts.add_user(panel, "racer", Decimal("10"), actor="ops")
         sid = await catalog.add_service(panel, name="L", category="C", type="Default", rate="2", min=1, max=1000,
                                         refill=True)
         order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "https://x.com/p", "quantity": 100})
-        await orders.operator_set_status(panel, order_id, "Completed")
+        await orders.operator_set_status(panel, order_id, "Completed", actor="ops")
         results = await asyncio.gather(*(refills.request(panel, Customer.from_api_key(key), [order_id]) for _ in range(20)))
         created = [r[order_id] for r in results if isinstance(r[order_id], int)]
         assert len(created) == 1

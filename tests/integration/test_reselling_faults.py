@@ -120,7 +120,7 @@ async def socket_shop(panel: Panel, clock: Any, profile: str = "68smm", *, balan
         provider = await providers.add_provider(panel, "up", server.url, sim.key, timeout_s=timeout_s,
                                                 concurrency=concurrency)
         imported, _ = await providers.import_services(panel, "up", markup_percent=Decimal(20))
-        _, key = await accounts.add_user(panel, "buyer", Decimal(OPENING_MICROS) / MICROS)
+        _, key = await accounts.add_user(panel, "buyer", Decimal(OPENING_MICROS) / MICROS, actor="ops")
         shop = Shop(panel, clock, sim, server, key, provider, {i.provider_service: i.service for i in imported})
         yield shop
     finally:
@@ -181,30 +181,35 @@ async def test_unknown_outcome_of_add_is_never_resent(fault, sqlite_url, panel_f
         refunded: dict[int, int] = {}
         if resolution == "provider_order":
             [upstream_id] = shop.created_for(stuck)
-            row = await orders.resolve(panel, stuck, provider_order=f" {upstream_id} ")
+            row = await orders.resolve(panel, stuck, provider_order=f" {upstream_id} ", actor="ops")
             assert (row["upstream_state"], row["provider_order"]) == ("placed", str(upstream_id))
             sim.set_order(upstream_id, status="Partial", remains=250)
             await shop.run()  # due at once: polled in this pass
             refunded[stuck] = partial_refund(shop.charged[stuck], 250, 1000)
             assert (await shop.row(stuck))["status"] == "Partial"
             assert sim.add_requests == 3
+            assert [(e.status, e.actor) for e in await orders.history(panel, stuck)] == [
+                ("Pending", "ops"), ("Partial", "worker")]
         elif resolution == "requeue":
-            await orders.resolve(panel, stuck, requeue=True)
+            await orders.resolve(panel, stuck, requeue=True, actor="ops")
             report = await shop.run()
             assert report.placed == 1
             assert sim.add_requests == 4  # sent exactly once more
             assert len(shop.created_for(stuck)) == 1
             assert (await shop.row(stuck))["provider_order"] == str(shop.created_for(stuck)[0])
+            assert [(e.status, e.actor, e.note) for e in await orders.history(panel, stuck)] == [
+                ("Pending", "ops", "requeued by operator")]
         else:
-            row = await orders.resolve(panel, stuck, cancel=True)
+            row = await orders.resolve(panel, stuck, cancel=True, actor="ops")
             assert (row["status"], row["upstream_state"]) == ("Canceled", "canceled")
+            assert [(e.status, e.actor) for e in await orders.history(panel, stuck)] == [("Canceled", "ops")]
             refunded[stuck] = shop.charged[stuck]
             with pytest.raises(InvalidField):
-                await orders.resolve(panel, stuck, cancel=True)  # refunded once, not twice
+                await orders.resolve(panel, stuck, cancel=True, actor="ops")  # refunded once, not twice
             await shop.run_later()
             assert sim.add_requests == 3
         with pytest.raises(InvalidField):  # only a needs_attention order can be resolved
-            await orders.resolve(panel, stuck, requeue=True)
+            await orders.resolve(panel, stuck, requeue=True, actor="ops")
 
         await shop.complete_all()
         for oid in ours:
@@ -225,7 +230,7 @@ async def test_resolve_with_an_upstream_id_of_another_order_is_refused(sqlite_ur
         # Taken already (however it is spelled), or not an id at all: refused, nothing changes.
         for word in (taken, f"00{taken}", "", "  ", f"{taken},{int(taken) + 1}", "abc", "-5"):
             with pytest.raises(InvalidField):
-                await orders.resolve(panel, second, provider_order=word)
+                await orders.resolve(panel, second, provider_order=word, actor="ops")
         row = await shop.row(second)
         assert (row["upstream_state"], row["provider_order"]) == ("needs_attention", None)
         # Polling of the other orders is unharmed.
@@ -416,7 +421,7 @@ async def test_worker_killed_mid_add_ends_in_needs_attention_not_a_second_add(db
         assert sim.add_requests == 1 and len(sim.created_orders) == 1
 
         [upstream_id] = shop.created_for(oid)
-        await orders.resolve(panel, oid, provider_order=str(upstream_id))
+        await orders.resolve(panel, oid, provider_order=str(upstream_id), actor="ops")
         await shop.complete_all()
         assert (await shop.row(oid))["status"] == "Completed"
         await shop.check_money({})
@@ -436,7 +441,7 @@ async def test_claim_committed_then_crash_before_sending(db_url, panel_factory, 
         await shop.run_later()
         assert shop.sim.add_requests == 1 and shop.created_for(oid) == []
         # The operator checked the upstream: it is not there, so it goes once.
-        await orders.resolve(panel, oid, requeue=True)
+        await orders.resolve(panel, oid, requeue=True, actor="ops")
         assert (await shop.run()).placed == 1
         await shop.run_later()
         assert shop.sim.add_requests == 2

@@ -144,7 +144,7 @@ async def open_shop(panel: Panel, clock: Any, sim: Simulator, *, fx: str, markup
         panel, "up", markup_percent=Decimal(markup), make_client=factory
     )
     assert skipped == []
-    _, key = await accounts.add_user(panel, "buyer", OPENING)
+    _, key = await accounts.add_user(panel, "buyer", OPENING, actor="ops")
     worker = Worker(panel, factory)
     return Shop(panel, sim, worker, clock, key, row, {i.provider_service: i for i in imported})
 
@@ -298,6 +298,8 @@ async def _lifecycle(shop: Shop, profile: str, seed: Seed) -> None:
     # baostar's multi-status entries carry only the status: no start count to copy.
     start = 1200 if PROFILES[profile].multi_status_entries_full else None
     assert (row["status"], row["remains"], row["start_count"], row["refund_micros"]) == ("Completed", 0, start, 0)
+    [event] = await orders.history(shop.panel, done)
+    assert (event.status, event.remains, event.start_count, event.actor) == ("Completed", 0, start, "worker")
     assert row["upstream_state"] == "done"
 
     row = await shop.row(part)
@@ -468,11 +470,11 @@ async def test_baostar_partial_without_remains_is_not_guessed(sqlite_url, panel_
             await shop.run(3600)
             assert sim.request_count("status") == polls
             # The operator reads the upstream's page and records it.
-            assert await orders.operator_set_status(panel, oid, "Partial", remains=400)
+            assert await orders.operator_set_status(panel, oid, "Partial", remains=400, actor="ops")
             row = await shop.row(oid)
             assert row["refund_micros"] == partial_refund(shop.charged[oid], 400, 1000)
             assert row["upstream_state"] == "done"
-            assert not await orders.operator_set_status(panel, oid, "Partial", remains=400)  # once
+            assert not await orders.operator_set_status(panel, oid, "Partial", remains=400, actor="ops")  # once
             assert await audit.run(panel) == []
         finally:
             await shop.worker.aclose()
@@ -564,6 +566,7 @@ async def test_like3s_rejection_in_vietnamese_cancels_and_refunds(sqlite_url, pa
             assert (row["status"], row["refund_micros"], row["upstream_state"]) == ("Canceled", shop.charged[oid],
                                                                                    "rejected")
             assert row["upstream_error"] == "Số lượng tối thiểu là 50"
+            assert [(e.status, e.actor) for e in await orders.history(panel, oid)] == [("Canceled", "worker")]
             assert await shop.balance() == before + shop.charged[oid]
             await shop.run(3600)
             assert sim.add_requests == 1 and sim.created_orders == []
@@ -628,7 +631,7 @@ async def test_provider_settings_change_without_losing_orders(sqlite_url, panel_
             row = await orders.order(panel, order)
             assert row["upstream_state"] == "needs_attention" and "Invalid API key" in row["upstream_error"]
             await providers.update_provider(panel, "up", key=sim.key)
-            await orders.resolve(panel, order, requeue=True)
+            await orders.resolve(panel, order, requeue=True, actor="ops")
             await shop.worker.run_once()
             assert (await orders.order(panel, order))["upstream_state"] == "placed"
             assert sim.add_requests == 2 and len(sim.created_orders) == 1  # refused for the key, then created

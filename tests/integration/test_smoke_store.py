@@ -14,7 +14,7 @@ pytestmark = pytest.mark.anyio
 
 async def test_order_charges_and_audits_clean(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
-        _, key = await accounts.add_user(panel, "alice", Decimal("1"))
+        _, key = await accounts.add_user(panel, "alice", Decimal("1"), actor="ops")
         sid = await catalog.add_service(panel, name="Likes", category="FB", type="Default", rate="0.9", min=10, max=10000)
         order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "https://x.com/p", "quantity": "1000"})
         assert await accounts.balance(panel, Customer.from_api_key(key)) == 100_000
@@ -29,14 +29,14 @@ async def test_operator_partial_needs_remains(db_url, panel_factory):
     from smmpanel.domain.errors import InvalidField
 
     async with panel_factory(db_url) as panel:
-        _, key = await accounts.add_user(panel, "bob", Decimal("5"))
+        _, key = await accounts.add_user(panel, "bob", Decimal("5"), actor="ops")
         sid = await catalog.add_service(panel, name="Views", category="TT", type="Default", rate="1", min=10, max=10000)
         order_id = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "@bob", "quantity": "1000"})
         with pytest.raises(InvalidField) as refused:
-            await orders.operator_set_status(panel, order_id, "Partial")
+            await orders.operator_set_status(panel, order_id, "Partial", actor="ops")
         assert refused.value.params["field"] == "remains"
         assert (await orders.order(panel, order_id))["status"] == "Pending"
-        assert await orders.operator_set_status(panel, order_id, "Partial", remains=250)
+        assert await orders.operator_set_status(panel, order_id, "Partial", remains=250, actor="ops")
         assert (await orders.order(panel, order_id))["refund_micros"] == 250_000
 
 
@@ -47,13 +47,13 @@ async def test_a_refill_refused_by_the_unique_index_keeps_the_others(db_url, pan
     from smmpanel.services import refills
 
     async with panel_factory(db_url) as panel:
-        _, key = await accounts.add_user(panel, "rita", Decimal("5"))
+        _, key = await accounts.add_user(panel, "rita", Decimal("5"), actor="ops")
         sid = await catalog.add_service(panel, name="Subs", category="YT", type="Default", rate="1", min=10,
                                         max=10000, refill=True)
         first = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "@a", "quantity": "100"})
         second = await orders.place_order(panel, Customer.from_api_key(key), {"service": sid, "link": "@b", "quantity": "100"})
         for order_id in (first, second):
-            await orders.operator_set_status(panel, order_id, "Completed")
+            await orders.operator_set_status(panel, order_id, "Completed", actor="ops")
         assert isinstance((await refills.request(panel, Customer.from_api_key(key), [first]))[first], int)
         # The race the pre-check can't see: pretend the active refill wasn't there yet.
         async def not_yet(conn, order_id):

@@ -9,6 +9,7 @@ import click
 from ..domain.money import plain, to_micros
 from ..services import accounts, auth
 from ..services.panel import Panel
+from ..services.principal import ACTOR_CLI
 from .base import parse_money_arg, emit, json_option, main, with_panel
 
 
@@ -36,7 +37,8 @@ async def users_add(panel: Panel, name: str, balance: str, email: str | None, pa
                     as_json: bool) -> None:
     opening = parse_money_arg(balance, "balance")
     role = "operator" if operator else "customer"
-    user_id, key = await auth.register(panel, name, email=email, password=password, role=role, balance=opening)
+    user_id, key = await auth.register(panel, name, email=email, password=password, role=role, balance=opening,
+                                        actor=ACTOR_CLI)
     emit(as_json, {"id": user_id, "name": name, "api_key": key, "balance": plain(to_micros(opening)), "role": role,
                    "email": email},
          f"{'operator' if operator else 'user'} {name} (id {user_id}) created\nAPI key (shown once): {key}")
@@ -136,5 +138,6 @@ def funds() -> None:
 @with_panel
 async def funds_add(panel: Panel, name: str, amount: str, note: str | None, as_json: bool) -> None:
     """Deposit AMOUNT (negative: an adjustment down)."""
-    balance = await accounts.add_funds(panel, name, parse_money_arg(amount, "amount", allow_negative=True), note)
+    amount_value = parse_money_arg(amount, "amount", allow_negative=True)
+    balance = await accounts.add_funds(panel, name, amount_value, note, actor=ACTOR_CLI)
     emit(as_json, {"name": name, "amount": amount, "balance": plain(balance)}, f"{name}: balance {plain(balance)}")

@@ -10,6 +10,7 @@ import orjson
 from ..domain.money import plain
 from ..services import orders, refills
 from ..services.panel import Panel
+from ..services.principal import ACTOR_CLI
 from .base import emit, json_option, main, with_panel
 
 
@@ -73,8 +74,21 @@ async def orders_list(panel: Panel, status: str | None, user: str | None, upstre
 @json_option
 @with_panel
 async def orders_show(panel: Panel, order_id: int, as_json: bool) -> None:
+    """One order, and its history: every status change and who made it."""
     data = _order_json(await orders.order(panel, order_id))
-    emit(as_json, data, lambda: "\n".join(f"{k:>16}: {v}" for k, v in data.items()))
+    data["history"] = [
+        {"at": e.created_at_s, "status": e.status, "remains": e.remains, "start_count": e.start_count,
+         "actor": e.actor, "note": e.note}
+        for e in await orders.history(panel, order_id)
+    ]
+
+    def text() -> str:
+        fields = [f"{k:>16}: {v}" for k, v in data.items() if k != "history"]
+        events = [f"  {e['at']} {e['status']} (remains {e['remains']}) by {e['actor']}: {e['note']}"
+                  for e in data["history"]]
+        return "\n".join(fields + ["history:", *events] if events else fields)
+
+    emit(as_json, data, text)
 
 
 @orders_group.command("set")
@@ -87,7 +101,8 @@ async def orders_show(panel: Panel, order_id: int, as_json: bool) -> None:
 async def orders_set(panel: Panel, order_id: int, status: str, remains: int | None, start_count: int | None,
                      as_json: bool) -> None:
     """Record progress by hand; Partial and Canceled post the refund (once)."""
-    changed = await orders.operator_set_status(panel, order_id, status, remains=remains, start_count=start_count)
+    changed = await orders.operator_set_status(panel, order_id, status, actor=ACTOR_CLI, remains=remains,
+                                               start_count=start_count)
     data = _order_json(await orders.order(panel, order_id))
     data["changed"] = changed
     emit(as_json, data, f"order {order_id}: {data['status']}, refunded {data['refunded']}"
@@ -105,7 +120,7 @@ async def orders_resolve(panel: Panel, order_id: int, provider_order: str | None
                          as_json: bool) -> None:
     """Settle an order whose upstream outcome is unknown (needs_attention)."""
     data = _order_json(await orders.resolve(panel, order_id, provider_order=provider_order, requeue=requeue,
-                                            cancel=cancel))
+                                            cancel=cancel, actor=ACTOR_CLI))
     emit(as_json, data, f"order {order_id}: {data['status']}, upstream {data['upstream_state']}")
 
 

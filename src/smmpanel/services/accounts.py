@@ -12,7 +12,7 @@ from ..store.db import IntegrityError
 from ..store.repo import LedgerEntry
 from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
 from .panel import Panel, hash_key, new_api_key
-from .principal import Customer, account
+from .principal import Customer, account, check_actor
 
 MAX_NAME_CHARS = 64
 
@@ -59,11 +59,13 @@ def check_name(name: str) -> str:
     return name
 
 
-async def add_user(panel: Panel, name: str, balance: Decimal = Decimal(0), *, email: str | None = None,
+async def add_user(panel: Panel, name: str, balance: Decimal = Decimal(0), *, actor: str, email: str | None = None,
                    password_hash: str | None = None, role: str = "customer") -> tuple[int, str]:
-    """Create a customer; returns its id and the API key (shown this once only).
-    The website's sign-in fields are checked by ``services.auth``, which calls this."""
+    """Create an account (``actor``: who did); returns its id and the API key
+    (shown this once only). The website's sign-in fields are checked by
+    ``services.auth``, which calls this."""
     name = check_name(name)
+    actor = check_actor(actor)
     key = new_api_key()
     now = panel.clock()
     async with panel.db.transaction() as tx:
@@ -75,7 +77,8 @@ async def add_user(panel: Panel, name: str, balance: Decimal = Decimal(0), *, em
                 raise InvalidField("email", "taken") from None
             raise AlreadyExists(what="user", name=name) from None
         if balance:
-            if await repo.post_entry(tx, user_id, "deposit", to_micros(balance), now, note="opening balance") is None:
+            if await repo.post_entry(tx, user_id, "deposit", to_micros(balance), now, note="opening balance",
+                                     actor=actor) is None:
                 raise InvalidField("balance", "not_negative")
     return user_id, key
 
@@ -105,14 +108,15 @@ async def rotate_key(panel: Panel, name: str) -> str:
     return key
 
 
-async def add_funds(panel: Panel, name: str, amount: Decimal, note: str | None = None) -> int:
-    """A deposit (positive) or an adjustment down (negative). Returns the new balance."""
+async def add_funds(panel: Panel, name: str, amount: Decimal, note: str | None = None, *, actor: str) -> int:
+    """A deposit (positive) or an adjustment down (negative) by ``actor``. Returns the new balance."""
+    actor = check_actor(actor)
     if amount == 0:
         raise InvalidField("amount", "not_zero")
     user = await user_named(panel, name)
     kind = "deposit" if amount > 0 else "adjustment"
     async with panel.db.transaction() as tx:
-        balance = await repo.post_entry(tx, user["id"], kind, to_micros(amount), panel.clock(), note=note)
+        balance = await repo.post_entry(tx, user["id"], kind, to_micros(amount), panel.clock(), note=note, actor=actor)
     if balance is None:
         raise InvalidField("amount", "balance_below_zero")
     return balance

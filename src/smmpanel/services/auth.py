@@ -28,6 +28,7 @@ from ..store import auth as store
 from ..store import repo
 from . import accounts
 from .panel import Panel, hash_key, new_api_key
+from .principal import ACTOR_CUSTOMER
 
 SESSION_TTL_S = 14 * 86_400
 TOKEN_BYTES = 32
@@ -101,13 +102,15 @@ def check_language(language: str) -> str:
 
 
 async def register(panel: Panel, name: str, *, email: str | None = None, password: str | None = None,
-                   role: str = "customer", balance: Decimal = Decimal(0)) -> tuple[int, str]:
-    """A new account (with a password when given); returns its id and API key."""
+                   role: str = "customer", balance: Decimal = Decimal(0), actor: str) -> tuple[int, str]:
+    """A new account (with a password when given; ``actor``: who made it);
+    returns its id and API key."""
     if role not in ROLES:
         raise InvalidField("role", "one_of", allowed=", ".join(ROLES))
     email = check_email(email) if email is not None else None
     password_hash = await hash_password(check_password(password)) if password is not None else None
-    return await accounts.add_user(panel, name, balance, email=email, password_hash=password_hash, role=role)
+    return await accounts.add_user(panel, name, balance, email=email, password_hash=password_hash, role=role,
+                                    actor=actor)
 
 
 async def sign_up(panel: Panel, name: str, email: str, password: str, language: str | None = None) -> WebSession:
@@ -115,7 +118,7 @@ async def sign_up(panel: Panel, name: str, email: str, password: str, language: 
     accounts.check_name(name)
     email = check_email(email)
     check_password(password)
-    user_id, _key = await register(panel, name, email=email, password=password)
+    user_id, _key = await register(panel, name, email=email, password=password, actor=ACTOR_CUSTOMER)
     if language is not None:
         async with panel.db.transaction() as tx:
             await store.set_language(tx, user_id, check_language(language))

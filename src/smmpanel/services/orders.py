@@ -22,10 +22,10 @@ from ..domain.ordertypes import OrderDraft, ServiceTerms, ServiceType, build_ord
 from ..domain.status import Status, decide_move
 from ..store import repo
 from ..store.db import Conn, IntegrityError
-from ..store.repo import CustomerOrder
+from ..store.repo import CustomerOrder, OrderEvent
 from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
 from .panel import Panel
-from .principal import Customer, account
+from .principal import ACTOR_CUSTOMER, Customer, account, check_actor
 
 # Upstream states in which the order has not left the panel: cancelling it
 # needs nobody else's consent.
@@ -195,7 +195,7 @@ async def _cancel_one(tx: Conn, row, service, now: int) -> PanelError | None:
     if row["upstream_state"] in NOT_SENT:
         if status is not Status.PENDING:
             return CancelNotAllowed(reason="started")
-        await apply_status(tx, row, Status.CANCELED, now, note="canceled by customer",
+        await apply_status(tx, row, Status.CANCELED, now, actor=ACTOR_CUSTOMER, note="canceled by customer",
                            upstream_state="canceled" if row["upstream_state"] else None)
         return None
     if row["upstream_state"] != "placed":
@@ -212,12 +212,14 @@ async def apply_status(
     new: Status,
     now: int,
     *,
+    actor: str,
     remains: int | None = None,
     start_count: int | None = None,
     note: str | None = None,
     **extra: Any,
 ) -> bool:
-    """Move an order (locked by the caller) to ``new``; post its refund once.
+    """Move an order (locked by the caller) to ``new``; post its refund once;
+    record the change and who made it (``actor``) in the order's history.
 
     Returns whether anything changed. A repeat of a final status changes
     nothing; a contradicting move raises ``StatusMoveRefused``. The refund's
@@ -240,18 +242,21 @@ async def apply_status(
     if start_count is not None:
         values["start_count"] = start_count
     await repo.update_order(tx, row["id"], now, **values)
+    note = note or f"order {row['id']} {new.value}"
+    await repo.insert_order_event(tx, row["id"], now, status=new.value, remains=values.get("remains", row["remains"]),
+                                  start_count=values.get("start_count", row["start_count"]), actor=actor, note=note)
     if move.refund_micros:
-        await repo.post_entry(
-            tx, row["user_id"], "refund", move.refund_micros, now, order_id=row["id"],
-            note=note or f"order {row['id']} {new.value}",
-        )
+        await repo.post_entry(tx, row["user_id"], "refund", move.refund_micros, now, order_id=row["id"], note=note,
+                              actor=actor)
     return True
 
 
 async def operator_set_status(
-    panel: Panel, order_id: int, status: str, *, remains: int | None = None, start_count: int | None = None
+    panel: Panel, order_id: int, status: str, *, actor: str, remains: int | None = None,
+    start_count: int | None = None,
 ) -> bool:
-    """Manual fulfilment: the operator records progress."""
+    """Manual fulfilment: the operator (``actor``) records progress."""
+    actor = check_actor(actor)
     new = Status.parse(status)
     async with panel.db.transaction() as tx:
         row = await repo.order_by_id(tx, order_id, for_update=True)
@@ -266,20 +271,21 @@ async def operator_set_status(
         if row["upstream_state"] is not None and new in (Status.COMPLETED, Status.PARTIAL, Status.CANCELED):
             # The operator settled it: the worker has nothing left to do here.
             extra = {"upstream_state": "done", "due_at_s": None}
-        return await apply_status(tx, row, new, panel.clock(), remains=remains, start_count=start_count,
+        return await apply_status(tx, row, new, panel.clock(), actor=actor, remains=remains, start_count=start_count,
                                   note=f"order {order_id} {new.value} (operator)", **extra)
 
 
 RESOLVABLE = ("needs_attention",)
 
 
-async def resolve(panel: Panel, order_id: int, *, provider_order: str | None = None, requeue: bool = False,
-                  cancel: bool = False) -> Any:
+async def resolve(panel: Panel, order_id: int, *, actor: str, provider_order: str | None = None,
+                  requeue: bool = False, cancel: bool = False) -> Any:
     """Settle an order whose upstream outcome is unknown, on the operator's word:
     it exists upstream as ``provider_order``; or it provably does not
     (``requeue``: it will be sent again); or give up (``cancel``: full refund)."""
     if sum((provider_order is not None, requeue, cancel)) != 1:
         raise InvalidField("resolve", "one_of", allowed="--provider-order X, --requeue, --cancel")
+    actor = check_actor(actor)
     now = panel.clock()
     async with panel.db.transaction() as tx:
         row = await repo.order_by_id(tx, order_id, for_update=True)
@@ -307,9 +313,19 @@ async def resolve(panel: Panel, order_id: int, *, provider_order: str | None = N
             await repo.update_order(tx, order_id, now, upstream_state="queued", upstream_error="requeued by operator",
                                     due_at_s=now)
         else:
-            await apply_status(tx, row, Status.CANCELED, now, note=f"order {order_id} canceled by operator",
+            await apply_status(tx, row, Status.CANCELED, now, actor=actor, note=f"order {order_id} canceled by operator",
                                upstream_state="canceled", due_at_s=None, upstream_error="canceled by operator")
+        if not cancel:  # the status stays as it is; the history still says who decided what
+            note = "requeued by operator" if requeue else f"resolved by operator: upstream order {upstream_id}"
+            await repo.insert_order_event(tx, order_id, now, status=row["status"], remains=row["remains"],
+                                          start_count=row["start_count"], actor=actor, note=note)
     return await repo.order_by_id(panel.db, order_id)
+
+
+async def history(panel: Panel, order_id: int) -> list[OrderEvent]:
+    """An order's status changes and operator decisions, oldest first."""
+    await order(panel, order_id)  # NotFound for an unknown order
+    return await repo.order_events(panel.db, order_id)
 
 
 async def order(panel: Panel, order_id: int):

@@ -9,10 +9,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..domain.errors import AccountUnavailable, InvalidApiKey, PanelError
+from ..domain import fields as f
+from ..domain.errors import AccountUnavailable, InvalidApiKey, InvalidField, PanelError
 from ..store import repo
 from ..store.repo import UserRef
 from .panel import Panel, hash_key
+
+
+# Who acted, as recorded in ``ledger.actor`` and ``order_events.actor``: an
+# operator's name, or one of these.
+ACTOR_CLI = "cli"
+ACTOR_WORKER = "worker"
+ACTOR_CUSTOMER = "customer"
+MAX_ACTOR_CHARS = 64
+
+
+def check_actor(actor: object) -> str:
+    """An operator use case's ``actor``: a one-line name, never blank."""
+    name = f.parse_text(actor, "actor", max_chars=MAX_ACTOR_CHARS)
+    if not name:
+        raise InvalidField("actor", "required")
+    return name
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,8 +166,9 @@ async def post_entry(
     *,
     order_id: int | None = None,
     note: str | None = None,
+    actor: str | None = None,
 ) -> int | None:
-    """Move a balance and record why, in the caller's transaction.
+    """Move a balance and record why (and who: ``actor``), in the caller's transaction.
 
     Returns the new balance, or None when it would go below zero (nothing is
     written then). A second refund of one order raises ``IntegrityError``
@@ -182,8 +183,8 @@ async def post_entry(
     if balance is None:
         return None
     await conn.execute(
-        "INSERT INTO ledger (user_id, kind, amount_micros, balance_after_micros, order_id, note, created_at_s) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO ledger (user_id, kind, amount_micros, balance_after_micros, order_id, note, created_at_s, actor) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         user_id,
         kind,
         amount_micros,
@@ -191,6 +192,7 @@ async def post_entry(
         order_id,
         note,
         now_s,
+        actor,
     )
     return balance
 
@@ -204,6 +206,7 @@ class LedgerEntry:
     order_id: int | None
     note: str | None
     created_at_s: int
+    actor: str | None  # who moved the money by hand (an operator, "cli"), or whose status change refunded it
 
 
 async def ledger_page(conn: Conn, who: UserRef, *, before_id: int | None, limit: int) -> list[LedgerEntry]:
@@ -215,7 +218,7 @@ async def ledger_page(conn: Conn, who: UserRef, *, before_id: int | None, limit:
         older = f" AND l.id < ${len(args)}"
     args.append(limit)
     rows = await conn.fetch(
-        "SELECT l.id, l.kind, l.amount_micros, l.balance_after_micros, l.order_id, l.note, l.created_at_s "
+        "SELECT l.id, l.kind, l.amount_micros, l.balance_after_micros, l.order_id, l.note, l.created_at_s, l.actor "
         f"FROM ledger l JOIN users u ON u.id = l.user_id WHERE {_user_match(who.column, 1)}{older} "
         f"ORDER BY l.id DESC LIMIT ${len(args)}",
         *args,
@@ -604,6 +607,35 @@ async def update_order(conn: Conn, order_id: int, now_s: int, **values: Any) -> 
     await conn.execute(
         f"UPDATE orders SET updated_at_s = $2, {sets} WHERE id = $1", order_id, now_s, *[values[k] for k in names]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    id: int
+    status: str
+    remains: int | None
+    start_count: int | None
+    actor: str
+    note: str | None
+    created_at_s: int
+
+
+async def insert_order_event(conn: Conn, order_id: int, now_s: int, *, status: str, remains: int | None,
+                             start_count: int | None, actor: str, note: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO order_events (order_id, status, remains, start_count, actor, note, created_at_s) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        order_id, status, remains, start_count, actor, note, now_s,
+    )
+
+
+async def order_events(conn: Conn, order_id: int) -> list[OrderEvent]:
+    rows = await conn.fetch(
+        "SELECT id, status, remains, start_count, actor, note, created_at_s FROM order_events "
+        "WHERE order_id = $1 ORDER BY id",
+        storable_id(order_id),
+    )
+    return [OrderEvent(*row) for row in rows]
 
 
 # ------------------------------------------------------------------ refills

@@ -16,6 +16,7 @@ from ..domain.ordertypes import ServiceType, upstream_params
 from ..domain.schedule import FUNDS_RETRY_S, LEASE_MARGIN_S, poll_interval_s, retry_backoff_s
 from ..domain.status import FINAL, RefillStatus, Status
 from ..services.orders import apply_status
+from ..services.principal import ACTOR_WORKER
 from ..services.panel import Panel
 from ..services.providers import client_for
 from ..store import repo, upstream
@@ -213,7 +214,8 @@ class Worker:
                 report.waiting_funds += 1
             elif kind in DEFINITE_REJECTIONS:
                 locked = await repo.order_by_id(tx, order_id, for_update=True)
-                await apply_status(tx, locked, Status.CANCELED, now, note=f"order {order_id} rejected upstream",
+                await apply_status(tx, locked, Status.CANCELED, now, actor=ACTOR_WORKER,
+                                   note=f"order {order_id} rejected upstream",
                                    upstream_state="rejected", upstream_error=detail, lease_until_s=None, due_at_s=None)
                 report.rejected += 1
             else:
@@ -326,7 +328,7 @@ class Worker:
         if terminal:
             extra["upstream_state"] = "done"
         try:
-            changed = await apply_status(tx, row, status.status, now, remains=status.remains,
+            changed = await apply_status(tx, row, status.status, now, actor=ACTOR_WORKER, remains=status.remains,
                                          start_count=status.start_count,
                                          note=f"order {row['id']} {status.status.value} upstream", **extra)
             if not changed:
