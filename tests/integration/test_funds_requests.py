@@ -137,7 +137,7 @@ async def test_audit_finds_a_payment_deposit_without_its_request_and_the_reverse
         gus, _ = await accounts.add_user(panel, "gus", actor="ops")
         request_id = await funds.request_funds(panel, gus, Decimal("2"), None)
         await funds.approve(panel, request_id, "op")
-        await accounts.add_funds(panel, "gus", Decimal("1"), "operator's own deposit: not a payment")
+        await accounts.add_funds(panel, "gus", Decimal("1"), "operator's own deposit: not a payment", actor="ops")
         assert await audit.run(panel) == []
         # A second manual deposit that no request accounts for...
         async with panel.db.transaction() as tx:

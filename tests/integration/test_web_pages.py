@@ -37,7 +37,7 @@ async def shop(app, *names: str, balance: str = "50"):
 async def customer(panel, browser, name: str, balance: str = "50"):
     b = browser()
     await b.sign_up(name)
-    await accounts.add_funds(panel, name, Decimal(balance))
+    await accounts.add_funds(panel, name, Decimal(balance), actor="ops")
     return b
 
 
@@ -157,7 +157,7 @@ async def test_refill_and_cancel_buttons_only_where_allowed(db_url):
         assert "Cancel accepted" in page and "Canceled" in page and ">Cancel</button>" not in page
         assert balance_on((await b.get("/")).text) == "49.68000 USD"  # the first one refunded in full
         third = placed_id(await b.submit("/order", {"service": LIKES, "link": "https://x.com/3", "quantity": "100"}))
-        await orders.operator_set_status(panel, third, "Completed")
+        await orders.operator_set_status(panel, third, "Completed", actor="ops")
         page = (await b.get(f"/orders/{third}")).text
         assert ">Refill</button>" in page and ">Cancel</button>" not in page
         await b.submit(f"/orders/{third}/refill", {}, form_page=f"/orders/{third}")

@@ -27,3 +27,9 @@ def resale_rate_micros(upstream_rate_micros: int, fx: Decimal, markup_percent: D
     """Our rate for an imported service: upstream rate x fx x (1 + markup/100)."""
     value = Decimal(upstream_rate_micros) * fx * (1 + markup_percent / 100)
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def below_cost(rate_micros: int, cost_micros: int | None) -> bool:
+    """Selling under the upstream's cost loses money on each order: the
+    operator is asked to confirm (website) or warned (CLI)."""
+    return cost_micros is not None and rate_micros < cost_micros

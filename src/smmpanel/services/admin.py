@@ -1,0 +1,249 @@
+"""The operator's reads for the admin website, and its bulk actions.
+
+Every change an admin page makes goes through the same use cases as the CLI
+(``accounts``, ``catalog``, ``orders``, ``refills``, ``funds``,
+``providers``); the bulk actions here only apply one of them to each item of
+a selection, each in its own transaction, and report each item's outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Sequence
+
+from ..domain import fields as f
+from ..domain.errors import InvalidField, NotFound, PanelError
+from ..domain.money import MICROS_PER_UNIT, parse_amount
+from ..domain.ordertypes import TYPE_SPECS, ServiceType, Units
+from ..domain.pricing import charge_micros
+from ..domain.status import Status
+from ..store import admin as store
+from ..store import payments
+from ..store.admin import DayFigures, OrderFilter
+from . import catalog, orders, providers
+from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
+from .panel import Panel
+
+DAY_S = 86_400
+CHART_DAYS = 30
+ATTENTION_LISTED = 20
+MAX_BULK_ITEMS = 500
+MAX_PERCENT_CHANGE = Decimal(1000)
+USER_SORTS = tuple(store.USER_SORTS)
+
+
+# --------------------------------------------------------------- dashboard
+
+
+@dataclass(frozen=True)
+class Period:
+    orders: int
+    revenue_micros: int  # charges net of refunds
+    cost_micros: int  # upstream cost of what was delivered, where the cost is known
+    profit_micros: int  # revenue of the orders whose cost is known, minus that cost
+    cost_known_orders: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    today: Period
+    month: Period
+    days: list[DayFigures]  # the chart: one per day of the last CHART_DAYS, oldest first
+    first_day: int
+    attention: list[Any]
+    attention_count: int
+    upstream_states: dict[str, int]
+    pending_funds: int
+    pending_funds_micros: int
+
+
+def delivered_cost_micros(cost_micros: int, type_: str, status: str, orders_n: int, units: int, remains: int) -> int:
+    """The upstream cost of what was delivered: nothing of a Canceled order,
+    the delivered part of a Partial one, all of the others (a flat type costs
+    its rate per order, refunded in proportion like its charge)."""
+    if status == Status.CANCELED.value:
+        return 0
+    flat = TYPE_SPECS[ServiceType(type_)].units is Units.FLAT
+    if flat:
+        whole = cost_micros * orders_n
+        if status != Status.PARTIAL.value or not units:
+            return whole
+        return (whole * (units - remains) + units // 2) // units
+    delivered = units - remains if status == Status.PARTIAL.value else units
+    return charge_micros(cost_micros, delivered)
+
+
+async def _period(panel: Panel, since_s: int, day_from: int, days: list[DayFigures]) -> Period:
+    """Figures since ``since_s``: revenue from the ledger (per day), cost from the orders."""
+    chosen = [d for d in days if d.day >= day_from]
+    revenue = sum(d.charged_micros - d.refunded_micros for d in chosen)
+    cost = known_revenue = known = 0
+    for basis in await store.cost_basis(panel.db, since_s):
+        if basis.cost_micros is None:
+            continue
+        cost += delivered_cost_micros(basis.cost_micros, basis.type, basis.status, basis.orders, basis.units,
+                                      basis.remains)
+        known += basis.orders
+    known_revenue = await store.revenue_of_costed_orders(panel.db, since_s) if known else 0
+    return Period(sum(d.orders for d in chosen), revenue, cost, known_revenue - cost, known)
+
+
+async def dashboard(panel: Panel) -> Dashboard:
+    now = panel.clock()
+    today = now // DAY_S
+    first_day = today - CHART_DAYS + 1
+    noon = datetime.fromtimestamp(now, timezone.utc)
+    month_start_s = int(datetime(noon.year, noon.month, 1, tzinfo=timezone.utc).timestamp())
+    since_s = min(first_day * DAY_S, month_start_s)
+    figures = {d.day: d for d in await store.daily_figures(panel.db, since_s, DAY_S)}
+    all_days = [figures.get(day, DayFigures(day, 0, 0, 0)) for day in range(since_s // DAY_S, today + 1)]
+    states = await store.upstream_state_counts(panel.db)
+    resolvable = list(orders.RESOLVABLE)
+    pending_n, pending_micros = await store.pending_funds_total(panel.db)
+    return Dashboard(
+        today=await _period(panel, today * DAY_S, today, all_days),
+        month=await _period(panel, month_start_s, month_start_s // DAY_S, all_days),
+        days=[d for d in all_days if d.day >= first_day],
+        first_day=first_day,
+        attention=await store.orders_in_states(panel.db, resolvable, ATTENTION_LISTED),
+        attention_count=sum(states.get(state, 0) for state in resolvable),
+        upstream_states=states,
+        pending_funds=pending_n,
+        pending_funds_micros=pending_micros,
+    )
+
+
+# ------------------------------------------------------------------- users
+
+
+async def find_users(panel: Panel, *, search: str | None = None, sort: str = "created", offset: int = 0,
+                     limit: int = DEFAULT_PAGE_ITEMS) -> list:
+    if sort not in store.USER_SORTS:
+        raise InvalidField("sort", "one_of", allowed=", ".join(store.USER_SORTS))
+    return await store.users_page(panel.db, search=(search or "").strip() or None, sort=sort,
+                                  offset=max(0, offset), limit=check_limit(limit))
+
+
+async def user(panel: Panel, user_id: int):
+    row = await store.user_by_id(panel.db, user_id)
+    if row is None:
+        raise NotFound(what="user", name=str(user_id))
+    return row
+
+
+async def custom_rates(panel: Panel, user_id: int) -> list:
+    return await store.custom_rates_of(panel.db, user_id)
+
+
+async def user_funds_requests(panel: Panel, user_id: int, *, limit: int = DEFAULT_PAGE_ITEMS) -> list:
+    return await payments.funds_requests_of(panel.db, user_id, check_limit(limit))
+
+
+# ------------------------------------------------------------------ orders
+
+
+async def find_orders(panel: Panel, wanted: OrderFilter, *, before_id: int | None = None,
+                      limit: int = DEFAULT_PAGE_ITEMS) -> Page:
+    limit, before_id = check_limit(limit), check_before_id(before_id)
+    if wanted.status is not None:
+        wanted = replace(wanted, status=Status.parse(wanted.status).value)
+    rows = await store.orders_page(panel.db, wanted, before_id=before_id, limit=limit + 1)
+    return page_of(rows, limit)
+
+
+async def upstream_states(panel: Panel) -> dict[str, int]:
+    return await store.upstream_state_counts(panel.db)
+
+
+@dataclass
+class BulkOutcome:
+    done: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)
+    failed: dict[int, PanelError] = field(default_factory=dict)
+
+
+def check_selection(ids: Sequence[Any], name: str = "ids") -> list[int]:
+    chosen = list(dict.fromkeys(f.parse_int(raw, name) for raw in ids))
+    if not chosen:
+        raise InvalidField(name, "required")
+    if len(chosen) > MAX_BULK_ITEMS:
+        raise InvalidField(name, "too_many", max=MAX_BULK_ITEMS)
+    return chosen
+
+
+async def bulk_set_status(panel: Panel, ids: Sequence[Any], status: str, *, actor: str) -> BulkOutcome:
+    """``orders.operator_set_status`` on each order (its own refund rules, its own transaction)."""
+    Status.parse(status)
+    outcome = BulkOutcome()
+    for order_id in check_selection(ids):
+        try:
+            changed = await orders.operator_set_status(panel, order_id, status, actor=actor)
+        except PanelError as exc:
+            outcome.failed[order_id] = exc
+        else:
+            (outcome.done if changed else outcome.unchanged).append(order_id)
+    return outcome
+
+
+# ---------------------------------------------------------------- services
+
+
+def margin_percent(rate_micros: int, cost_micros: int | None) -> Decimal | None:
+    """The markup over cost, in percent (one decimal); None when the cost is unknown or zero."""
+    if not cost_micros:
+        return None
+    return ((Decimal(rate_micros - cost_micros) * 100) / cost_micros).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def scaled_rate(rate_micros: int, percent: Decimal) -> int:
+    """``rate × (1 + percent/100)``, rounded half up to the micro-unit."""
+    return int((Decimal(rate_micros) * (100 + percent) / 100).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+async def bulk_change_rates(panel: Panel, ids: Sequence[Any], percent: Any) -> BulkOutcome:
+    """Raise (or lower) the rate of each chosen service by ``percent`` through
+    ``catalog.set_service``."""
+    change = parse_amount(percent, "percent", allow_negative=True)
+    if change <= -100 or change > MAX_PERCENT_CHANGE:
+        raise InvalidField("percent", "range", min=-99, max=MAX_PERCENT_CHANGE)
+    outcome = BulkOutcome()
+    for service_id in check_selection(ids):
+        try:
+            row = await catalog.service(panel, service_id)
+            new_rate = Decimal(scaled_rate(row["rate_micros"], change)) / MICROS_PER_UNIT
+            await catalog.set_service(panel, service_id, {"rate": str(new_rate)})
+        except PanelError as exc:
+            outcome.failed[service_id] = exc
+        else:
+            outcome.done.append(service_id)
+    return outcome
+
+
+async def services(panel: Panel) -> list:
+    return await store.services_with_providers(panel.db)
+
+
+# ----------------------------------------------------------------- refills
+
+
+async def find_refills(panel: Panel, *, status: str | None = None, before_id: int | None = None,
+                       limit: int = DEFAULT_PAGE_ITEMS) -> Page:
+    limit, before_id = check_limit(limit), check_before_id(before_id)
+    rows = await store.refills_page(panel.db, status=status, before_id=before_id, limit=limit + 1)
+    return page_of(rows, limit)
+
+
+async def statement_of(panel: Panel, user_id: int, *, before_id: int | None = None,
+                       limit: int = DEFAULT_PAGE_ITEMS) -> Page:
+    """Any account's statement (a disabled one's too), newest first."""
+    limit, before_id = check_limit(limit), check_before_id(before_id)
+    return page_of(await store.ledger_of(panel.db, user_id, before_id=before_id, limit=limit + 1), limit)
+
+
+async def upstream_catalog(panel: Panel, name: str, *, make_client: providers.ClientFactory = providers.client_for) -> list:
+    """The upstream's own service list (to choose what to import)."""
+    row = await providers.provider_named(panel, name)
+    async with make_client(row) as client:
+        return await client.services()
