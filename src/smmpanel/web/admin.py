@@ -233,7 +233,7 @@ async def _services_page(current: Page, *, errors: dict[str, str] | None = None,
     notice = _notice(current, {"created": current._("Service created."), "saved": current._("Service saved."),
                                "bulk": current._("Rates changed.")})
     return current.render("admin_services.html", admin=True, categories=categories, errors=errors or {},
-                          values=values or {"type": ServiceType.DEFAULT.value, "min": "10", "max": "10000"},
+                          values=values or {"type": ServiceType.DEFAULT.value, "min": "10", "max": "10000", "enabled": "1"},
                           types=[t.value for t in ServiceType], flags=SERVICE_FLAGS, notice=notice, status=status,
                           bulk=bulk)
 

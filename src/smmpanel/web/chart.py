@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 
 from ..store.admin import DayFigures
 
-WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 48, 72, 16, 28  # room for the axis labels
+WIDTH, HEIGHT = 960, 260
+LEFT, RIGHT, TOP, BOTTOM = 40, 16, 28, 28  # room for the axis labels (the scales' tops sit above the plot)
 DAY_S = 86_400
 LABEL_EVERY_DAYS = 5
 
