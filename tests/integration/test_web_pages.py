@@ -161,6 +161,7 @@ async def test_refill_and_cancel_buttons_only_where_allowed(db_url):
         page = (await b.get(f"/orders/{third}")).text
         assert ">Refill</button>" in page and ">Cancel</button>" not in page
         await b.submit(f"/orders/{third}/refill", {}, form_page=f"/orders/{third}")
+        assert ">Refill</button>" not in (await b.get(f"/orders/{third}")).text  # one is already active
         again = await b.submit(f"/orders/{third}/refill", {}, form_page=f"/orders/{third}")
         assert again.status_code == 400 and "already has an active refill" in again.text
         refills_page = (await b.get("/refills")).text

@@ -38,7 +38,7 @@ async def users_add(panel: Panel, name: str, balance: str, email: str | None, pa
     opening = parse_money_arg(balance, "balance")
     role = "operator" if operator else "customer"
     user_id, key = await auth.register(panel, name, email=email, password=password, role=role, balance=opening,
-                                        actor=ACTOR_CLI)
+                                       actor=ACTOR_CLI)
     emit(as_json, {"id": user_id, "name": name, "api_key": key, "balance": plain(to_micros(opening)), "role": role,
                    "email": email},
          f"{'operator' if operator else 'user'} {name} (id {user_id}) created\nAPI key (shown once): {key}")

@@ -61,7 +61,7 @@ def check_name(name: str) -> str:
 
 async def add_user(panel: Panel, name: str, balance: Decimal = Decimal(0), *, actor: str, email: str | None = None,
                    password_hash: str | None = None, role: str = "customer") -> tuple[int, str]:
-    """Create an account (``actor``: who did); returns its id and the API key
+    """Create a customer (``actor``: who did); returns its id and the API key
     (shown this once only). The website's sign-in fields are checked by
     ``services.auth``, which calls this."""
     name = check_name(name)

@@ -101,16 +101,16 @@ def check_language(language: str) -> str:
     return language
 
 
-async def register(panel: Panel, name: str, *, email: str | None = None, password: str | None = None,
-                   role: str = "customer", balance: Decimal = Decimal(0), actor: str) -> tuple[int, str]:
-    """A new account (with a password when given; ``actor``: who made it);
-    returns its id and API key."""
+async def register(panel: Panel, name: str, *, actor: str, email: str | None = None, password: str | None = None,
+                   role: str = "customer", balance: Decimal = Decimal(0)) -> tuple[int, str]:
+    """A new account (with a password when given); returns its id and API key.
+    ``actor``: who created it (an operator, ``"cli"``, or the customer signing up)."""
     if role not in ROLES:
         raise InvalidField("role", "one_of", allowed=", ".join(ROLES))
     email = check_email(email) if email is not None else None
     password_hash = await hash_password(check_password(password)) if password is not None else None
-    return await accounts.add_user(panel, name, balance, email=email, password_hash=password_hash, role=role,
-                                    actor=actor)
+    return await accounts.add_user(panel, name, balance, actor=actor, email=email, password_hash=password_hash,
+                                   role=role)
 
 
 async def sign_up(panel: Panel, name: str, email: str, password: str, language: str | None = None) -> WebSession:

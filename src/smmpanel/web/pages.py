@@ -6,6 +6,7 @@ validation and error texts are the API's own (``services``, ``domain``,
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -47,8 +48,10 @@ def _before(current: Page) -> int | None:
 @page(signed_in=True)
 async def dashboard(current: Page) -> Response:
     customer = customer_of(current)
-    summary = await accounts.summary(current.panel, customer)
-    recent = await orders.customer_orders(current.panel, customer, limit=RECENT_ORDERS)
+    summary, recent = await asyncio.gather(  # on PostgreSQL the two reads overlap
+        accounts.summary(current.panel, customer),
+        orders.customer_orders(current.panel, customer, limit=RECENT_ORDERS),
+    )
     return current.render("dashboard.html", summary=summary, recent=recent.items)
 
 
@@ -236,7 +239,8 @@ async def _order_detail(current: Page, order_id: int, *, notice: str | None = No
         return current.render("error.html", status=404, title=current._("Order not found"),
                               text=current.error_text(exc))
     service = await catalog.service(current.panel, order.service_id)
-    can_refill = refills.refusal(order.status, order.created_at_s, service, current.panel.clock()) is None
+    can_refill = (refills.refusal(order.status, order.created_at_s, service, current.panel.clock()) is None
+                  and not await refills.has_active(current.panel, order))
     return current.render("order_detail.html", status=status, order=order, can_refill=can_refill,
                           can_cancel=orders.may_cancel(order, service), notice=notice, error=error)
 
@@ -293,9 +297,11 @@ async def refill_list(current: Page) -> Response:
 async def _funds_page(current: Page, *, values: dict[str, str], errors: dict[str, str], notice: str | None = None,
                       status: int = 200) -> Response:
     customer = customer_of(current)
-    summary = await accounts.summary(current.panel, customer)
-    statement = await accounts.statement(current.panel, customer, before_id=_before(current), limit=PAGE_ITEMS)
-    requests = await funds.customer_requests(current.panel, customer)
+    summary, statement, requests = await asyncio.gather(
+        accounts.summary(current.panel, customer),
+        accounts.statement(current.panel, customer, before_id=_before(current), limit=PAGE_ITEMS),
+        funds.customer_requests(current.panel, customer),
+    )
     return current.render("funds.html", status=status, summary=summary, statement=statement, requests=requests,
                           values=values, errors=errors, notice=notice, first_page=_before(current) is None)
 
