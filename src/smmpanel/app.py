@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from .api.app import API_PATHS, ApiV2
 from .api.render import Dialect
+from .payments.webhook import webhook_routes
 from .services.panel import Panel
 from .settings import Settings
 from .store.db import open_database
@@ -46,6 +47,7 @@ class PanelApp:
 
         self.site = Starlette(routes=[Route("/health", health), *site_routes()], lifespan=lifespan,
                               middleware=[Middleware(SecurityHeaders)])
+        self.site.router.routes.extend(webhook_routes(self))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] in API_PATHS and self.api is not None:

@@ -43,6 +43,14 @@ FIXED: dict[str, tuple[str, str]] = {
         "Too many failed sign-ins; try again in {minutes} minutes",
         "Đăng nhập sai quá nhiều lần; thử lại sau {minutes} phút",
     ),
+    "upstream_failed": (
+        "Provider {provider} did not answer {action}: {detail}",
+        "Nhà cung cấp {provider} không trả lời {action}: {detail}",
+    ),
+    "notification_unauthorized": (
+        "Authorization must be: Apikey <the configured key>",
+        "Authorization phải là: Apikey <khóa đã cấu hình>",
+    ),
     "already_decided": ("{what} {id} is already {status}", "{what} {id} đã được xử lý ({status})"),
 }
 
@@ -69,6 +77,10 @@ RULES: dict[str, tuple[str, str]] = {
     "not_negative": ("must not be negative", "không được âm"),
     "not_zero": ("must not be zero", "không được bằng 0"),
     "positive": ("must be more than zero", "phải lớn hơn 0"),
+    "vietqr_bin": ("must be the bank's 6-digit NAPAS BIN", "phải là mã BIN NAPAS 6 chữ số của ngân hàng"),
+    "vietqr_account": ("must be 1-{max} letters or digits", "gồm 1-{max} chữ cái hoặc chữ số"),
+    "vietqr_purpose": ("must be 1-{max} plain ASCII characters", "gồm 1-{max} ký tự ASCII"),
+    "json_object": ("must be a JSON object", "phải là một đối tượng JSON"),
     "pending_limit": (
         "at most {max} requests may wait for a decision at once",
         "tối đa {max} yêu cầu đang chờ duyệt cùng lúc",

@@ -150,8 +150,22 @@ class SignInThrottled(PanelError):
     code = "sign_in_throttled"
 
 
+class UpstreamFailed(PanelError):
+    """An operator's call on an upstream got no usable answer (unreachable, a
+    refusal, an unreadable reply). params: provider, action, detail."""
+
+    code = "upstream_failed"
+
+
 class AlreadyDecided(PanelError):
     """A funds request or payment was approved, rejected, assigned or
     dismissed before this decision arrived. params: what, id, status."""
 
     code = "already_decided"
+
+
+class NotificationUnauthorized(PanelError):
+    """A payment notification without the right credentials (HTTP 401):
+    nothing in it is read, nothing changes."""
+
+    code = "notification_unauthorized"

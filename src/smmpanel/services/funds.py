@@ -5,8 +5,6 @@ operator checks the money arrived and approves, which posts exactly one
 deposit (``ledger.method = 'manual'``, linked by ``funds_requests.ledger_id``),
 or rejects with a note. Each use case is one transaction.
 
-``customer`` is the signed-in customer's user id until the ``Customer``
-principal (``services/principal.py``) reaches this branch.
 """
 
 from __future__ import annotations
@@ -14,9 +12,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..domain.errors import AlreadyDecided, InvalidField, NotFound
+from ..domain.fields import parse_text
 from ..domain.money import parse_amount, to_micros
 from ..store import payments as store
 from .panel import Panel
+from .principal import Customer, account, check_actor
 
 METHOD = "manual"
 MAX_REFERENCE_CHARS = 200
@@ -27,48 +27,33 @@ MAX_PENDING_PER_CUSTOMER = 5
 MAX_LIST = 500
 
 
-def clean_text(value: str | None, field: str, max_chars: int, *, required: bool = False) -> str | None:
-    """Trimmed free text, None when empty; refused when too long or carrying
-    control characters (they would corrupt the operator's screen or logs)."""
-    if value is not None and not isinstance(value, str):
-        raise InvalidField(field, "text")
-    value = (value or "").strip()
-    if not value:
-        if required:
-            raise InvalidField(field, "required")
+def optional_text(value: object, field: str, max_chars: int) -> str | None:
+    """One line of free text, trimmed; None when absent or blank."""
+    if value is None:
         return None
-    if len(value) > max_chars:
-        raise InvalidField(field, "too_long", max=max_chars)
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidField(field, "control_chars")
-    return value
+    return parse_text(value, field, max_chars=max_chars) or None
 
 
-def _user_id(customer) -> int:
-    # Until this module takes the Customer principal itself: the website passes one made from a user id.
-    return customer.ref.value if hasattr(customer, "ref") else customer
-
-
-async def request_funds(panel: Panel, customer: int, amount: Decimal, reference: str | None) -> int:
+async def request_funds(panel: Panel, customer: Customer, amount: Decimal, reference: str | None) -> int:
     """A pending request for ``amount`` in the panel currency; returns its id."""
     value = parse_amount(amount, "amount")
     if value <= 0:
         raise InvalidField("amount", "positive")
-    reference = clean_text(reference, "reference", MAX_REFERENCE_CHARS)
-    user_id = _user_id(customer)
+    reference = optional_text(reference, "reference", MAX_REFERENCE_CHARS)
+    user_id = (await account(panel, customer))["id"]
     async with panel.db.transaction() as tx:
         # The count and the insert under the customer's row lock: two
         # requests racing can't both pass the limit.
-        if not await store.lock_user(tx, user_id):
-            raise NotFound(what="user", name=str(user_id))
+        await store.lock_user(tx, user_id)
         if await store.pending_request_count(tx, user_id) >= MAX_PENDING_PER_CUSTOMER:
             raise InvalidField("amount", "pending_limit", max=MAX_PENDING_PER_CUSTOMER)
         return await store.insert_funds_request(tx, user_id, to_micros(value), reference, panel.clock())
 
 
-async def customer_requests(panel: Panel, customer: int, *, limit: int = 50) -> list:
+async def customer_requests(panel: Panel, customer: Customer, *, limit: int = 50) -> list:
     """The customer's own requests, newest first."""
-    return await store.funds_requests_of(panel.db, _user_id(customer), min(max(limit, 1), MAX_LIST))
+    user_id = (await account(panel, customer))["id"]
+    return await store.funds_requests_of(panel.db, user_id, min(max(limit, 1), MAX_LIST))
 
 
 async def pending_requests(panel: Panel, *, limit: int = MAX_LIST) -> list:
@@ -89,7 +74,7 @@ async def approve(panel: Panel, request_id: int, actor: str) -> int:
     A second approval (a double click, two operators) finds the request no
     longer pending and raises ``AlreadyDecided``; nothing is credited twice.
     """
-    actor = clean_text(actor, "actor", MAX_NOTE_CHARS, required=True)
+    actor = check_actor(actor)
     now = panel.clock()
     async with panel.db.transaction() as tx:
         decided = await store.decide_funds_request(tx, request_id, "approved", now, actor, None)
@@ -105,8 +90,8 @@ async def approve(panel: Panel, request_id: int, actor: str) -> int:
 
 async def reject(panel: Panel, request_id: int, actor: str, note: str | None) -> None:
     """Refuse a pending request, saying why (the customer sees the note)."""
-    actor = clean_text(actor, "actor", MAX_NOTE_CHARS, required=True)
-    note = clean_text(note, "note", MAX_NOTE_CHARS)
+    actor = check_actor(actor)
+    note = optional_text(note, "note", MAX_NOTE_CHARS)
     async with panel.db.transaction() as tx:
         if await store.decide_funds_request(tx, request_id, "rejected", panel.clock(), actor, note) is None:
             await _refuse_decided(tx, request_id)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .db import Conn, Row
-from .repo import (
-    MAX_DB_ID, ORDER_COLUMNS, ORDER_FROM, REFILL_COLUMNS, REFILL_FROM, LedgerEntry, like_pattern, storable_id,
-)
+from .accounts import LedgerEntry
+from .orders import ORDER_COLUMNS, ORDER_FROM
+from .refills import REFILL_COLUMNS, REFILL_FROM
+from .sql import MAX_DB_ID, like_pattern, storable_id
 
 # ------------------------------------------------------------------ orders
 

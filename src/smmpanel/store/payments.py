@@ -28,7 +28,7 @@ async def credit(
 ) -> tuple[int, int]:
     """Post a paid-for deposit in the caller's transaction: (ledger id, new balance).
 
-    Unlike ``repo.post_entry`` it returns the entry's id (the payment links
+    Unlike ``accounts.post_entry`` it returns the entry's id (the payment links
     it) and records the payment method. Money that arrived is credited even
     to a disabled account: disabling stops spending, not receiving.
     """
@@ -135,18 +135,20 @@ PAYMENT_FROM = "payments p LEFT JOIN users u ON u.id = p.user_id"
 
 
 async def insert_payment(
-    conn: Conn, *, method: str, external_id: str, reason: str | None, paid_amount: str, paid_currency: str,
+    conn: Conn, *, method: str, external_id: str, reason: str | None, user_id: int | None, paid_amount: str,
+    paid_currency: str,
     reference: str | None, content: str | None, details: dict[str, Any], now_s: int,
 ) -> int | None:
     """Record money seen arriving, as unmatched; None when this (method,
     external id) was recorded before: a repeat, to be acknowledged and ignored."""
     return await conn.fetchval(
-        "INSERT INTO payments (method, external_id, status, reason, paid_amount, paid_currency, reference, content, "
-        "details, received_at_s) VALUES ($1, $2, 'unmatched', $3, $4, $5, $6, $7, $8, $9) "
+        "INSERT INTO payments (method, external_id, status, reason, user_id, paid_amount, paid_currency, reference, "
+        "content, details, received_at_s) VALUES ($1, $2, 'unmatched', $3, $4, $5, $6, $7, $8, $9, $10) "
         "ON CONFLICT (method, external_id) DO NOTHING RETURNING id",
         method,
         external_id,
         reason,
+        user_id,
         paid_amount,
         paid_currency,
         reference,
