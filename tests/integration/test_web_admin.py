@@ -300,3 +300,38 @@ async def test_every_admin_page_renders_and_takes_a_fixed_number_of_queries(db_u
             await orders.place_order(panel, alice, {"service": likes, "link": f"https://x.com/{i}", "quantity": 10})
         many = {p: await count_queries(p) for p in pages}
         assert many == few  # no query per row
+
+
+async def test_an_unmatched_bank_transfer_is_assigned_once_or_dismissed_from_the_funds_page(db_url):
+    from dataclasses import replace
+
+    from smmpanel.domain.banktransfer import BankTerms, IncomingTransfer
+    from smmpanel.services import payments
+
+    terms = BankTerms(bin="970415", account="0123456789", account_name="CONG TY SMM", vnd_rate=Decimal("0.00004"))
+
+    def transfer(n: int, content: str) -> IncomingTransfer:
+        return IncomingTransfer(external_id=f"tx{n}", incoming=True, amount_vnd=500_000, account=terms.account,
+                                sub_account=None, content=content, code=None, reference=f"FT{n}", details={})
+
+    async with website(db_url) as (app, browser):
+        panel = app.site.state.web.panel
+        app.site.state.web.settings = replace(app.site.state.web.settings, bank=terms)
+        olga = await operator(panel, browser)
+        await customer(browser, "alice")
+        for n, content in enumerate(("chuyen tien khong ma", "nap tien nham")):
+            assert (await payments.receive_transfer(panel, terms, transfer(n, content))).outcome == "unmatched"
+        page = (await olga.get("/admin/funds")).text
+        assert "chuyen tien khong ma" in page and "500000 VND" in page
+        first, second = [row["id"] for row in await payments.list_payments(panel, "unmatched")][::-1]
+        token = csrf_of(page)
+        answers = await asyncio.gather(*(
+            olga.client.post(f"/admin/payments/{first}/assign", data={"csrf": token, "user": "alice"})
+            for _ in range(2)))
+        assert sorted(a.status_code for a in answers) == [303, 409]
+        assert (await accounts.user_named(panel, "alice"))["balance_micros"] == 20_000_000  # once
+        r = await olga.client.post(f"/admin/payments/{second}/dismiss", data={"csrf": token, "note": ""})
+        assert r.status_code == 409  # a reason is required
+        r = await olga.client.post(f"/admin/payments/{second}/dismiss", data={"csrf": token, "note": "bank returned it"})
+        assert r.status_code == 303
+        assert "No unmatched transfers." in (await olga.get("/admin/funds")).text

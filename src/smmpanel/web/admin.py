@@ -22,7 +22,7 @@ from ..domain.money import from_micros, parse_amount, to_micros
 from ..domain.ordertypes import ServiceType
 from ..domain.pricing import below_cost
 from ..domain.status import RefillStatus, Status
-from ..services import accounts, admin, auth, catalog, funds, orders, providers, refills
+from ..services import accounts, admin, auth, catalog, funds, orders, payments, providers, refills
 from ..store.admin import OrderFilter
 from .chart import daily_chart
 from .core import Page, form_values, page
@@ -32,6 +32,7 @@ PAGE_ITEMS = 50
 SERVICE_FIELDS = ("name", "category", "type", "rate", "min", "max", "refill_days", "subscription_posts", "description")
 SERVICE_FLAGS = ("refill", "cancel", "dripfeed", "enabled", "deny_duplicate_link")
 PROVIDER_FIELDS = ("name", "url", "key", "encoding", "currency", "fx", "timeout")
+UNMATCHED = "unmatched"  # the payments status of transfers no customer could be matched to (services.payments)
 
 
 def operator_page(handler: Callable[[Page], Awaitable[Response]]) -> Callable:
@@ -641,9 +642,13 @@ async def refill_set_status(current: Page) -> Response:
 
 async def _funds_page(current: Page, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
     pending = await funds.pending_requests(current.panel)
+    unmatched = await payments.list_payments(current.panel, UNMATCHED)
     notice = _notice(current, {"approved": current._("Request approved: the balance is credited."),
-                               "rejected": current._("Request rejected.")})
-    return current.render("admin_funds.html", admin=True, pending=pending, errors=errors or {}, notice=notice,
+                               "rejected": current._("Request rejected."),
+                               "assigned": current._("Transfer credited to the customer."),
+                               "dismissed": current._("Transfer dismissed.")})
+    return current.render("admin_funds.html", admin=True, pending=pending, unmatched=unmatched,
+                          bank=current.web.settings.bank is not None, errors=errors or {}, notice=notice,
                           status=status)
 
 
@@ -671,6 +676,31 @@ async def funds_reject(current: Page) -> Response:
     except PanelError as exc:
         return await _funds_page(current, errors={"form": current.error_text(exc)}, status=409)
     return current.redirect("/admin/funds?done=rejected")
+
+
+@operator_page
+async def payment_assign(current: Page) -> Response:
+    form = await current.form()
+    bank = current.web.settings.bank
+    try:
+        if bank is None:
+            raise InvalidField("payment", "one_of", allowed="bank transfers configured (SMMPANEL_VIETQR_*)")
+        await payments.assign(current.panel, bank, _int_param(current, "payment_id"), str(form.get("user") or ""),
+                              actor_of(current), str(form.get("note") or "") or None)
+    except PanelError as exc:
+        return await _funds_page(current, errors={"form": current.error_text(exc)}, status=409)
+    return current.redirect("/admin/funds?done=assigned")
+
+
+@operator_page
+async def payment_dismiss(current: Page) -> Response:
+    form = await current.form()
+    try:
+        await payments.dismiss(current.panel, _int_param(current, "payment_id"), actor_of(current),
+                               str(form.get("note") or ""))
+    except PanelError as exc:
+        return await _funds_page(current, errors={"form": current.error_text(exc)}, status=409)
+    return current.redirect("/admin/funds?done=dismissed")
 
 
 ROUTES = [
@@ -704,4 +734,6 @@ ROUTES = [
     Route("/admin/funds", funds_list, methods=["GET"]),
     Route("/admin/funds/{request_id:int}/approve", funds_approve, methods=["POST"]),
     Route("/admin/funds/{request_id:int}/reject", funds_reject, methods=["POST"]),
+    Route("/admin/payments/{payment_id:int}/assign", payment_assign, methods=["POST"]),
+    Route("/admin/payments/{payment_id:int}/dismiss", payment_dismiss, methods=["POST"]),
 ]
