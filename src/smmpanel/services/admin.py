@@ -19,9 +19,12 @@ from ..domain.money import MICROS_PER_UNIT, parse_amount
 from ..domain.ordertypes import TYPE_SPECS, ServiceType, Units
 from ..domain.pricing import charge_micros
 from ..domain.status import Status
-from ..store import admin as store
-from ..store import payments
-from ..store.admin import DayFigures, OrderFilter
+from ..store import accounts as accounts_store
+from ..store import catalog as catalog_store
+from ..store import orders as orders_store
+from ..store import payments as payments_store
+from ..store import refills as refills_store
+from ..store.orders import DayFigures, OrderFilter
 from . import catalog, orders, providers
 from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
 from .panel import Panel
@@ -31,7 +34,7 @@ CHART_DAYS = 30
 ATTENTION_LISTED = 20
 MAX_BULK_ITEMS = 500
 MAX_PERCENT_CHANGE = Decimal(1000)
-USER_SORTS = tuple(store.USER_SORTS)
+USER_SORTS = tuple(accounts_store.USER_SORTS)
 
 
 # --------------------------------------------------------------- dashboard
@@ -80,13 +83,13 @@ async def _period(panel: Panel, since_s: int, day_from: int, days: list[DayFigur
     chosen = [d for d in days if d.day >= day_from]
     revenue = sum(d.charged_micros - d.refunded_micros for d in chosen)
     cost = known_revenue = known = 0
-    for basis in await store.cost_basis(panel.db, since_s):
+    for basis in await orders_store.cost_basis(panel.db, since_s):
         if basis.cost_micros is None:
             continue
         cost += delivered_cost_micros(basis.cost_micros, basis.type, basis.status, basis.orders, basis.units,
                                       basis.remains)
         known += basis.orders
-    known_revenue = await store.revenue_of_costed_orders(panel.db, since_s) if known else 0
+    known_revenue = await orders_store.revenue_of_costed_orders(panel.db, since_s) if known else 0
     return Period(sum(d.orders for d in chosen), revenue, cost, known_revenue - cost, known)
 
 
@@ -97,17 +100,17 @@ async def dashboard(panel: Panel) -> Dashboard:
     noon = datetime.fromtimestamp(now, timezone.utc)
     month_start_s = int(datetime(noon.year, noon.month, 1, tzinfo=timezone.utc).timestamp())
     since_s = min(first_day * DAY_S, month_start_s)
-    figures = {d.day: d for d in await store.daily_figures(panel.db, since_s, DAY_S)}
+    figures = {d.day: d for d in await orders_store.daily_figures(panel.db, since_s, DAY_S)}
     all_days = [figures.get(day, DayFigures(day, 0, 0, 0)) for day in range(since_s // DAY_S, today + 1)]
-    states = await store.upstream_state_counts(panel.db)
+    states = await orders_store.upstream_state_counts(panel.db)
     resolvable = list(orders.RESOLVABLE)
-    pending_n, pending_micros = await store.pending_funds_total(panel.db)
+    pending_n, pending_micros = await payments_store.pending_funds_total(panel.db)
     return Dashboard(
         today=await _period(panel, today * DAY_S, today, all_days),
         month=await _period(panel, month_start_s, month_start_s // DAY_S, all_days),
         days=[d for d in all_days if d.day >= first_day],
         first_day=first_day,
-        attention=await store.orders_in_states(panel.db, resolvable, ATTENTION_LISTED),
+        attention=await orders_store.orders_in_states(panel.db, resolvable, ATTENTION_LISTED),
         attention_count=sum(states.get(state, 0) for state in resolvable),
         upstream_states=states,
         pending_funds=pending_n,
@@ -120,25 +123,25 @@ async def dashboard(panel: Panel) -> Dashboard:
 
 async def find_users(panel: Panel, *, search: str | None = None, sort: str = "created", offset: int = 0,
                      limit: int = DEFAULT_PAGE_ITEMS) -> list:
-    if sort not in store.USER_SORTS:
-        raise InvalidField("sort", "one_of", allowed=", ".join(store.USER_SORTS))
-    return await store.users_page(panel.db, search=(search or "").strip() or None, sort=sort,
+    if sort not in accounts_store.USER_SORTS:
+        raise InvalidField("sort", "one_of", allowed=", ".join(accounts_store.USER_SORTS))
+    return await accounts_store.users_page(panel.db, search=(search or "").strip() or None, sort=sort,
                                   offset=max(0, offset), limit=check_limit(limit))
 
 
 async def user(panel: Panel, user_id: int):
-    row = await store.user_by_id(panel.db, user_id)
+    row = await accounts_store.user_by_id(panel.db, user_id)
     if row is None:
         raise NotFound(what="user", name=str(user_id))
     return row
 
 
 async def custom_rates(panel: Panel, user_id: int) -> list:
-    return await store.custom_rates_of(panel.db, user_id)
+    return await accounts_store.custom_rates_of(panel.db, user_id)
 
 
 async def user_funds_requests(panel: Panel, user_id: int, *, limit: int = DEFAULT_PAGE_ITEMS) -> list:
-    return await payments.funds_requests_of(panel.db, user_id, check_limit(limit))
+    return await payments_store.funds_requests_of(panel.db, user_id, check_limit(limit))
 
 
 # ------------------------------------------------------------------ orders
@@ -149,12 +152,12 @@ async def find_orders(panel: Panel, wanted: OrderFilter, *, before_id: int | Non
     limit, before_id = check_limit(limit), check_before_id(before_id)
     if wanted.status is not None:
         wanted = replace(wanted, status=Status.parse(wanted.status).value)
-    rows = await store.orders_page(panel.db, wanted, before_id=before_id, limit=limit + 1)
+    rows = await orders_store.orders_page(panel.db, wanted, before_id=before_id, limit=limit + 1)
     return page_of(rows, limit)
 
 
 async def upstream_states(panel: Panel) -> dict[str, int]:
-    return await store.upstream_state_counts(panel.db)
+    return await orders_store.upstream_state_counts(panel.db)
 
 
 @dataclass
@@ -222,7 +225,7 @@ async def bulk_change_rates(panel: Panel, ids: Sequence[Any], percent: Any) -> B
 
 
 async def services(panel: Panel) -> list:
-    return await store.services_with_providers(panel.db)
+    return await catalog_store.services_with_providers(panel.db)
 
 
 # ----------------------------------------------------------------- refills
@@ -231,7 +234,7 @@ async def services(panel: Panel) -> list:
 async def find_refills(panel: Panel, *, status: str | None = None, before_id: int | None = None,
                        limit: int = DEFAULT_PAGE_ITEMS) -> Page:
     limit, before_id = check_limit(limit), check_before_id(before_id)
-    rows = await store.refills_page(panel.db, status=status, before_id=before_id, limit=limit + 1)
+    rows = await refills_store.refills_page(panel.db, status=status, before_id=before_id, limit=limit + 1)
     return page_of(rows, limit)
 
 
@@ -239,7 +242,7 @@ async def statement_of(panel: Panel, user_id: int, *, before_id: int | None = No
                        limit: int = DEFAULT_PAGE_ITEMS) -> Page:
     """Any account's statement (a disabled one's too), newest first."""
     limit, before_id = check_limit(limit), check_before_id(before_id)
-    return page_of(await store.ledger_of(panel.db, user_id, before_id=before_id, limit=limit + 1), limit)
+    return page_of(await accounts_store.ledger_of(panel.db, user_id, before_id=before_id, limit=limit + 1), limit)
 
 
 async def upstream_catalog(panel: Panel, name: str, *, make_client: providers.ClientFactory = providers.client_for) -> list:

@@ -26,6 +26,7 @@ from .sql import (
     ids_clause,
     ids_sql,
     keyset_page,
+    MAX_DB_ID,
     like_pattern,
     set_clause,
     storable_id,
@@ -359,4 +360,138 @@ async def order_events(conn: Conn, order_id: int) -> list[OrderEvent]:
     )
     return [OrderEvent(*row) for row in rows]
 
+# ------------------------------------------------------ operator's reads (/admin)
 
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    """The admin orders list's filters; None means any."""
+
+    status: str | None = None
+    upstream_state: str | None = None
+    user: str | None = None
+    service_id: int | None = None
+    provider: str | None = None
+    since_s: int | None = None  # created at or after
+    until_s: int | None = None  # created before
+    search: str | None = None  # an order id, a substring of the link, or a provider order id
+
+
+async def orders_page(conn: Conn, wanted: OrderFilter, *, before_id: int | None, limit: int) -> list[Row]:
+    """Orders matching ``wanted``, newest first, older than ``before_id``."""
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    where: list[str] = []
+    for column, value in (("o.status", wanted.status), ("o.upstream_state", wanted.upstream_state),
+                          ("u.name", wanted.user), ("o.service_id", wanted.service_id), ("p.name", wanted.provider)):
+        if value is not None:
+            where.append(f"{column} = {arg(value)}")
+    if wanted.since_s is not None:
+        where.append(f"o.created_at_s >= {arg(wanted.since_s)}")
+    if wanted.until_s is not None:
+        where.append(f"o.created_at_s < {arg(wanted.until_s)}")
+    if wanted.search:
+        text = wanted.search.strip()
+        found = [f"lower(o.link) LIKE {arg(like_pattern(text.lower()))} ESCAPE '\\'",
+                 f"o.provider_order = {arg(text)}"]
+        if text.isdigit() and len(text) <= 10:
+            found.append(f"o.id = {arg(storable_id(int(text)))}")
+        where.append("(" + " OR ".join(found) + ")")
+    if before_id is not None:
+        where.append(f"o.id < {arg(storable_id(before_id) or MAX_DB_ID)}")
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    return await conn.fetch(
+        f"SELECT {ORDER_COLUMNS}, s.name AS service_name FROM {ORDER_FROM} JOIN services s ON s.id = o.service_id"
+        f"{clause} ORDER BY o.id DESC LIMIT {arg(limit)}",
+        *args,
+    )
+
+
+async def upstream_state_counts(conn: Conn) -> dict[str, int]:
+    """How many orders are in each upstream state (manual orders have none)."""
+    rows = await conn.fetch(
+        "SELECT upstream_state, COUNT(*) AS n FROM orders WHERE upstream_state IS NOT NULL GROUP BY upstream_state"
+    )
+    return {row["upstream_state"]: row["n"] for row in rows}
+
+
+async def orders_in_states(conn: Conn, states: Sequence[str], limit: int) -> list[Row]:
+    """The newest orders in one of ``states`` (the dashboard's needs-attention list)."""
+    marks = ", ".join(f"${i}" for i in range(1, len(states) + 1))
+    return await conn.fetch(
+        f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE o.upstream_state IN ({marks}) ORDER BY o.id DESC "
+        f"LIMIT ${len(states) + 1}",
+        *states,
+        limit,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    day: int  # days since the epoch (UTC)
+    orders: int
+    charged_micros: int
+    refunded_micros: int
+
+
+async def daily_figures(conn: Conn, since_s: int, day_s: int) -> list[DayFigures]:
+    """Orders created and money moved per day since ``since_s``: charges and
+    refunds come from the ledger (what the customers really paid)."""
+    orders = await conn.fetch(
+        "SELECT o.created_at_s / $2 AS day, COUNT(*) AS n FROM orders o WHERE o.created_at_s >= $1 GROUP BY 1",
+        since_s, day_s,
+    )
+    money = await conn.fetch(
+        "SELECT l.created_at_s / $2 AS day, "
+        "COALESCE(-SUM(CASE WHEN l.kind = 'charge' THEN l.amount_micros ELSE 0 END), 0) AS charged, "
+        "COALESCE(SUM(CASE WHEN l.kind = 'refund' THEN l.amount_micros ELSE 0 END), 0) AS refunded "
+        "FROM ledger l WHERE l.created_at_s >= $1 AND l.kind IN ('charge', 'refund') GROUP BY 1",
+        since_s, day_s,
+    )
+    days: dict[int, list[int]] = {}
+    for row in orders:
+        days.setdefault(int(row["day"]), [0, 0, 0])[0] = int(row["n"])
+    for row in money:
+        figures = days.setdefault(int(row["day"]), [0, 0, 0])
+        figures[1], figures[2] = int(row["charged"]), int(row["refunded"])
+    return [DayFigures(day, *values) for day, values in sorted(days.items())]
+
+
+@dataclass(frozen=True, slots=True)
+class CostBasis:
+    """Orders of one service in one status since a time: what the upstream
+    cost of what was delivered is computed from (``services.admin``)."""
+
+    cost_micros: int | None  # the service's upstream cost per 1000 (flat types: per order); None: unknown
+    type: str
+    status: str
+    orders: int
+    units: int
+    remains: int
+
+
+async def cost_basis(conn: Conn, since_s: int) -> list[CostBasis]:
+    rows = await conn.fetch(
+        "SELECT s.cost_micros, s.type, o.status, COUNT(*) AS n, SUM(o.units) AS units, "
+        "SUM(COALESCE(o.remains, 0)) AS remains FROM orders o JOIN services s ON s.id = o.service_id "
+        "WHERE o.created_at_s >= $1 GROUP BY o.service_id, s.cost_micros, s.type, o.status",
+        since_s,
+    )
+    return [CostBasis(r["cost_micros"], r["type"], r["status"], int(r["n"]), int(r["units"] or 0),
+                      int(r["remains"] or 0)) for r in rows]
+
+
+async def revenue_of_costed_orders(conn: Conn, since_s: int) -> int:
+    """Charges net of refunds of the orders since ``since_s`` whose service has a known cost."""
+    row = await conn.fetchrow(
+        "SELECT COALESCE(SUM(o.charge_micros), 0) - COALESCE(SUM(r.amount_micros), 0) AS net "
+        "FROM orders o JOIN services s ON s.id = o.service_id "
+        "LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
+        "WHERE o.created_at_s >= $1 AND s.cost_micros IS NOT NULL",
+        since_s,
+    )
+    return int(row["net"])

@@ -23,7 +23,7 @@ from ..domain.ordertypes import ServiceType
 from ..domain.pricing import below_cost
 from ..domain.status import RefillStatus, Status
 from ..services import accounts, admin, auth, catalog, funds, orders, payments, providers, refills
-from ..store.admin import OrderFilter
+from ..store.orders import OrderFilter
 from .chart import daily_chart
 from .core import Page, form_values, page
 

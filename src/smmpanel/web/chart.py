@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
-from ..store.admin import DayFigures
+from ..store.orders import DayFigures
 
 WIDTH, HEIGHT = 960, 260
 LEFT, RIGHT, TOP, BOTTOM = 40, 16, 28, 28  # room for the axis labels (the scales' tops sit above the plot)
