@@ -293,13 +293,42 @@ async def test_every_admin_page_renders_and_takes_a_fixed_number_of_queries(db_u
             assert response.status_code == 200, (path, response.text[:500])
             return calls
 
-        pages = ["/admin", "/admin/users", f"/admin/users/{alice_id}", "/admin/services", f"/admin/services/{likes}",
+        pages = ["/admin?fresh=1", "/admin/users", f"/admin/users/{alice_id}", "/admin/services", f"/admin/services/{likes}",
                  "/admin/providers", "/admin/orders", "/admin/refills", "/admin/funds"]
         few = {p: await count_queries(p) for p in pages}
-        for i in range(20):
+        for i in range(60):
             await orders.place_order(panel, alice, {"service": likes, "link": f"https://x.com/{i}", "quantity": 10})
         many = {p: await count_queries(p) for p in pages}
         assert many == few  # no query per row
+        listing = (await olga.get("/admin/orders")).text
+        older = re.search(r'href="(/admin/orders\?before=\d+)"', listing).group(1)
+        assert listing.count('name="ids"') == 50 and (await olga.get(older)).text.count('name="ids"') == 10
+
+
+async def test_the_dashboard_counts_revenue_cost_and_profit_of_the_orders_of_the_day(db_url):
+    async with website(db_url) as (app, browser):
+        panel = app.site.state.web.panel
+        olga = await operator(panel, browser)
+        await customer(browser, "alice")
+        alice = Customer.from_user_id(await user_id(panel, "alice"))
+        await accounts.add_funds(panel, "alice", Decimal("100"), actor="cli")
+        resold = await catalog.add_service(panel, name="Resold", category="FB", type="Default", rate="2", min=1,
+                                           max=50000)
+        await panel.db.execute("UPDATE services SET cost_micros = 1500000 WHERE id = $1", resold)  # as an import sets it
+        own = await catalog.add_service(panel, name="Own", category="FB", type="Default", rate="1", min=1, max=50000)
+        first = await orders.place_order(panel, alice, {"service": resold, "link": "https://x.com/1", "quantity": 1000})
+        await orders.place_order(panel, alice, {"service": resold, "link": "https://x.com/2", "quantity": 1000})
+        await orders.place_order(panel, alice, {"service": own, "link": "https://x.com/3", "quantity": 1000})
+        await orders.operator_set_status(panel, first, "Partial", remains=500, actor="cli")
+        page = (await olga.get("/admin")).text
+        today = page.split('data-testid="period-1"')[1].split("</div>")[0]
+        # Revenue: 2 + 2 + 1 - 1 (refund of half the first). Cost: 0.75 + 1.5 (own service: unknown).
+        # Profit: revenue of the resold orders (3) minus their cost (2.25).
+        assert re.findall(r"<dd>([^<]+)</dd>", today) == ["4.00000 USD", "2.25000 USD", "0.75000 USD"]
+        assert '<span class="value">3</span>' in today
+        await orders.place_order(panel, alice, {"service": own, "link": "https://x.com/4", "quantity": 1000})
+        assert '<span class="value">3</span>' in (await olga.get("/admin")).text  # figures kept a while
+        assert '<span class="value">4</span>' in (await olga.get("/admin?fresh=1")).text
 
 
 async def test_an_unmatched_bank_transfer_is_assigned_once_or_dismissed_from_the_funds_page(db_url):

@@ -42,6 +42,8 @@ USER_SORTS = tuple(accounts_store.USER_SORTS)
 
 @dataclass(frozen=True)
 class Period:
+    """The orders created in a period; money is theirs (charges net of their refunds)."""
+
     orders: int
     revenue_micros: int  # charges net of refunds
     cost_micros: int  # upstream cost of what was delivered, where the cost is known
@@ -50,16 +52,23 @@ class Period:
 
 
 @dataclass(frozen=True)
+class Day:
+    day: int  # days since the epoch (UTC)
+    orders: int
+    revenue_micros: int
+
+
+@dataclass(frozen=True)
 class Dashboard:
     today: Period
     month: Period
-    days: list[DayFigures]  # the chart: one per day of the last CHART_DAYS, oldest first
-    first_day: int
+    days: list[Day]  # the chart: one per day of the last CHART_DAYS, oldest first
     attention: list[Any]
     attention_count: int
     upstream_states: dict[str, int]
     pending_funds: int
     pending_funds_micros: int
+    at_s: int
 
 
 def delivered_cost_micros(cost_micros: int, type_: str, status: str, orders_n: int, units: int, remains: int) -> int:
@@ -78,44 +87,53 @@ def delivered_cost_micros(cost_micros: int, type_: str, status: str, orders_n: i
     return charge_micros(cost_micros, delivered)
 
 
-async def _period(panel: Panel, since_s: int, day_from: int, days: list[DayFigures]) -> Period:
-    """Figures since ``since_s``: revenue from the ledger (per day), cost from the orders."""
-    chosen = [d for d in days if d.day >= day_from]
-    revenue = sum(d.charged_micros - d.refunded_micros for d in chosen)
-    cost = known_revenue = known = 0
-    for basis in await orders_store.cost_basis(panel.db, since_s):
-        if basis.cost_micros is None:
-            continue
-        cost += delivered_cost_micros(basis.cost_micros, basis.type, basis.status, basis.orders, basis.units,
-                                      basis.remains)
-        known += basis.orders
-    known_revenue = await orders_store.revenue_of_costed_orders(panel.db, since_s) if known else 0
-    return Period(sum(d.orders for d in chosen), revenue, cost, known_revenue - cost, known)
+def _period(groups: list[DayFigures]) -> Period:
+    orders_n = revenue = cost = known_revenue = known = 0
+    for g in groups:
+        orders_n += g.orders
+        revenue += g.charged_micros - g.refunded_micros
+        if g.cost_micros is not None:
+            cost += delivered_cost_micros(g.cost_micros, g.type, g.status, g.orders, g.units, g.remains)
+            known_revenue += g.charged_micros - g.refunded_micros
+            known += g.orders
+    return Period(orders_n, revenue, cost, known_revenue - cost, known)
 
 
 async def dashboard(panel: Panel) -> Dashboard:
+    """Today's and this month's figures, the last CHART_DAYS days, and what
+    waits for the operator. The figures come from one grouped scan of the
+    period's orders; the rest are counts."""
     now = panel.clock()
     today = now // DAY_S
     first_day = today - CHART_DAYS + 1
-    noon = datetime.fromtimestamp(now, timezone.utc)
-    month_start_s = int(datetime(noon.year, noon.month, 1, tzinfo=timezone.utc).timestamp())
-    since_s = min(first_day * DAY_S, month_start_s)
-    figures = {d.day: d for d in await orders_store.daily_figures(panel.db, since_s, DAY_S)}
-    all_days = [figures.get(day, DayFigures(day, 0, 0, 0)) for day in range(since_s // DAY_S, today + 1)]
+    moment = datetime.fromtimestamp(now, timezone.utc)
+    month_first_day = int(datetime(moment.year, moment.month, 1, tzinfo=timezone.utc).timestamp()) // DAY_S
+    groups = await orders_store.daily_figures(panel.db, min(first_day, month_first_day) * DAY_S, DAY_S)
+    per_day: dict[int, list[int]] = {}
+    for g in groups:
+        totals = per_day.setdefault(g.day, [0, 0])
+        totals[0] += g.orders
+        totals[1] += g.charged_micros - g.refunded_micros
     states = await orders_store.upstream_state_counts(panel.db)
     resolvable = list(orders.RESOLVABLE)
     pending_n, pending_micros = await payments_store.pending_funds_total(panel.db)
     return Dashboard(
-        today=await _period(panel, today * DAY_S, today, all_days),
-        month=await _period(panel, month_start_s, month_start_s // DAY_S, all_days),
-        days=[d for d in all_days if d.day >= first_day],
-        first_day=first_day,
+        today=_period([g for g in groups if g.day == today]),
+        month=_period([g for g in groups if g.day >= month_first_day]),
+        days=[Day(day, *per_day.get(day, (0, 0))) for day in range(first_day, today + 1)],
         attention=await orders_store.orders_in_states(panel.db, resolvable, ATTENTION_LISTED),
         attention_count=sum(states.get(state, 0) for state in resolvable),
         upstream_states=states,
         pending_funds=pending_n,
         pending_funds_micros=pending_micros,
+        at_s=now,
     )
+
+
+def _row_page(rows: list, limit: int) -> Page:
+    """``page_of`` for database rows (keyed by name, not attributes); ``limit + 1`` rows were asked for."""
+    items = list(rows[:limit])
+    return Page(items, items[-1]["id"] if len(rows) > limit else None)
 
 
 # ------------------------------------------------------------------- users
@@ -153,7 +171,7 @@ async def find_orders(panel: Panel, wanted: OrderFilter, *, before_id: int | Non
     if wanted.status is not None:
         wanted = replace(wanted, status=Status.parse(wanted.status).value)
     rows = await orders_store.orders_page(panel.db, wanted, before_id=before_id, limit=limit + 1)
-    return page_of(rows, limit)
+    return _row_page(rows, limit)
 
 
 async def upstream_states(panel: Panel) -> dict[str, int]:
@@ -235,7 +253,7 @@ async def find_refills(panel: Panel, *, status: str | None = None, before_id: in
                        limit: int = DEFAULT_PAGE_ITEMS) -> Page:
     limit, before_id = check_limit(limit), check_before_id(before_id)
     rows = await refills_store.refills_page(panel.db, status=status, before_id=before_id, limit=limit + 1)
-    return page_of(rows, limit)
+    return _row_page(rows, limit)
 
 
 async def statement_of(panel: Panel, user_id: int, *, before_id: int | None = None,

@@ -166,29 +166,33 @@ async def ledger_page(conn: Conn, who: UserRef, *, before_id: int | None, limit:
 
 
 USER_SORTS = {
-    "created": "u.id DESC",
-    "balance": "u.balance_micros DESC, u.id DESC",
-    "spent": "spent DESC, u.id DESC",
-    "name": "u.name, u.id",
+    "created": "id DESC",
+    "balance": "balance_micros DESC, id DESC",
+    "spent": "spent DESC, id DESC",
+    "name": "name, id",
 }
-ADMIN_USER_COLUMNS = (
-    "u.id, u.name, u.email, u.role, u.active, u.balance_micros, u.created_at_s, "
-    "CAST((SELECT COALESCE(-SUM(l.amount_micros), 0) FROM ledger l WHERE l.user_id = u.id "
-    "AND l.kind IN ('charge', 'refund')) AS BIGINT) AS spent"  # PostgreSQL sums bigints as numeric
-)
+_SPENT = ("CAST((SELECT COALESCE(-SUM(l.amount_micros), 0) FROM ledger l WHERE l.user_id = u.id "
+          "AND l.kind IN ('charge', 'refund')) AS BIGINT)")  # PostgreSQL sums bigints as numeric
+ADMIN_USER_COLUMNS = f"u.id, u.name, u.email, u.role, u.active, u.balance_micros, u.created_at_s, {_SPENT} AS spent"
 
 
 async def users_page(conn: Conn, *, search: str | None, sort: str, offset: int, limit: int) -> list[Row]:
-    """Users matching ``search`` (a substring of the name or email), in ``sort`` order."""
+    """Users matching ``search`` (a substring of the name or email), in ``sort`` order.
+    What each spent is summed for the page's users only, unless it is the sort."""
     args: list[Any] = []
     where = ""
     if search:
         args.append(like_pattern(search.lower()))
         where = " WHERE lower(u.name) LIKE $1 ESCAPE '\\' OR lower(COALESCE(u.email, '')) LIKE $1 ESCAPE '\\'"
     args += [limit, offset]
+    order = USER_SORTS[sort]
+    page = f"LIMIT ${len(args) - 1} OFFSET ${len(args)}"
+    if sort == "spent":
+        return await conn.fetch(f"SELECT * FROM (SELECT {ADMIN_USER_COLUMNS} FROM users u{where}) x "
+                                f"ORDER BY {order} {page}", *args)
     return await conn.fetch(
-        f"SELECT {ADMIN_USER_COLUMNS} FROM users u{where} ORDER BY {USER_SORTS[sort]} "
-        f"LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+        f"SELECT u.*, {_SPENT} AS spent FROM (SELECT id, name, email, role, active, balance_micros, created_at_s "
+        f"FROM users u{where} ORDER BY {order} {page}) u ORDER BY {order}",
         *args,
     )
 

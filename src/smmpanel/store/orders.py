@@ -387,20 +387,28 @@ async def orders_page(conn: Conn, wanted: OrderFilter, *, before_id: int | None,
 
     where: list[str] = []
     for column, value in (("o.status", wanted.status), ("o.upstream_state", wanted.upstream_state),
-                          ("u.name", wanted.user), ("o.service_id", wanted.service_id), ("p.name", wanted.provider)):
+                          ("o.service_id", wanted.service_id)):
         if value is not None:
             where.append(f"{column} = {arg(value)}")
+    # By id, so the user's own index (user_id, id) serves the page.
+    if wanted.user is not None:
+        where.append(f"o.user_id = (SELECT id FROM users WHERE name = {arg(wanted.user)})")
+    if wanted.provider is not None:
+        where.append(f"o.provider_id = (SELECT id FROM providers WHERE name = {arg(wanted.provider)})")
     if wanted.since_s is not None:
         where.append(f"o.created_at_s >= {arg(wanted.since_s)}")
     if wanted.until_s is not None:
         where.append(f"o.created_at_s < {arg(wanted.until_s)}")
     if wanted.search:
         text = wanted.search.strip()
-        found = [f"lower(o.link) LIKE {arg(like_pattern(text.lower()))} ESCAPE '\\'",
-                 f"o.provider_order = {arg(text)}"]
-        if text.isdigit() and len(text) <= 10:
-            found.append(f"o.id = {arg(storable_id(int(text)))}")
-        where.append("(" + " OR ".join(found) + ")")
+        if text.isdigit():  # an id: ours or the upstream's (both indexed), never a scan of every link
+            # provider_order is indexed under its provider: name them all so the index serves.
+            found = [f"(o.provider_id IN (SELECT id FROM providers) AND o.provider_order = {arg(text)})"]
+            if len(text) <= 10:
+                found.append(f"o.id = {arg(storable_id(int(text)))}")
+            where.append("(" + " OR ".join(found) + ")")
+        else:
+            where.append(f"lower(o.link) LIKE {arg(like_pattern(text.lower()))} ESCAPE '\\'")
     if before_id is not None:
         where.append(f"o.id < {arg(storable_id(before_id) or MAX_DB_ID)}")
     clause = (" WHERE " + " AND ".join(where)) if where else ""
@@ -432,66 +440,32 @@ async def orders_in_states(conn: Conn, states: Sequence[str], limit: int) -> lis
 
 @dataclass(frozen=True, slots=True)
 class DayFigures:
+    """One group of the orders created on one day: one service, one status.
+    What the dashboard's counts, revenue, cost and chart are computed from
+    (``services.admin``)."""
+
     day: int  # days since the epoch (UTC)
-    orders: int
-    charged_micros: int
-    refunded_micros: int
-
-
-async def daily_figures(conn: Conn, since_s: int, day_s: int) -> list[DayFigures]:
-    """Orders created and money moved per day since ``since_s``: charges and
-    refunds come from the ledger (what the customers really paid)."""
-    orders = await conn.fetch(
-        "SELECT o.created_at_s / $2 AS day, COUNT(*) AS n FROM orders o WHERE o.created_at_s >= $1 GROUP BY 1",
-        since_s, day_s,
-    )
-    money = await conn.fetch(
-        "SELECT l.created_at_s / $2 AS day, "
-        "COALESCE(-SUM(CASE WHEN l.kind = 'charge' THEN l.amount_micros ELSE 0 END), 0) AS charged, "
-        "COALESCE(SUM(CASE WHEN l.kind = 'refund' THEN l.amount_micros ELSE 0 END), 0) AS refunded "
-        "FROM ledger l WHERE l.created_at_s >= $1 AND l.kind IN ('charge', 'refund') GROUP BY 1",
-        since_s, day_s,
-    )
-    days: dict[int, list[int]] = {}
-    for row in orders:
-        days.setdefault(int(row["day"]), [0, 0, 0])[0] = int(row["n"])
-    for row in money:
-        figures = days.setdefault(int(row["day"]), [0, 0, 0])
-        figures[1], figures[2] = int(row["charged"]), int(row["refunded"])
-    return [DayFigures(day, *values) for day, values in sorted(days.items())]
-
-
-@dataclass(frozen=True, slots=True)
-class CostBasis:
-    """Orders of one service in one status since a time: what the upstream
-    cost of what was delivered is computed from (``services.admin``)."""
-
     cost_micros: int | None  # the service's upstream cost per 1000 (flat types: per order); None: unknown
     type: str
     status: str
     orders: int
     units: int
     remains: int
+    charged_micros: int
+    refunded_micros: int
 
 
-async def cost_basis(conn: Conn, since_s: int) -> list[CostBasis]:
+async def daily_figures(conn: Conn, since_s: int, day_s: int) -> list[DayFigures]:
+    """The orders created since ``since_s``, grouped by day, service and
+    status: one scan, whatever the number of orders."""
     rows = await conn.fetch(
-        "SELECT s.cost_micros, s.type, o.status, COUNT(*) AS n, SUM(o.units) AS units, "
-        "SUM(COALESCE(o.remains, 0)) AS remains FROM orders o JOIN services s ON s.id = o.service_id "
-        "WHERE o.created_at_s >= $1 GROUP BY o.service_id, s.cost_micros, s.type, o.status",
-        since_s,
-    )
-    return [CostBasis(r["cost_micros"], r["type"], r["status"], int(r["n"]), int(r["units"] or 0),
-                      int(r["remains"] or 0)) for r in rows]
-
-
-async def revenue_of_costed_orders(conn: Conn, since_s: int) -> int:
-    """Charges net of refunds of the orders since ``since_s`` whose service has a known cost."""
-    row = await conn.fetchrow(
-        "SELECT COALESCE(SUM(o.charge_micros), 0) - COALESCE(SUM(r.amount_micros), 0) AS net "
+        "SELECT o.created_at_s / $2 AS day, o.service_id, s.cost_micros, s.type, o.status, COUNT(*) AS n, "
+        "SUM(o.units) AS units, SUM(COALESCE(o.remains, 0)) AS remains, SUM(o.charge_micros) AS charged, "
+        "SUM(COALESCE(r.amount_micros, 0)) AS refunded "
         "FROM orders o JOIN services s ON s.id = o.service_id "
         "LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
-        "WHERE o.created_at_s >= $1 AND s.cost_micros IS NOT NULL",
-        since_s,
+        "WHERE o.created_at_s >= $1 GROUP BY 1, o.service_id, s.cost_micros, s.type, o.status",
+        since_s, day_s,
     )
-    return int(row["net"])
+    return [DayFigures(int(r["day"]), r["cost_micros"], r["type"], r["status"], int(r["n"]), int(r["units"] or 0),
+                       int(r["remains"] or 0), int(r["charged"] or 0), int(r["refunded"] or 0)) for r in rows]

@@ -29,6 +29,7 @@ from .core import Page, form_values, page
 
 ADMIN_ROLE = "operator"
 PAGE_ITEMS = 50
+DASHBOARD_MAX_AGE_S = 30
 SERVICE_FIELDS = ("name", "category", "type", "rate", "min", "max", "refill_days", "subscription_posts", "description")
 SERVICE_FLAGS = ("refill", "cancel", "dripfeed", "enabled", "deny_duplicate_link")
 PROVIDER_FIELDS = ("name", "url", "key", "encoding", "currency", "fx", "timeout")
@@ -82,12 +83,25 @@ def _money_input(micros: int | None) -> str:
 # --------------------------------------------------------------- dashboard
 
 
+async def _dashboard_figures(current: Page) -> admin.Dashboard:
+    """The dashboard's figures, computed at most once per DASHBOARD_MAX_AGE_S
+    in this process: they come from a scan of the month's orders, too long to
+    repeat on every view of a busy panel. ``?fresh=1`` recomputes them."""
+    state = current.request.app.state
+    cached: admin.Dashboard | None = getattr(state, "admin_dashboard", None)
+    now = current.panel.clock()
+    if cached is None or now - cached.at_s >= DASHBOARD_MAX_AGE_S or current.request.query_params.get("fresh"):
+        cached = state.admin_dashboard = await admin.dashboard(current.panel)
+    return cached
+
+
 @operator_page
 async def dashboard(current: Page) -> Response:
-    figures = await admin.dashboard(current.panel)
+    figures = await _dashboard_figures(current)
     views = await providers.list_providers(current.panel, live=False)
     chart = daily_chart(figures.days, current.web.show_money, current._, currency=current.web.currency)
-    return current.render("admin_dashboard.html", admin=True, d=figures, providers=views, chart=chart)
+    return current.render("admin_dashboard.html", admin=True, d=figures, providers=views, chart=chart,
+                          max_age_s=DASHBOARD_MAX_AGE_S)
 
 
 # ------------------------------------------------------------------- users

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
-from ..store.orders import DayFigures
+from ..services.admin import Day
 
 WIDTH, HEIGHT = 960, 260
 LEFT, RIGHT, TOP, BOTTOM = 40, 16, 28, 28  # room for the axis labels (the scales' tops sit above the plot)
@@ -64,12 +64,12 @@ def _nice_ceiling(value: int) -> int:
         step *= 10
 
 
-def daily_chart(days: Sequence[DayFigures], show_money: Callable[[int], str], _: Callable[[str], str], *,
+def daily_chart(days: Sequence[Day], show_money: Callable[[int], str], _: Callable[[str], str], *,
                 currency: str) -> Chart:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(days), 1)
     max_orders = _nice_ceiling(max((d.orders for d in days), default=0))
-    revenues = [d.charged_micros - d.refunded_micros for d in days]
+    revenues = [d.revenue_micros for d in days]
     max_revenue = _nice_ceiling(max(max(revenues, default=0), 0))
     bars, points, ticks = [], [], []
     for i, (day, revenue) in enumerate(zip(days, revenues)):
@@ -86,4 +86,4 @@ def daily_chart(days: Sequence[DayFigures], show_money: Callable[[int], str], _:
             ticks.append(Tick(round(x + slot / 2, 1), label[5:]))
     return Chart(WIDTH, HEIGHT, LEFT, WIDTH - RIGHT, TOP, TOP + plot_h, bars, " ".join(points), ticks, max_orders,
                  f"{show_money(max_revenue)} {currency}", _("Orders and revenue per day, last 30 days"),
-                 not any(d.orders or d.charged_micros for d in days))
+                 not any(d.orders or d.revenue_micros for d in days))
