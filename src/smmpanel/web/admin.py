@@ -83,21 +83,25 @@ def _money_input(micros: int | None) -> str:
 # --------------------------------------------------------------- dashboard
 
 
-async def _dashboard_figures(current: Page) -> admin.Dashboard:
-    """The dashboard's figures, computed at most once per DASHBOARD_MAX_AGE_S
-    in this process: they come from a scan of the month's orders, too long to
-    repeat on every view of a busy panel. ``?fresh=1`` recomputes them."""
+async def _kept(current: Page, key: str, compute: Callable[[], Awaitable[Any]]) -> Any:
+    """``compute()``'s result, computed at most once per DASHBOARD_MAX_AGE_S in
+    this process: for figures that scan a month of orders, too long to repeat
+    on every view of a busy panel. ``?fresh=1`` recomputes."""
     state = current.request.app.state
-    cached: admin.Dashboard | None = getattr(state, "admin_dashboard", None)
+    kept: dict[str, tuple[int, Any]] | None = getattr(state, "admin_kept", None)
+    if kept is None:
+        kept = state.admin_kept = {}
     now = current.panel.clock()
-    if cached is None or now - cached.at_s >= DASHBOARD_MAX_AGE_S or current.request.query_params.get("fresh"):
-        cached = state.admin_dashboard = await admin.dashboard(current.panel)
-    return cached
+    at_s, value = kept.get(key, (None, None))
+    if at_s is None or now - at_s >= DASHBOARD_MAX_AGE_S or current.request.query_params.get("fresh"):
+        value = await compute()
+        kept[key] = (now, value)
+    return value
 
 
 @operator_page
 async def dashboard(current: Page) -> Response:
-    figures = await _dashboard_figures(current)
+    figures: admin.Dashboard = await _kept(current, "dashboard", lambda: admin.dashboard(current.panel))
     views = await providers.list_providers(current.panel, live=False)
     chart = daily_chart(figures.days, current.web.show_money, current._, currency=current.web.currency)
     return current.render("admin_dashboard.html", admin=True, d=figures, providers=views, chart=chart,
@@ -537,7 +541,7 @@ async def _orders_page(current: Page, *, bulk: Any = None, errors: dict[str, str
         errors.update(current.errors_of(exc))
         status = 400
     filters = {name: query.get(name, "") for name in ORDER_FILTERS}
-    states = await admin.upstream_states(current.panel)
+    states = await _kept(current, "upstream_states", lambda: admin.upstream_states(current.panel))
     provider_names = [v.row["name"] for v in await providers.list_providers(current.panel, live=False)]
     notice = _notice(current, {"bulk": current._("Statuses set.")})
     return current.render("admin_orders.html", admin=True, found=found, filters=filters, errors=errors,
