@@ -12,24 +12,18 @@ import json
 import os
 import re
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 from conftest import run_cli, start_server
 
+# The customer site's browser harness (chromium, pages, sign-up), shared.
+from test_web_browser import DESKTOP, PASSWORD, PHONE, SCREENSHOTS, browser, expect, new_page, sign_up  # noqa: E402,F401
+from test_web_browser import balance as customer_balance  # noqa: E402
+
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
-PASSWORD = "correct horse battery"
 OPERATOR = "olga"
-
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-expect = sync_api.expect
 
 
 @pytest.fixture(scope="module")
@@ -48,38 +42,12 @@ def panel(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield chromium
-        chromium.close()
-
-
-def new_page(browser, viewport=DESKTOP):
-    return browser.new_context(viewport=viewport).new_page()
-
-
 def sign_in(page, site: str, name: str) -> None:
     page.goto(f"{site}/login")
     page.get_by_label("Username").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
-
-def sign_up(page, site: str, name: str) -> None:
-    page.goto(f"{site}/signup")
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Email").fill(f"{name}@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
-
-def customer_balance(page, site: str) -> str:
-    page.goto(site + "/")
-    return page.get_by_test_id("balance").inner_text()
 
 
 def open_user(page, site: str, name: str) -> None:

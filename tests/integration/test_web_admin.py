@@ -40,6 +40,16 @@ async def customer(browser, name: str):
     return b
 
 
+async def shop(panel, browser):
+    """An operator signed in; alice signed up with 10 USD; a 1 USD per 1000 service."""
+    olga = await operator(panel, browser)
+    await customer(browser, "alice")
+    alice = Customer.from_user_id(await user_id(panel, "alice"))
+    await accounts.add_funds(panel, "alice", Decimal("10"), actor="cli")
+    likes = await catalog.add_service(panel, name="Likes", category="FB", type="Default", rate="1", min=1, max=50000)
+    return olga, alice, likes
+
+
 def balance_on(page: str) -> str:
     return re.search(r'data-testid="balance">([^<]+)<', page).group(1)
 
@@ -200,12 +210,7 @@ async def test_an_operator_marks_an_order_partial_and_the_customer_sees_the_refu
 async def test_bulk_status_reports_each_refused_order(db_url):
     async with website(db_url) as (app, browser):
         panel = app.site.state.web.panel
-        olga = await operator(panel, browser)
-        await customer(browser, "alice")
-        alice = Customer.from_user_id(await user_id(panel, "alice"))
-        await accounts.add_funds(panel, "alice", Decimal("10"), actor="cli")
-        likes = await catalog.add_service(panel, name="Likes", category="FB", type="Default", rate="1", min=1,
-                                          max=50000)
+        olga, alice, likes = await shop(panel, browser)
         ids = [await orders.place_order(panel, alice, {"service": likes, "link": f"https://x.com/{i}",
                                                        "quantity": 100}) for i in range(3)]
         await orders.operator_set_status(panel, ids[0], "Canceled", actor="cli")
@@ -237,12 +242,7 @@ async def test_funds_request_approved_once_even_when_clicked_twice_at_once(db_ur
 async def test_a_needs_attention_order_is_resolved_from_its_page(db_url):
     async with website(db_url) as (app, browser):
         panel = app.site.state.web.panel
-        olga = await operator(panel, browser)
-        await customer(browser, "alice")
-        alice = Customer.from_user_id(await user_id(panel, "alice"))
-        await accounts.add_funds(panel, "alice", Decimal("10"), actor="cli")
-        likes = await catalog.add_service(panel, name="Likes", category="FB", type="Default", rate="1", min=1,
-                                          max=50000)
+        olga, alice, likes = await shop(panel, browser)
         order_id = await orders.place_order(panel, alice, {"service": likes, "link": "https://x.com/1",
                                                            "quantity": 1000})
         # What the worker does when an upstream's answer is lost.
@@ -266,13 +266,8 @@ async def test_a_needs_attention_order_is_resolved_from_its_page(db_url):
 async def test_every_admin_page_renders_and_takes_a_fixed_number_of_queries(db_url):
     async with website(db_url) as (app, browser):
         panel = app.site.state.web.panel
-        olga = await operator(panel, browser)
-        await customer(browser, "alice")
+        olga, alice, likes = await shop(panel, browser)
         alice_id = await user_id(panel, "alice")
-        alice = Customer.from_user_id(alice_id)
-        await accounts.add_funds(panel, "alice", Decimal("10"), actor="cli")
-        likes = await catalog.add_service(panel, name="Likes", category="FB", type="Default", rate="1", min=1,
-                                          max=50000)
 
         async def count_queries(path: str) -> int:
             calls = 0

@@ -675,50 +675,45 @@ async def funds_list(current: Page) -> Response:
     return await _funds_page(current)
 
 
-@operator_page
-async def funds_approve(current: Page) -> Response:
-    await current.form()
+async def _decide(current: Page, done: str, decide: Callable[[Any], Awaitable[Any]]) -> Response:
+    """A decision on a funds request or a transfer (its use case refuses a second one)."""
+    form = await current.form()
     try:
-        await funds.approve(current.panel, _int_param(current, "request_id"), actor_of(current))
+        await decide(form)
     except PanelError as exc:
         return await _funds_page(current, errors={"form": current.error_text(exc)}, status=409)
-    return current.redirect("/admin/funds?done=approved")
+    return current.redirect(f"/admin/funds?done={done}")
+
+
+@operator_page
+async def funds_approve(current: Page) -> Response:
+    return await _decide(current, "approved", lambda form: funds.approve(
+        current.panel, _int_param(current, "request_id"), actor_of(current)))
 
 
 @operator_page
 async def funds_reject(current: Page) -> Response:
-    form = await current.form()
-    try:
-        await funds.reject(current.panel, _int_param(current, "request_id"), actor_of(current),
-                           str(form.get("note") or ""))
-    except PanelError as exc:
-        return await _funds_page(current, errors={"form": current.error_text(exc)}, status=409)
-    return current.redirect("/admin/funds?done=rejected")
+    return await _decide(current, "rejected", lambda form: funds.reject(
+        current.panel, _int_param(current, "request_id"), actor_of(current), str(form.get("note") or "")))
+
+
+async def _assign(current: Page, form: Any) -> int:
+    bank = current.web.settings.bank
+    if bank is None:
+        raise InvalidField("payment", "one_of", allowed="bank transfers configured (SMMPANEL_VIETQR_*)")
+    return await payments.assign(current.panel, bank, _int_param(current, "payment_id"), str(form.get("user") or ""),
+                                 actor_of(current), str(form.get("note") or "") or None)
 
 
 @operator_page
 async def payment_assign(current: Page) -> Response:
-    form = await current.form()
-    bank = current.web.settings.bank
-    try:
-        if bank is None:
-            raise InvalidField("payment", "one_of", allowed="bank transfers configured (SMMPANEL_VIETQR_*)")
-        await payments.assign(current.panel, bank, _int_param(current, "payment_id"), str(form.get("user") or ""),
-                              actor_of(current), str(form.get("note") or "") or None)
-    except PanelError as exc:
-        return await _funds_page(current, errors={"form": current.error_text(exc)}, status=409)
-    return current.redirect("/admin/funds?done=assigned")
+    return await _decide(current, "assigned", lambda form: _assign(current, form))
 
 
 @operator_page
 async def payment_dismiss(current: Page) -> Response:
-    form = await current.form()
-    try:
-        await payments.dismiss(current.panel, _int_param(current, "payment_id"), actor_of(current),
-                               str(form.get("note") or ""))
-    except PanelError as exc:
-        return await _funds_page(current, errors={"form": current.error_text(exc)}, status=409)
-    return current.redirect("/admin/funds?done=dismissed")
+    return await _decide(current, "dismissed", lambda form: payments.dismiss(
+        current.panel, _int_param(current, "payment_id"), actor_of(current), str(form.get("note") or "")))
 
 
 ROUTES = [
