@@ -359,3 +359,32 @@ async def test_an_unmatched_bank_transfer_is_assigned_once_or_dismissed_from_the
         r = await olga.client.post(f"/admin/payments/{second}/dismiss", data={"csrf": token, "note": "bank returned it"})
         assert r.status_code == 303
         assert "No unmatched transfers." in (await olga.get("/admin/funds")).text
+
+
+async def test_users_sort_by_spent_and_balance_and_orders_found_by_provider_order(db_url):
+    async with website(db_url) as (app, browser):
+        panel = app.site.state.web.panel
+        olga, alice, likes = await shop(panel, browser)
+        await customer(browser, "bob")
+        await accounts.add_funds(panel, "bob", Decimal("50"), actor="cli")
+        order_id = await orders.place_order(panel, alice, {"service": likes, "link": "https://x.com/1",
+                                                           "quantity": 3000})
+
+        def names(page: str) -> list[str]:
+            return re.findall(r'href="/admin/users/\d+">([a-z]+)<', page)
+
+        assert names((await olga.get("/admin/users?sort=spent")).text)[:1] == ["alice"]
+        assert names((await olga.get("/admin/users?sort=balance")).text)[:2] == ["bob", "alice"]
+        assert names((await olga.get("/admin/users?sort=name")).text) == ["alice", "bob", "olga"]
+        assert (await olga.get("/admin/users?sort=bogus")).status_code == 400
+        # An order the upstream knows as 98765: found by that id, as by ours.
+        await panel.db.execute("INSERT INTO providers (name, url, key_sealed, encoding, currency, fx, timeout_s, "
+                               "max_ids, concurrency, created_at_s) VALUES ('up1', 'https://up.example/api/v2', 'x', "
+                               "'form', 'USD', '1', 30, 100, 4, 0)")
+        await panel.db.execute("UPDATE orders SET provider_id = (SELECT id FROM providers), provider_order = '98765' "
+                               "WHERE id = $1", order_id)
+        for query in ("98765", str(order_id)):
+            page = (await olga.get(f"/admin/orders?q={query}")).text
+            assert f'href="/admin/orders/{order_id}"' in page, query
+        assert f'href="/admin/orders/{order_id}"' not in (await olga.get("/admin/orders?q=98764")).text
+        assert f'href="/admin/orders/{order_id}"' in (await olga.get("/admin/orders?provider=up1")).text

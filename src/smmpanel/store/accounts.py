@@ -187,9 +187,12 @@ async def users_page(conn: Conn, *, search: str | None, sort: str, offset: int, 
     args += [limit, offset]
     order = USER_SORTS[sort]
     page = f"LIMIT ${len(args) - 1} OFFSET ${len(args)}"
-    if sort == "spent":
-        return await conn.fetch(f"SELECT * FROM (SELECT {ADMIN_USER_COLUMNS} FROM users u{where}) x "
-                                f"ORDER BY {order} {page}", *args)
+    if sort == "spent":  # every user's sum is needed: one grouped pass over the ledger
+        return await conn.fetch(
+            "SELECT u.id, u.name, u.email, u.role, u.active, u.balance_micros, u.created_at_s, "
+            "CAST(COALESCE(t.spent, 0) AS BIGINT) AS spent FROM users u LEFT JOIN (SELECT l.user_id, "
+            "-SUM(l.amount_micros) AS spent FROM ledger l WHERE l.kind IN ('charge', 'refund') GROUP BY l.user_id) t "
+            f"ON t.user_id = u.id{where} ORDER BY spent DESC, u.id DESC {page}", *args)
     return await conn.fetch(
         f"SELECT u.*, {_SPENT} AS spent FROM (SELECT id, name, email, role, active, balance_micros, created_at_s "
         f"FROM users u{where} ORDER BY {order} {page}) u ORDER BY {order}",

@@ -403,10 +403,10 @@ async def orders_page(conn: Conn, wanted: OrderFilter, *, before_id: int | None,
         text = wanted.search.strip()
         if text.isdigit():  # an id: ours or the upstream's (both indexed), never a scan of every link
             # provider_order is indexed under its provider: name them all so the index serves.
-            found = [f"(o.provider_id IN (SELECT id FROM providers) AND o.provider_order = {arg(text)})"]
-            if len(text) <= 10:
-                found.append(f"o.id = {arg(storable_id(int(text)))}")
-            where.append("(" + " OR ".join(found) + ")")
+            by_upstream = (f"SELECT x.id FROM orders x WHERE x.provider_id IN (SELECT id FROM providers) "
+                           f"AND x.provider_order = {arg(text)}")
+            ours = f"SELECT {arg(storable_id(int(text)) if len(text) <= 10 else 0)}"
+            where.append(f"o.id IN ({ours} UNION ALL {by_upstream})")
         else:
             where.append(f"lower(o.link) LIKE {arg(like_pattern(text.lower()))} ESCAPE '\\'")
     if before_id is not None:
