@@ -35,8 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from smmpanel.domain.upstream_state import UpstreamState  # noqa: E402
 from smmpanel.services import accounts, orders, providers  # noqa: E402
 from smmpanel.services.panel import Panel  # noqa: E402
+from smmpanel.services.principal import Customer  # noqa: E402
 from smmpanel.store.db import open_database  # noqa: E402
 from smmpanel.store.migrate import upgrade  # noqa: E402
 from smmpanel.worker import Worker, WorkerReport  # noqa: E402
@@ -73,17 +75,18 @@ async def run(database_url: str, n_orders: int, sim_url: str, sim_key: str) -> d
         await providers.add_provider(panel, "sim", sim_url, sim_key, encoding="form", max_ids=100)
         imported, _ = await providers.import_services(panel, "sim")
         service = next(i for i in imported if i.type == "Default" and i.min <= 100 <= i.max)
-        _, key = await accounts.add_user(panel, "bench", Decimal(10) ** 9)
+        _, key = await accounts.add_user(panel, "bench", Decimal(10) ** 9, actor="bench")
+        buyer = Customer.from_api_key(key)
         for n in range(n_orders):
-            await orders.place_order(panel, key, {"service": service.service, "link": f"https://x.com/p/{n}",
-                                                  "quantity": 100})
+            await orders.place_order(panel, buyer, {"service": service.service, "link": f"https://x.com/p/{n}",
+                                                    "quantity": 100})
 
         worker = Worker(panel, poll_interval=lambda _age: 3600)
         started = time.perf_counter()
         placed = WorkerReport()
         while placed.placed < n_orders:
             before = placed.placed
-            await worker.place_due(placed)
+            placed.add(await worker.run_once())
             if placed.placed == before:
                 raise RuntimeError(f"placement stalled at {placed.placed}: {placed}")
         place_s = time.perf_counter() - started
@@ -93,13 +96,14 @@ async def run(database_url: str, n_orders: int, sim_url: str, sim_key: str) -> d
         for label, max_ids in (("batched", 100), ("one_by_one", 1)):
             async with db.transaction() as tx:
                 await tx.execute("UPDATE providers SET max_ids = $1", max_ids)
-                await tx.execute("UPDATE orders SET due_at_s = $1 WHERE upstream_state = 'placed'", T0)
+                await tx.execute("UPDATE orders SET due_at_s = $1 WHERE upstream_state = $2", T0,
+                                 UpstreamState.PLACED.value)
             worker = Worker(panel, poll_interval=lambda _age: 3600)
             report = WorkerReport()
             started = time.perf_counter()
             while report.polled < n_orders:
                 before = report.polled
-                await worker.poll_orders(report)
+                report.add(await worker.run_once())
                 if report.polled == before:
                     raise RuntimeError(f"polling stalled at {report.polled}")
             elapsed = time.perf_counter() - started

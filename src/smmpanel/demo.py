@@ -1,8 +1,19 @@
-"""The demo panel: a customer with money and a catalog with every order type."""
+"""The demo panel: a customer with money and a catalog with every order type,
+and where to put it without harming anything already there.
+
+A demo never deletes data it was not asked to (``fresh``), and never touches
+a database that a running panel has open: it picks a new file instead. A busy
+port is answered the same way: the next free one.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+import sqlite3
+from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from .services import auth, catalog
 from .services.panel import Panel
@@ -52,3 +63,81 @@ async def build_demo(settings: Settings) -> tuple[str, list[int]]:
         return key, ids
     finally:
         await db.close()
+
+
+PORT_TRIES = 20  # ports tried after a busy one before giving up
+SQLITE_FILES = ("", "-wal", "-shm")
+
+
+class DemoRefused(Exception):
+    """The demo can't go ahead as asked; the message says why and what to do."""
+
+
+def database_in_use(path: str) -> bool:
+    """Whether another connection (a running panel, a worker) has the SQLite
+    file open. In WAL mode every open connection keeps a shared lock on the
+    file, so an exclusive lock is to be had only when nobody else has it
+    open; taking it and letting go writes nothing."""
+    probe = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        probe.execute("PRAGMA locking_mode = EXCLUSIVE")
+        probe.execute("BEGIN EXCLUSIVE")
+        probe.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        probe.close()
+
+
+def _next_free_path(path: str) -> str:
+    base = Path(path)
+    n = 2
+    while any(Path(f"{base.with_name(f'{base.stem}-{n}{base.suffix}')}{s}").exists() for s in SQLITE_FILES):
+        n += 1
+    return str(base.with_name(f"{base.stem}-{n}{base.suffix}"))
+
+
+@dataclass
+class Placement:
+    path: str  # the SQLite file the demo will create
+    note: str | None  # what was decided instead of what was asked, if anything
+
+
+def choose_database(path: str, *, fresh: bool) -> Placement:
+    """Where the demo's database goes: ``path`` when it is free; with
+    ``fresh``, an existing unused ``path`` is deleted and made again; an
+    existing one is otherwise kept and a new file next to it is used."""
+    if not os.path.exists(path):
+        return Placement(path, None)
+    if database_in_use(path):
+        if fresh:
+            raise DemoRefused(f"{path} is in use by a running panel: stop it first, or give --db ANOTHER.db")
+        other = _next_free_path(path)
+        return Placement(other, f"{path} is in use by a running panel (left alone): this demo uses {other}")
+    if fresh:
+        for suffix in SQLITE_FILES:
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+        return Placement(path, f"{path} recreated (--fresh)")
+    other = _next_free_path(path)
+    return Placement(other, f"{path} exists and is kept (--fresh recreates it): this demo uses {other}")
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no obstacle
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_port(host: str, port: int) -> tuple[int, str | None]:
+    """``port`` when free, else the next free one (and a note saying so)."""
+    for candidate in range(port, port + PORT_TRIES + 1):
+        if port_free(host, candidate):
+            note = None if candidate == port else f"port {port} is busy (another panel?): serving on {candidate}"
+            return candidate, note
+    raise DemoRefused(f"ports {port}-{port + PORT_TRIES} are all busy: give --port PORT")

@@ -78,6 +78,8 @@ CATALOG: dict[str, tuple[str, str, int, int, dict[str, Any]]] = {
     "poll": ("Poll", "3200", 10, 1_000, {}),
     "invites": ("Invites from Groups", "6000", 10, 1_000, {}),
     "subs": ("Subscriptions", "1200", 50, 5_000, {}),
+    # 1000 runs of 10^9 at 30000 per 1000: a charge of 3 x 10^19 micro-units, beyond 64 bits
+    "huge": ("Default", "30000", 10, 1_000_000_000, {"dripfeed": True}),
 }
 ALL_TYPES = {
     "Default", "Package", "SEO", "Custom Comments", "Custom Comments Package", "Mentions",
@@ -87,7 +89,7 @@ ALL_TYPES = {
 # name: opening balance. ghost is disabled; vip pays 1000 per 1000 on "default".
 USERS = {
     "alice": "1000000", "payer": "5000", "poor": "1", "bulk": "12.345", "wallet": "100.84292",
-    "other": "100000", "vip": "100000", "ghost": "100",
+    "other": "100000", "vip": "100000", "ghost": "100", "burst": "100000", "methods": "100", "junk": "100", "waiter": "100",
 }
 DECIMALS = {"USD": 5, "VND": 0}
 
@@ -338,6 +340,18 @@ def operate(db_url: str, orders: list[tuple[int, str, dict[str, Any]]] = (),
     asyncio.run(main())
 
 
+def record_upstream_remains(db_url: str, order_id: int, remains: int) -> None:
+    async def main() -> None:
+        db = await open_database(db_url, pg_pool_max=2)
+        try:
+            async with db.transaction() as tx:
+                await tx.execute("UPDATE orders SET remains = $1 WHERE id = $2", remains, order_id)
+        finally:
+            await db.close()
+
+    asyncio.run(main())
+
+
 def prepare(w: World) -> None:
     """Orders in the states the refill, cancel and status tests need."""
     p = w.prepared
@@ -360,8 +374,10 @@ def prepare(w: World) -> None:
         (p["partial_multi"], "Partial", {"remains": 40}),
         (p["final_partial"], "Partial", {"remains": 10}),
         (p["in_progress"], "In progress", {"start_count": 50}),
-        (p["over"], "Completed", {"remains": -2, "start_count": 168}),
+        (p["over"], "Completed", {"start_count": 168}),
     ])
+    # Over-delivery: an upstream may report remains -2 (the worker records it); an operator can't.
+    record_upstream_remains(w.db_url, p["over"], -2)
     # The operator's CLI for one move: what a reseller sees after `orders set`.
     cli = w.server.cli("orders", "set", str(p["partial"]), "--status", "Partial", "--remains", "250",
                        "--start-count", "3572", "--json")
@@ -1103,6 +1119,121 @@ class TestApi:
         for resp in replies:
             ok(resp)
             assert b'"error"' not in resp.content, resp.content
+
+
+    # --------------------------------------------------- attacks (issue 6, section 5)
+
+    def test_a_huge_charge_is_refused_and_fails_no_other_order(self, w: World) -> None:
+        """The overflowing order arrives among 50 orders of another customer:
+        it gets a clear error naming the limit, they are all placed."""
+        before = w.balance("alice")
+        huge = {"key": w.key("alice"), "action": "add", "service": w.svc("huge"), "link": new_link(),
+                "quantity": 1_000_000_000, "runs": 1000, "interval": 5}
+        valid = [{"key": w.key("burst"), "action": "add", "service": w.svc("cheap"), "link": new_link(),
+                  "quantity": 10} for _ in range(50)]
+
+        async def burst() -> list[httpx.Response]:
+            async with httpx.AsyncClient(timeout=30) as client:
+                calls = [client.post(w.server.url, json=params) for params in valid[:25] + [huge] + valid[25:]]
+                return await asyncio.gather(*calls)
+
+        replies = asyncio.run(burst())
+        assert err(replies[25]) == w.field_msg(
+            "quantity", "the order is too large (at most 1000000000000000 units and a charge of 100000000000)",
+            "đơn quá lớn (tối đa 1000000000000000 đơn vị và 100000000000 tiền)")
+        placed = [ok(reply)["order"] for reply in replies[:25] + replies[26:]]
+        assert len(set(placed)) == 50
+        assert w.balance("alice") == before
+        assert ok(w.act("status", user="burst", orders=",".join(map(str, placed))))[str(placed[0])]["status"] == \
+            "Pending"
+
+    @pytest.mark.parametrize("enc", ["json", "form", "multipart"])
+    def test_add_bulk_never_splits_a_list_item(self, w: World, enc: str) -> None:
+        link = new_link() + "?ids=10,20"
+        body = ok(w.act("addBulk", enc, service=w.svc("cheap"), links=[link], quantity=10))
+        assert body["failed"] == [] and [c["link"] for c in body["created"]] == [link]
+        assert ok(w.act("status", order=body["created"][0]["order"]))["status"] == "Pending"
+
+    def test_add_bulk_splits_a_single_string(self, w: World) -> None:
+        a, b = new_link(), new_link()
+        body = ok(w.act("addBulk", "form", service=w.svc("cheap"), links=f"{a},{b}", quantity=10))
+        assert [c["link"] for c in body["created"]] == [a, b]
+
+    def test_add_bulk_refuses_items_that_are_not_text(self, w: World) -> None:
+        good = new_link()
+        items = [None, False, 1.5, 7, {"a": 1}, ["x"], good]
+        resp = w.act("addBulk", user="junk", service=w.svc("cheap"), links=items, quantity=10)
+        body = ok(resp)
+        rule = w.field_msg("links", "must be text", "phải là chuỗi ký tự")
+        assert body["failed"] == [{"link": item, "error": rule} for item in items[:-1]]
+        assert [c["link"] for c in body["created"]] == [good]
+        for python_text in (b"None", b"False", b"{'a'", b"['x']"):
+            assert python_text not in resp.content
+        assert w.balance("junk") == w.money(str(Decimal(USERS["junk"]) - Decimal("0.0027819")))
+
+    @pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "PUT", "DELETE", "PATCH", "TRACE"])
+    def test_only_get_and_post_run_actions(self, w: World, method: str) -> None:
+        params = {"key": w.key("methods"), "action": "add", "service": w.svc("default"), "link": new_link(),
+                  "quantity": 10}
+        headers = {"origin": "https://evil.example", "access-control-request-method": "POST"}
+        resp = w.client.request(method, w.server.url, params=params, headers=headers)
+        assert resp.status_code == 405
+        assert resp.headers["allow"] == "GET, POST"
+        if method != "HEAD":
+            assert err(resp, 405) == w.msg("Method not allowed: use GET or POST",
+                                           "Phương thức không được hỗ trợ: dùng GET hoặc POST")
+        resp = w.client.request(method, w.server.url, json=params) if method not in ("HEAD", "TRACE") else resp
+        assert resp.status_code == 405
+        assert w.balance("methods") == w.money(USERS["methods"])  # nothing charged, no order
+
+    @pytest.mark.parametrize("link", [
+        "https://example.com/\u202egnp.exe",  # right-to-left override
+        "https://exa\u200bmple.com/post/1",  # zero-width space
+        "https://example.com/post/1\u2066",  # left-to-right isolate
+        "\ufeffhttps://example.com/post/1",  # byte order mark
+        "https://example.com/p\u200d1",  # zero-width joiner
+    ], ids=["rlo", "zwsp", "lri", "bom", "zwj"])
+    def test_invisible_characters_in_a_link_are_refused(self, w: World, link: str) -> None:
+        assert err(w.act("add", service=w.svc("cheap"), link=link, quantity=10)) == w.msg("Bad link", "Link không hợp lệ")
+        body = ok(w.act("addBulk", service=w.svc("cheap"), links=[link], quantity=10))
+        assert body["created"] == [] and body["failed"][0]["error"] == w.msg("Bad link", "Link không hợp lệ")
+
+    def test_operator_cannot_record_negative_remains_or_start_count(self, w: World) -> None:
+        order_id = w.add(quantity=100)
+        for option, field_ in (("--remains", "remains"), ("--start-count", "start_count")):
+            cli = w.server.cli("orders", "set", str(order_id), "--status", "Partial", "--remains", "10",
+                               option, "-5")
+            assert cli.returncode == 1
+            assert f"Invalid {field_}: must not be negative" in cli.stderr
+        assert w.status(order_id) == w.status_reply("123.45", "Pending", 100)
+
+    def test_a_write_waiting_on_sqlites_lock_is_told_to_retry_and_reads_go_on(self, w: World) -> None:
+        if w.engine != "sqlite":
+            pytest.skip("PostgreSQL waits for row locks without blocking the server")
+        import sqlite3
+
+        holder = sqlite3.connect(w.db_url[len("sqlite:///"):], isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process (a worker, a CLI command) holds the write lock
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                started = time.monotonic()
+                write = pool.submit(w.act, "add", service=w.svc("cheap"), link=new_link(), quantity=10, user="waiter")
+                time.sleep(0.3)
+                for _ in range(5):  # reads are answered at once meanwhile
+                    t0 = time.monotonic()
+                    assert ok(w.act("balance", user="wallet"))["balance"] == w.money("100.84292")
+                    assert time.monotonic() - t0 < 0.5
+                resp = write.result()
+            waited = time.monotonic() - started
+        finally:
+            holder.rollback()
+            holder.close()
+        assert resp.status_code == 503 and resp.headers["retry-after"] == "1"
+        assert err(resp, 503) == w.msg(
+            "Panel busy (waited 5 s for the database), nothing was changed: please retry",
+            "Hệ thống đang bận (đã chờ 5 giây), chưa có gì thay đổi: vui lòng thử lại")
+        assert 4 < waited < 8
+        w.add("cheap", user="waiter", quantity=10)  # the lock is gone: the same order goes through
 
 
 # ----------------------------------------------------------------- PostgreSQL

@@ -281,7 +281,7 @@ def machine_for(db_url: str):
                 with pytest.raises(NotFound):
                     self.run(call)
                 return
-            if (remains is not None and remains > o.units) or (
+            if (remains is not None and not 0 <= remains <= o.units) or (
                     new == "Partial" and remains is None and o.status != "Partial"):
                 # A first Partial must say what was left: a refund is never guessed.
                 with pytest.raises(InvalidField) as info:

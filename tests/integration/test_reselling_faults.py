@@ -230,7 +230,7 @@ async def test_resolve_with_an_upstream_id_of_another_order_is_refused(sqlite_ur
         row = await shop.row(second)
         assert (row["upstream_state"], row["provider_order"]) == ("needs_attention", None)
         # Polling of the other orders is unharmed.
-        shop.sim.set_order(taken, status="Completed")
+        shop.sim.set_order(taken, status="Completed", remains=0)
         await shop.run(YOUNG_POLL_S)
         assert (await shop.row(first))["status"] == "Completed"
         assert await audit.run(panel) == []

@@ -472,7 +472,8 @@ async def test_status_spellings_map_without_guessing(sqlite_url, panel_factory, 
                 placed[word] = await shop.order("3", link=link(n), quantity=1000 + n)
             await shop.run()
             for word, oid in placed.items():
-                sim.set_order((await shop.row(oid))["provider_order"], status=word)
+                done = {"remains": 0} if words[word] == "Completed" else {}  # remains left would contradict it
+                sim.set_order((await shop.row(oid))["provider_order"], status=word, **done)
             await shop.run(YOUNG_POLL_S)
             for word, ours in words.items():
                 row = await shop.row(placed[word])
@@ -509,7 +510,7 @@ async def test_standard_panel_package_mentions_and_dripfeed(sqlite_url, panel_fa
             d = sent["https://instagram.com/u/3"]
             assert (str(d.params["runs"]), str(d.params["interval"]), str(d.params["quantity"])) == ("2", "30", "60")
 
-            sim.set_order(str(sent["https://instagram.com/story/1"].order_id), status="Completed")
+            sim.set_order(str(sent["https://instagram.com/story/1"].order_id), status="Completed", remains=0)
             sim.set_order(str(m.order_id), status="Partial", remains=3)
             await shop.run(YOUNG_POLL_S)
             assert (await shop.row(package))["status"] == "Completed"

@@ -155,7 +155,7 @@ async def test_services_created_edited_and_repriced_with_a_confirmation_below_co
         await catalog.set_service(panel, service["id"], {"rate": "1.2"})
         await panel.db.execute("UPDATE services SET cost_micros = 1000000 WHERE id = $1", service["id"])
         page = (await olga.get("/admin/services")).text
-        assert "20.0 %" in page  # margin over cost
+        assert "16.7 %" in page  # the margin: what is kept of the price
         edit = f"/admin/services/{service['id']}"
         r = await olga.submit(edit, {**form, "rate": "0.8"})
         assert r.status_code == 409 and "below the upstream cost" in field_error(r.text, "rate")

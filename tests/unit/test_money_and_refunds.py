@@ -256,7 +256,11 @@ def test_parse_amount_refuses_absurd_sizes_and_rounds_half_up():
         parse_amount("-100000000001", "amount", allow_negative=True)
     assert parse_amount("100000000000", "amount") == Decimal("100000000000")
     assert parse_amount("0.0000005", "amount") == Decimal("0.000001")
-    assert parse_amount("0.00000049", "amount") == Decimal("0")
+    assert parse_amount("0", "amount") == Decimal("0")
+    for tiny in ("0.00000049", "-0.0000004"):  # would be stored as 0: refused, not silently zeroed
+        with pytest.raises(InvalidField) as info:
+            parse_amount(tiny, "amount", allow_negative=True)
+        assert info.value.params == {"field": "amount", "rule": "rounds_to_zero"}
     assert parse_amount("1e-3", "amount") == Decimal("0.001")
 
 

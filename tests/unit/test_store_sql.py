@@ -8,7 +8,9 @@ import pytest
 
 from smmpanel.store import orders as orders_store
 from smmpanel.store import refills as refills_store
-from smmpanel.store.sql import MAX_DB_ID, UserRef, checked_columns, like_pattern
+from smmpanel.services.panel import hash_key
+from smmpanel.services.principal import Customer
+from smmpanel.store.sql import MAX_DB_ID, checked_columns, like_pattern, user_match
 
 
 class _NoDatabase:
@@ -36,11 +38,11 @@ def test_checked_columns_keeps_the_order_given():
 
 
 def test_a_user_is_found_only_by_key_hash_or_id():
-    assert UserRef.by_key_hash("ab").column == "api_key_hash"
-    assert UserRef.by_id(7) == UserRef("id", 7)
-    assert UserRef.by_id(MAX_DB_ID + 1).value == 0  # no row has it: unknown, and safe to bind
+    assert Customer.from_api_key("k") == Customer("api_key_hash", hash_key("k"))  # the key itself is not kept
+    assert Customer.from_user_id(7) == Customer("id", 7)
+    assert Customer.from_user_id(MAX_DB_ID + 1).value == 0  # no row has it: unknown, and safe to bind
     with pytest.raises(ValueError):
-        UserRef("name", "alice")
+        user_match("name", 1)  # no statement finds a customer by anything else
 
 
 @pytest.mark.parametrize("text, pattern", [

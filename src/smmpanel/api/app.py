@@ -4,6 +4,11 @@ on the hot path: the framework's per-request cost is most of the budget).
 Flow: read the body (bounded) -> parameters -> ``key``/``action`` -> the
 action's handler -> JSON. Every API-level outcome is HTTP 200 with a JSON
 body; ``PanelError`` becomes ``{"error": message}`` here and only here.
+The exceptions are the transport's: only GET and POST run an action (any
+other method gets 405 before the body is read: a HEAD's or a CORS
+preflight's client never sees a reply, so it must never place an order), an
+oversized body gets 413, a database too busy to take the write gets 503 with
+``Retry-After`` (nothing was changed), an unexpected fault 500.
 """
 
 from __future__ import annotations
@@ -13,7 +18,15 @@ from typing import Any
 
 import orjson
 
-from ..domain.errors import BodyTooLarge, IncorrectRequest, InternalFault, InvalidAction, PanelError
+from ..domain.errors import (
+    BodyTooLarge,
+    DatabaseBusy,
+    IncorrectRequest,
+    InternalFault,
+    InvalidAction,
+    MethodNotAllowed,
+    PanelError,
+)
 from ..services.panel import Panel
 from ..services.principal import Customer, account
 from .actions import ACTIONS
@@ -25,11 +38,15 @@ log = logging.getLogger("smmpanel.api")
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 API_PATHS = ("/api/v2", "/api/v2/")
+ACTION_METHODS = ("GET", "POST")
+_NOT_ALLOWED_HEADERS = _JSON_HEADERS + [(b"allow", ", ".join(ACTION_METHODS).encode())]
+RETRY_AFTER_S = 1  # what a busy database tells clients to wait before sending again
+_BUSY_HEADERS = _JSON_HEADERS + [(b"retry-after", str(RETRY_AFTER_S).encode())]
 
 
-async def send_json(send: Any, status: int, body: Any) -> None:
+async def send_json(send: Any, status: int, body: Any, headers: list[tuple[bytes, bytes]] = _JSON_HEADERS) -> None:
     payload = orjson.dumps(body)
-    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -66,12 +83,18 @@ class ApiV2:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["method"] not in ACTION_METHODS:
+            await send_json(send, 405, {"error": message(MethodNotAllowed(), self.dialect.lang)}, _NOT_ALLOWED_HEADERS)
+            return
         body = await _read_body(receive, self.max_body_bytes)
         if body is None:
             await send_json(send, 413, {"error": message(BodyTooLarge(max=self.max_body_bytes), self.dialect.lang)})
             return
         try:
             reply = await self.handle(scope, body)
+        except DatabaseBusy as exc:
+            await send_json(send, 503, {"error": message(exc, self.dialect.lang)}, _BUSY_HEADERS)
+            return
         except PanelError as exc:
             reply = {"error": message(exc, self.dialect.lang)}
         except Exception:

@@ -31,10 +31,19 @@ FIXED: dict[str, tuple[str, str]] = {
         "Link này đang có đơn chạy, vui lòng chờ hoàn thành.",
     ),
     "body_too_large": ("Request body larger than {max} bytes", "Dữ liệu gửi lên vượt quá {max} byte"),
+    "database_busy": (
+        "Panel busy (waited {wait_s} s for the database), nothing was changed: please retry",
+        "Hệ thống đang bận (đã chờ {wait_s} giây), chưa có gì thay đổi: vui lòng thử lại",
+    ),
+    "method_not_allowed": ("Method not allowed: use GET or POST", "Phương thức không được hỗ trợ: dùng GET hoặc POST"),
     "internal_error": ("Internal error, please retry later", "Lỗi hệ thống, vui lòng thử lại sau"),
     "status_move_refused": (
         "Status can't change from {current} to {new}",
         "Không thể chuyển trạng thái từ {current} sang {new}",
+    ),
+    "upstream_move_refused": (
+        "Upstream state can't change from {current} to {new}",
+        "Không thể chuyển trạng thái nhà cung cấp từ {current} sang {new}",
     ),
     "not_found": ("{what} {name} not found", "Không tìm thấy {what} {name}"),
     "already_exists": ("A {what} named {name} already exists", "{what} {name} đã tồn tại"),
@@ -86,11 +95,23 @@ RULES: dict[str, tuple[str, str]] = {
         "tối đa {max} yêu cầu đang chờ duyệt cùng lúc",
     ),
     "too_large": ("is too large", "quá lớn"),
+    "order_too_large": (
+        "the order is too large (at most {max_units} units and a charge of {max_charge})",
+        "đơn quá lớn (tối đa {max_units} đơn vị và {max_charge} tiền)",
+    ),
+    "rounds_to_zero": (
+        "rounds to zero (the smallest amount is 0.000001)",
+        "làm tròn thành 0 (nhỏ nhất là 0.000001)",
+    ),
     "balance_below_zero": ("would take the balance below zero", "làm số dư âm"),
     "editable": ("can't be changed; allowed: {allowed}", "không thể sửa; được phép: {allowed}"),
     "exists_upstream": (
         "refused: the order exists upstream as {provider_order}; resolve with --provider-order or --cancel",
         "bị từ chối: đơn đã có ở nhà cung cấp ({provider_order})",
+    ),
+    "not_resolvable": (
+        "order {order} does not need resolving (upstream state: {state}); only an order in {allowed} can be",
+        "đơn {order} không cần xử lý (trạng thái nhà cung cấp: {state}); chỉ đơn ở {allowed}",
     ),
     "has_unsettled_orders": (
         "has unsettled orders ({counts}); settle them first",
@@ -120,7 +141,7 @@ CANCEL_REASONS: dict[str, tuple[str, str]] = {
     "service": ("Cancel is not available for this service", "Dịch vụ này không hỗ trợ hủy đơn"),
     "final": ("Order is already finished and can't be canceled", "Đơn đã kết thúc, không thể hủy"),
     "started": ("Order is already in progress and can't be canceled", "Đơn đang chạy, không thể hủy"),
-    "in_flight": (
+    "sending": (
         "Order is being sent to the provider; try again in a minute",
         "Đơn đang được gửi đi, vui lòng thử lại sau",
     ),

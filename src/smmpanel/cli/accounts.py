@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from ..domain.money import plain, to_micros
+from ..domain.money import display, plain, to_micros
 from ..services import accounts, auth, catalog
 from ..services.panel import Panel
 from ..services.principal import ACTOR_CLI
-from .base import below_cost_warning, emit, json_option, main, parse_money_arg, warn, with_panel
+from .base import below_cost_warning, emit, json_option, local_time, main, parse_money_arg, table, warn, with_panel
 
 
 # ------------------------------------------------------------------- users
@@ -22,7 +22,8 @@ def users() -> None:
 
 
 def _user_json(row: Any) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "active": bool(row["active"]), "balance": plain(row["balance_micros"])}
+    return {"id": row["id"], "name": row["name"], "active": bool(row["active"]), "balance": plain(row["balance_micros"]),
+            "created_at_s": row["created_at_s"]}
 
 
 @users.command("add")
@@ -35,13 +36,15 @@ def _user_json(row: Any) -> dict[str, Any]:
 @with_panel
 async def users_add(panel: Panel, name: str, balance: str, email: str | None, password: str | None, operator: bool,
                     as_json: bool) -> None:
+    """Create a customer (or an operator); prints their API key, this once only."""
     opening = parse_money_arg(balance, "balance")
     role = "operator" if operator else "customer"
     user_id, key = await auth.register(panel, name, email=email, password=password, role=role, balance=opening,
                                        actor=ACTOR_CLI)
     emit(as_json, {"id": user_id, "name": name, "api_key": key, "balance": plain(to_micros(opening)), "role": role,
                    "email": email},
-         f"{'operator' if operator else 'user'} {name} (id {user_id}) created\nAPI key (shown once): {key}")
+         f"{'operator' if operator else 'user'} {name} (id {user_id}) created, balance "
+         f"{display(to_micros(opening), panel.currency)} {panel.currency}\nAPI key (shown once): {key}")
 
 
 @users.command("password")
@@ -72,10 +75,37 @@ async def users_role(panel: Panel, name: str, role: str, as_json: bool) -> None:
 @json_option
 @with_panel
 async def users_list(panel: Panel, as_json: bool) -> None:
-    rows = [_user_json(r) for r in await accounts.list_users(panel)]
-    emit(as_json, rows, lambda: "\n".join(
-        f"{r['id']:>5}  {r['name']:<24} {'active' if r['active'] else 'disabled':<9} {r['balance']}" for r in rows
-    ) or "no users")
+    """Every customer, with balance and creation time."""
+    users_ = await accounts.list_users(panel)
+    emit(as_json, [_user_json(r) for r in users_], lambda: table(
+        ["ID", "NAME", "STATUS", f"BALANCE {panel.currency}", "CREATED"],
+        [(r["id"], r["name"], "active" if r["active"] else "disabled", display(r["balance_micros"], panel.currency),
+          local_time(r["created_at_s"])) for r in users_],
+        right=["ID", f"BALANCE {panel.currency}"], empty="no users"))
+
+
+@users.command("statement")
+@click.argument("name")
+@click.option("--limit", default=accounts.STATEMENT_LIMIT, show_default=True, type=click.IntRange(1, 10_000),
+              help="How many entries, newest first.")
+@json_option
+@with_panel
+async def users_statement(panel: Panel, name: str, limit: int, as_json: bool) -> None:
+    """A customer's ledger: every charge, refund, deposit and adjustment, newest first."""
+    user, entries = await accounts.user_statement(panel, name, limit=limit)
+    cur = panel.currency
+    data = {"name": user["name"], "balance": plain(user["balance_micros"]), "currency": cur, "entries": [
+        {"id": e.id, "time_s": e.created_at_s, "kind": e.kind, "amount": plain(e.amount_micros),
+         "balance_after": plain(e.balance_after_micros), "order": e.order_id, "note": e.note}
+        for e in entries]}
+    emit(as_json, data, lambda: f"{user['name']}: balance {display(user['balance_micros'], cur)} {cur}\n" + table(
+        ["ENTRY", "TIME", "KIND", f"AMOUNT {cur}", f"BALANCE {cur}", "ORDER", "NOTE"],
+        [(e.id, local_time(e.created_at_s), e.kind, display(e.amount_micros, cur),
+          display(e.balance_after_micros, cur), e.order_id, e.note) for e in entries],
+        right=["ENTRY", f"AMOUNT {cur}", f"BALANCE {cur}", "ORDER"], empty="no ledger entries"))
+
+
+main.add_command(users_statement, "ledger")  # `smmpanel ledger NAME`: the same command, where operators look first
 
 
 @users.command("disable")
@@ -83,6 +113,7 @@ async def users_list(panel: Panel, as_json: bool) -> None:
 @json_option
 @with_panel
 async def users_disable(panel: Panel, name: str, as_json: bool) -> None:
+    """Refuse the customer's API key until enabled again."""
     await accounts.set_active(panel, name, False)
     emit(as_json, {"name": name, "active": False}, f"user {name} disabled")
 
@@ -92,6 +123,7 @@ async def users_disable(panel: Panel, name: str, as_json: bool) -> None:
 @json_option
 @with_panel
 async def users_enable(panel: Panel, name: str, as_json: bool) -> None:
+    """Accept the customer's API key again."""
     await accounts.set_active(panel, name, True)
     emit(as_json, {"name": name, "active": True}, f"user {name} enabled")
 
@@ -101,6 +133,7 @@ async def users_enable(panel: Panel, name: str, as_json: bool) -> None:
 @json_option
 @with_panel
 async def users_rotate_key(panel: Panel, name: str, as_json: bool) -> None:
+    """Replace the customer's API key; the old one stops working at once."""
     key = await accounts.rotate_key(panel, name)
     emit(as_json, {"name": name, "api_key": key}, f"new API key for {name} (shown once): {key}")
 
@@ -122,7 +155,7 @@ async def users_rate(panel: Panel, name: str, service: int, rate: str | None, cl
                                                            (await catalog.service(panel, service))["cost_micros"])
     warn(None if as_json else warning)
     emit(as_json, {"name": name, "service": service, "rate": None if value is None else str(value), "warning": warning},
-         f"{name}: service {service} rate {'cleared' if value is None else value}")
+         f"{name}: service {service} rate {'cleared' if value is None else f'{value} {panel.currency} per 1000'}")
 
 
 # ------------------------------------------------------------------- funds
@@ -136,11 +169,12 @@ def funds() -> None:
 @funds.command("add", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
 @click.argument("amount")
-@click.option("--note", default=None)
+@click.option("--note", default=None, help="Why (shown in the customer's statement).")
 @json_option
 @with_panel
 async def funds_add(panel: Panel, name: str, amount: str, note: str | None, as_json: bool) -> None:
     """Deposit AMOUNT (negative: an adjustment down)."""
-    amount_value = parse_money_arg(amount, "amount", allow_negative=True)
-    balance = await accounts.add_funds(panel, name, amount_value, note, actor=ACTOR_CLI)
-    emit(as_json, {"name": name, "amount": amount, "balance": plain(balance)}, f"{name}: balance {plain(balance)}")
+    balance = await accounts.add_funds(panel, name, parse_money_arg(amount, "amount", allow_negative=True), note,
+                                       actor=ACTOR_CLI)
+    emit(as_json, {"name": name, "amount": amount, "balance": plain(balance)},
+         f"{name}: balance {display(balance, panel.currency)} {panel.currency}")

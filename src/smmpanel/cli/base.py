@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sys
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 import orjson
@@ -27,6 +30,46 @@ def load_settings() -> Settings:
         return Settings.from_env()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def describe_database(database_url: str) -> str:
+    """The database as an operator can find it: a SQLite file's absolute path,
+    a PostgreSQL URL without its password."""
+    if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
+        return "sqlite:///" + os.path.abspath(database_url[len("sqlite:///"):])
+    parts = urlsplit(database_url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return database_url
+
+
+def local_time(epoch_s: int | None) -> str:
+    """A stored time (unix seconds) as the operator reads it: local ISO date-time."""
+    if epoch_s is None:
+        return "-"
+    return datetime.fromtimestamp(epoch_s).astimezone().isoformat(timespec="seconds")
+
+
+COLUMN_GAP = "  "
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, empty: str,
+          right: Sequence[str] = ()) -> str:
+    """Rows under a header row, each column as wide as its widest cell (never
+    truncated); columns named in ``right`` (amounts, counts) align right."""
+    cells = [["-" if value is None else str(value) for value in row] for row in rows]
+    if not cells:
+        return empty
+    widths = [max(len(header), *(len(row[i]) for row in cells)) for i, header in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return COLUMN_GAP.join(
+            value.rjust(width) if header in right else value.ljust(width)
+            for header, value, width in zip(headers, values, widths)
+        ).rstrip()
+
+    return "\n".join([line(headers), *(line(row) for row in cells)])
 
 
 def emit(as_json: bool, data: Any, text: str | Callable[[], str]) -> None:
@@ -56,7 +99,10 @@ def with_panel(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         settings = load_settings()
-        ensure_schema(settings.database_url)
+        if ensure_schema(settings.database_url):
+            # Said on stderr, so --json output stays one document.
+            click.echo(f"note: created a new, empty panel database at {describe_database(settings.database_url)} "
+                       "(set SMMPANEL_DATABASE_URL to use another)", err=True)
 
         async def main() -> Any:
             db = await open_database(settings.database_url, pg_pool_max=2)

@@ -8,9 +8,10 @@ import click
 
 from ..domain.money import plain
 from ..domain.ordertypes import ServiceType
-from ..services import catalog
+from ..domain.pricing import margin_percent
+from ..services import catalog, providers
 from ..services.panel import Panel
-from .base import below_cost_warning, emit, json_option, main, warn, with_panel
+from .base import below_cost_warning, emit, json_option, main, table, warn, with_panel
 
 
 # ---------------------------------------------------------------- services
@@ -39,25 +40,34 @@ def _service_json(row: Any) -> dict[str, Any]:
         "provider_id": row["provider_id"],
         "provider_service": row["provider_service"],
         "cost": None if row["cost_micros"] is None else plain(row["cost_micros"]),
+        "margin_percent": _margin_text(row),
     }
 
 
+def _margin_text(row: Any) -> str | None:
+    margin = margin_percent(row["rate_micros"], row["cost_micros"])
+    return None if margin is None else str(margin)
+
+
 @services.command("add")
-@click.option("--name", required=True)
-@click.option("--category", required=True)
-@click.option("--type", "type_", required=True, type=click.Choice([t.value for t in ServiceType], case_sensitive=False))
+@click.option("--name", required=True, help="What customers see in the service list.")
+@click.option("--category", required=True, help="The group it is listed under (created when new).")
+@click.option("--type", "type_", required=True, type=click.Choice([t.value for t in ServiceType], case_sensitive=False),
+              help="The order type: which fields an order takes and how it is counted.")
 @click.option("--rate", required=True, help="Price per 1000 (flat types: per order).")
-@click.option("--min", "min_", required=True, type=int)
-@click.option("--max", "max_", required=True, type=int)
-@click.option("--refill", is_flag=True)
-@click.option("--cancel", is_flag=True)
-@click.option("--dripfeed", is_flag=True)
-@click.option("--refill-days", type=int, default=30, show_default=True)
+@click.option("--min", "min_", required=True, type=int, help="Smallest quantity per order.")
+@click.option("--max", "max_", required=True, type=int, help="Largest quantity per order.")
+@click.option("--refill", is_flag=True, help="Customers may ask for refills.")
+@click.option("--cancel", is_flag=True, help="Customers may cancel orders not yet started.")
+@click.option("--dripfeed", is_flag=True, help="Orders may be split in runs (runs, interval).")
+@click.option("--refill-days", type=int, default=30, show_default=True,
+              help="How long after the order a refill may be asked for.")
 @click.option("--deny-duplicate-link", is_flag=True, help="Refuse a link that already has an active order.")
-@click.option("--description", default=None)
+@click.option("--description", default=None, help="Shown to customers with the service.")
 @json_option
 @with_panel
 async def services_add(panel: Panel, as_json: bool, type_: str, min_: int, max_: int, **opts: Any) -> None:
+    """Add a service to the catalog."""
     fields = {k: v for k, v in opts.items() if v is not None}
     service_id = await catalog.add_service(panel, type=type_, min=min_, max=max_, **fields)
     emit(as_json, _service_json(await catalog.service(panel, service_id)), f"service {service_id} created")
@@ -67,11 +77,19 @@ async def services_add(panel: Panel, as_json: bool, type_: str, min_: int, max_:
 @json_option
 @with_panel
 async def services_list(panel: Panel, as_json: bool) -> None:
-    rows = [_service_json(r) for r in await catalog.all_services(panel)]
-    emit(as_json, rows, lambda: "\n".join(
-        f"{r['service']:>5}  {r['category'][:18]:<18} {r['name'][:36]:<36} {r['type']:<24} {r['rate']:>10} "
-        f"{r['min']}-{r['max']}{'' if r['enabled'] else '  (disabled)'}" for r in rows
-    ) or "no services")
+    """The whole catalog: price, upstream provider, cost and margin."""
+    rows = await catalog.all_services(panel)
+    names = {view.row["id"]: view.row["name"] for view in await providers.list_providers(panel, live=False)}
+    cur = panel.currency
+    data = [_service_json(r) | {"provider": names.get(r["provider_id"])} for r in rows]
+    emit(as_json, data, lambda: table(
+        ["ID", "CATEGORY", "NAME", "TYPE", f"RATE {cur}", f"COST {cur}", "MARGIN %", "MIN", "MAX", "PROVIDER",
+         "ENABLED"],
+        # Rates in full (as the API's services list gives them): a rate per 1000 may be finer than a cent.
+        [(r["id"], r["category"], r["name"], r["type"], d["rate"], d["cost"], d["margin_percent"], r["min"],
+          r["max"], None if d["provider"] is None else f"{d['provider']}:{r['provider_service']}",
+          "yes" if r["enabled"] else "no") for r, d in zip(rows, data)],
+        right=["ID", f"RATE {cur}", f"COST {cur}", "MARGIN %", "MIN", "MAX"], empty="no services"))
 
 
 @services.command("set")

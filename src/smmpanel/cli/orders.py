@@ -7,11 +7,12 @@ from typing import Any
 import click
 import orjson
 
-from ..domain.money import plain
+from ..domain.money import display, plain
+from ..domain.upstream_state import UpstreamState
 from ..services import orders, refills
 from ..services.panel import Panel
 from ..services.principal import ACTOR_CLI
-from .base import emit, json_option, main, with_panel
+from .base import emit, json_option, local_time, main, table, with_panel
 
 
 # ------------------------------------------------------------------ orders
@@ -49,24 +50,25 @@ def _order_json(row: Any) -> dict[str, Any]:
     }
 
 
-def _order_line(r: dict[str, Any]) -> str:
-    upstream = f"  [{r['provider']}:{r['provider_order'] or '-'} {r['upstream_state']}]" if r["provider"] else ""
-    return (f"{r['order']:>7}  {r['user']:<16} svc {r['service']:<5} {r['status']:<12} "
-            f"remains {r['remains']!s:<8} net {r['net_charge']}{upstream}")
-
-
 @orders_group.command("list")
-@click.option("--status", default=None)
-@click.option("--user", default=None)
-@click.option("--upstream-state", default=None, help="e.g. needs_attention, waiting_funds")
-@click.option("--limit", default=100, show_default=True, type=int)
+@click.option("--status", default=None, help="Only orders in this status (Pending, In progress, Partial...).")
+@click.option("--user", default=None, help="Only this customer's orders.")
+@click.option("--upstream-state", default=None, help="one of: " + ", ".join(s.value for s in UpstreamState))
+@click.option("--limit", default=100, show_default=True, type=int, help="How many orders, newest first.")
 @json_option
 @with_panel
 async def orders_list(panel: Panel, status: str | None, user: str | None, upstream_state: str | None, limit: int,
                       as_json: bool) -> None:
-    rows = [_order_json(r) for r in await orders.list_orders(panel, status=status, user=user,
-                                                              upstream_state=upstream_state, limit=limit)]
-    emit(as_json, rows, lambda: "\n".join(_order_line(r) for r in rows) or "no orders")
+    """Orders, newest first."""
+    rows = await orders.list_orders(panel, status=status, user=user, upstream_state=upstream_state, limit=limit)
+    cur = panel.currency
+    emit(as_json, [_order_json(r) for r in rows], lambda: table(
+        ["ORDER", "CREATED", "USER", "SERVICE", "STATUS", "REMAINS", f"NET CHARGE {cur}", "UPSTREAM", "LINK"],
+        [(r["id"], local_time(r["created_at_s"]), r["user_name"], r["service_id"], r["status"], r["remains"],
+          display(r["charge_micros"] - r["refund_micros"], cur),
+          f"{r['provider']}:{r['provider_order'] or '-'} {r['upstream_state']}" if r["provider"] else None, r["link"])
+         for r in rows],
+        right=["ORDER", "SERVICE", "REMAINS", f"NET CHARGE {cur}"], empty="no orders"))
 
 
 @orders_group.command("show")
@@ -75,16 +77,22 @@ async def orders_list(panel: Panel, status: str | None, user: str | None, upstre
 @with_panel
 async def orders_show(panel: Panel, order_id: int, as_json: bool) -> None:
     """One order, and its history: every status change and who made it."""
-    data = _order_json(await orders.order(panel, order_id))
+    row = await orders.order(panel, order_id)
+    data = _order_json(row)
     data["history"] = [
         {"at": e.created_at_s, "status": e.status, "remains": e.remains, "start_count": e.start_count,
          "actor": e.actor, "note": e.note}
         for e in await orders.history(panel, order_id)
     ]
+    cur = panel.currency
+    shown = {k: v for k, v in data.items() if k != "history"} | {
+        "created_at_s": local_time(row["created_at_s"]), "charge": display(row["charge_micros"], cur),
+        "refunded": display(row["refund_micros"], cur),
+        "net_charge": display(row["charge_micros"] - row["refund_micros"], cur)}
 
     def text() -> str:
-        fields = [f"{k:>16}: {v}" for k, v in data.items() if k != "history"]
-        events = [f"  {e['at']} {e['status']} (remains {e['remains']}) by {e['actor']}: {e['note']}"
+        fields = [f"{'created' if k == 'created_at_s' else k:>16}: {v}" for k, v in shown.items()]
+        events = [f"  {local_time(e['at'])} {e['status']} (remains {e['remains']}) by {e['actor']}: {e['note']}"
                   for e in data["history"]]
         return "\n".join(fields + ["history:", *events] if events else fields)
 
@@ -93,9 +101,9 @@ async def orders_show(panel: Panel, order_id: int, as_json: bool) -> None:
 
 @orders_group.command("set")
 @click.argument("order_id", type=int)
-@click.option("--status", required=True)
-@click.option("--remains", type=int, default=None)
-@click.option("--start-count", type=int, default=None)
+@click.option("--status", required=True, help="The new status: Pending, In progress, Completed, Partial, Canceled.")
+@click.option("--remains", type=int, default=None, help="Units not delivered (Partial refunds them).")
+@click.option("--start-count", type=int, default=None, help="The count at the link when the order started.")
 @json_option
 @with_panel
 async def orders_set(panel: Panel, order_id: int, status: str, remains: int | None, start_count: int | None,
@@ -103,9 +111,10 @@ async def orders_set(panel: Panel, order_id: int, status: str, remains: int | No
     """Record progress by hand; Partial and Canceled post the refund (once)."""
     changed = await orders.operator_set_status(panel, order_id, status, actor=ACTOR_CLI, remains=remains,
                                                start_count=start_count)
-    data = _order_json(await orders.order(panel, order_id))
-    data["changed"] = changed
-    emit(as_json, data, f"order {order_id}: {data['status']}, refunded {data['refunded']}"
+    row = await orders.order(panel, order_id)
+    data = _order_json(row) | {"changed": changed}
+    refunded = display(row["refund_micros"], panel.currency)
+    emit(as_json, data, f"order {order_id}: {data['status']}, refunded {refunded} {panel.currency}"
          + ("" if changed else " (unchanged)"))
 
 
@@ -139,20 +148,25 @@ def _refill_json(row: Any) -> dict[str, Any]:
 
 
 @refills_group.command("list")
-@click.option("--status", default=None)
+@click.option("--status", default=None, help="Only refills in this status (Pending, Completed, Rejected...).")
 @json_option
 @with_panel
 async def refills_list(panel: Panel, status: str | None, as_json: bool) -> None:
+    """Refill requests, newest first."""
     rows = [_refill_json(r) for r in await refills.list_refills(panel, status)]
-    emit(as_json, rows, lambda: "\n".join(
-        f"{r['refill']:>6}  order {r['order']:<7} {r['user']:<16} {r['status']}" for r in rows) or "no refills")
+    emit(as_json, rows, lambda: table(
+        ["REFILL", "CREATED", "ORDER", "USER", "STATUS", "UPSTREAM"],
+        [(r["refill"], local_time(r["created_at_s"]), r["order"], r["user"], r["status"],
+          r["upstream_state"] and f"{r['provider_refill'] or '-'} {r['upstream_state']}") for r in rows],
+        right=["REFILL", "ORDER"], empty="no refills"))
 
 
 @refills_group.command("set")
 @click.argument("refill_id", type=int)
-@click.option("--status", required=True)
+@click.option("--status", required=True, help="The new status (e.g. Completed, Rejected).")
 @json_option
 @with_panel
 async def refills_set(panel: Panel, refill_id: int, status: str, as_json: bool) -> None:
+    """Record a refill's outcome by hand."""
     data = _refill_json(await refills.operator_set_status(panel, refill_id, status))
     emit(as_json, data, f"refill {refill_id}: {data['status']}")

@@ -11,7 +11,7 @@ import orjson
 from ..services import audit
 from ..services.panel import Panel
 from ..store.migrate import upgrade
-from .base import load_settings, emit, json_option, main, with_panel
+from .base import describe_database, emit, json_option, load_settings, main, with_panel
 
 
 @main.command()
@@ -24,8 +24,8 @@ def migrate(as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=int, help="Server processes (PostgreSQL only).")
 @json_option
 def serve(host: str, port: int, workers: int, as_json: bool) -> None:
@@ -85,30 +85,44 @@ def audit_cmd(as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--db", "db_path", default="demo.db", show_default=True, help="SQLite file (recreated).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int,
+              help="Port to listen on (the next free one when it is busy).")
+@click.option("--db", "db_path", default="demo.db", show_default=True,
+              help="SQLite file for the demo. An existing one is kept and a new file next to it is used.")
+@click.option("--fresh", is_flag=True, help="Delete and recreate --db (refused while a running panel uses it).")
 @click.option("--no-serve", is_flag=True, help="Only create the demo database.")
 @json_option
-def demo(host: str, port: int, db_path: str, no_serve: bool, as_json: bool) -> None:
-    """A fresh SQLite panel with a demo customer and catalog, then serve it."""
+def demo(host: str, port: int, db_path: str, fresh: bool, no_serve: bool, as_json: bool) -> None:
+    """A new SQLite panel with a demo customer and catalog, then serve it."""
     import os
 
-    from ..demo import DEMO_PASSWORD, DEMO_USER, build_demo
+    from ..demo import DEMO_PASSWORD, DEMO_USER, DemoRefused, build_demo, choose_database, choose_port
 
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(db_path + suffix):
-            os.remove(db_path + suffix)
-    url = f"sqlite:///{db_path}"
+    notes = []
+    try:
+        if not no_serve:
+            port, port_note = choose_port(host, port)
+            notes.append(port_note)
+        placement = choose_database(db_path, fresh=fresh)
+    except DemoRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    notes.append(placement.note)
+    for note in filter(None, notes):
+        click.echo(f"note: {note}", err=True)
+    url = describe_database(f"sqlite:///{placement.path}")
     os.environ["SMMPANEL_DATABASE_URL"] = url
     settings = load_settings()
     upgrade(url)
     key, service_ids = asyncio.run(build_demo(settings))
+    env_line = f"export SMMPANEL_DATABASE_URL={url}"
     info = {"api_url": f"http://{host}:{port}/api/v2", "site_url": f"http://{host}:{port}/", "api_key": key,
-            "username": DEMO_USER, "password": DEMO_PASSWORD, "services": len(service_ids), "database": url}
+            "username": DEMO_USER, "password": DEMO_PASSWORD, "services": len(service_ids), "database": url,
+            "env": env_line}
     emit(as_json, info, f"demo panel: {info['site_url']} (website), {info['api_url']} (API)\n"
          f"demo customer: username {DEMO_USER}, password {DEMO_PASSWORD}, API key: {key}\n"
-         f"try: curl -s '{info['api_url']}?key={key}&action=balance'")
+         f"try: curl -s '{info['api_url']}?key={key}&action=balance'\n"
+         f"to run smmpanel commands on this demo's database, first: {env_line}")
     if not no_serve:
         import uvicorn
 

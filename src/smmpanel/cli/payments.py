@@ -19,7 +19,7 @@ from ..services import payments as payments_service
 from ..services.accounts import user_named
 from ..services.panel import Panel
 from .accounts import funds, users
-from .base import emit, json_option, load_settings, main, with_panel
+from .base import emit, json_option, load_settings, main, table, with_panel
 
 DEFAULT_PANEL_URL = "http://127.0.0.1:8000"
 SIMULATE_TIMEOUT_S = 10
@@ -60,6 +60,7 @@ async def funds_approve(panel: Panel, request_id: int, as_json: bool) -> None:
 @json_option
 @with_panel
 async def funds_reject(panel: Panel, request_id: int, note: str | None, as_json: bool) -> None:
+    """Refuse a pending funds request; nothing is credited."""
     await funds_service.reject(panel, request_id, ACTOR, note)
     emit(as_json, {"id": request_id, "status": "rejected"}, f"request {request_id} rejected")
 
@@ -96,23 +97,25 @@ def _payment_json(row: Any) -> dict[str, Any]:
 
 
 @payments_group.command("list")
-@click.option("--status", type=click.Choice(payments_service.PAYMENT_STATUSES), default=None)
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--status", type=click.Choice(payments_service.PAYMENT_STATUSES), default=None,
+              help="Only payments in this state (unmatched: waiting for an operator).")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="How many payments, newest first.")
 @json_option
 @with_panel
 async def payments_list(panel: Panel, status: str | None, limit: int, as_json: bool) -> None:
     """Newest first; --status unmatched is the queue to assign or dismiss."""
     rows = [_payment_json(r) for r in await payments_service.list_payments(panel, status, limit=limit)]
-    emit(as_json, rows, lambda: "\n".join(
-        f"{r['id']:>5}  {r['status']:<9} {r['reason'] or '':<14} {r['paid']:>16}  {r['user'] or '-':<16} "
-        f"{r['content'] or ''}" for r in rows
-    ) or "no payments")
+    emit(as_json, rows, lambda: table(
+        ["ID", "STATUS", "REASON", "PAID", "USER", "CONTENT"],
+        [(r["id"], r["status"], r["reason"], r["paid"], r["user"], r["content"]) for r in rows],
+        right=["ID", "PAID"], empty="no payments"))
 
 
 @payments_group.command("assign")
 @click.argument("payment_id", type=int)
 @click.argument("user")
-@click.option("--note", default=None)
+@click.option("--note", default=None, help="Why this customer (shown in their statement).")
 @json_option
 @with_panel
 async def payments_assign(panel: Panel, payment_id: int, user: str, note: str | None, as_json: bool) -> None:
@@ -131,6 +134,7 @@ async def payments_assign(panel: Panel, payment_id: int, user: str, note: str | 
 @json_option
 @with_panel
 async def payments_dismiss(panel: Panel, payment_id: int, note: str, as_json: bool) -> None:
+    """Close an unmatched transfer without crediting anyone (e.g. refunded by the bank)."""
     await payments_service.dismiss(panel, payment_id, ACTOR, note)
     emit(as_json, {"id": payment_id, "status": "dismissed"}, f"payment {payment_id} dismissed")
 

@@ -13,7 +13,7 @@ from ..domain.money import plain
 from ..secrets import redact
 from ..services import providers
 from ..services.panel import Panel
-from .base import parse_money_arg, emit, json_option, main, with_panel
+from .base import describe_database, emit, json_option, load_settings, main, parse_money_arg, table, with_panel
 
 
 # --------------------------------------------------------------- providers
@@ -27,24 +27,29 @@ def providers_group() -> None:
 def _provider_json(row: Any) -> dict[str, Any]:
     return {"id": row["id"], "name": row["name"], "url": row["url"], "encoding": row["encoding"],
             "currency": row["currency"], "fx": row["fx"], "timeout": row["timeout_s"], "max_ids": row["max_ids"],
-            "concurrency": row["concurrency"], "out_of_funds": bool(row["out_of_funds"])}
+            "concurrency": row["concurrency"], "out_of_funds": bool(row["out_of_funds"]),
+            "multi_status": row["multi_status_action"], "multi_status_retry_at": row["multi_status_retry_at_s"]}
 
 
 @providers_group.command("add")
 @click.argument("name")
 @click.option("--url", required=True, help="The upstream's API v2 endpoint.")
 @click.option("--key", required=True, help="The upstream API key (stored sealed, never shown again).")
-@click.option("--encoding", type=click.Choice(["auto", "form", "json"]), default="auto", show_default=True)
+@click.option("--encoding", type=click.Choice(["auto", "form", "json"]), default="auto", show_default=True,
+              help="How requests are sent upstream; auto tries both and keeps what works.")
 @click.option("--currency", default=None, help="The upstream's currency (default: what its balance says).")
 @click.option("--fx", default="1", show_default=True, help="Panel amount = upstream amount x FX.")
-@click.option("--timeout", "timeout_s", type=int, default=providers.DEFAULT_TIMEOUT_S, show_default=True)
+@click.option("--timeout", "timeout_s", type=int, default=providers.DEFAULT_TIMEOUT_S, show_default=True,
+              help="Seconds to wait for one upstream reply.")
 @click.option("--max-ids", type=int, default=providers.DEFAULT_MAX_IDS, show_default=True,
               help="Largest id list per multi call.")
-@click.option("--concurrency", type=int, default=providers.DEFAULT_CONCURRENCY, show_default=True)
+@click.option("--concurrency", type=int, default=providers.DEFAULT_CONCURRENCY, show_default=True,
+              help="Calls to this upstream at the same time.")
 @json_option
 @with_panel
 async def providers_add(panel: Panel, name: str, url: str, key: str, encoding: str, currency: str | None, fx: str,
                         timeout_s: int, max_ids: int, concurrency: int, as_json: bool) -> None:
+    """Add an upstream panel: checks its key by asking its balance."""
     row = await providers.add_provider(panel, name, url, key, encoding=encoding, currency=currency,
                                        fx=parse_money_arg(fx, "fx"), timeout_s=timeout_s, max_ids=max_ids,
                                        concurrency=concurrency)
@@ -57,33 +62,58 @@ async def providers_add(panel: Panel, name: str, url: str, key: str, encoding: s
 @json_option
 @with_panel
 async def providers_list(panel: Panel, offline: bool, as_json: bool) -> None:
+    """Upstream panels: balance, orders waiting per state, health."""
     views = await providers.list_providers(panel, live=not offline)
-    data = [_provider_json(v.row) | {"balance": v.balance, "balance_error": v.balance_error, "orders": v.orders}
+    data = [_provider_json(v.row) | {"balance": v.balance, "balance_error": v.balance_error, "orders": v.orders,
+                                     "breaker": {"state": v.breaker, "failures": v.row["breaker_failures"],
+                                                 "open_until": v.row["breaker_open_until_s"],
+                                                 "error": v.row["breaker_error"]}}
             for v in views]
-    emit(as_json, data, lambda: "\n".join(
-        f"{d['id']:>3}  {d['name']:<16} {d['url']:<40} balance {d['balance']} {d['currency']}"
-        f"{'  OUT OF FUNDS' if d['out_of_funds'] else ''}{'  (' + d['balance_error'] + ')' if d['balance_error'] else ''}"
-        f"  orders {d['orders']}" for d in data) or "no providers")
+    emit(as_json, data, lambda: table(
+        ["ID", "NAME", "URL", "BALANCE", "ORDERS WAITING", "MULTI-STATUS", "CIRCUIT"],
+        [(d["id"], d["name"], d["url"], _balance_text(d), _counts_text(d["orders"]),
+          d["multi_status"] + (" (fallback, retried later)" if d["multi_status_retry_at"] is not None else ""),
+          d["breaker"]["state"] + ("" if d["breaker"]["state"] == "closed" else
+                                   f" ({d['breaker']['failures']} failed calls: {d['breaker']['error']})"))
+         for d in data],
+        right=["ID"], empty="no providers"))
+
+
+def _balance_text(d: dict[str, Any]) -> str:
+    text = "-" if d["balance"] is None else f"{d['balance']} {d['currency'] or ''}".strip()
+    if d["out_of_funds"]:
+        text += " OUT OF FUNDS"
+    if d["balance_error"]:
+        text += f" ({d['balance_error']})"
+    return text
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    """Orders per upstream state, as words: "placed 3, needs_attention 1"."""
+    return ", ".join(f"{state} {n}" for state, n in counts.items() if n) or "none"
 
 
 @providers_group.command("set")
 @click.argument("name")
-@click.option("--url", default=None)
+@click.option("--url", default=None, help="A new API v2 endpoint.")
 @click.option("--key", default=None, help="A new upstream API key (stored sealed).")
-@click.option("--encoding", type=click.Choice(["form", "json"]), default=None)
+@click.option("--encoding", type=click.Choice(["form", "json"]), default=None, help="How requests are sent upstream.")
 @click.option("--fx", default=None, help="New exchange rate; services are repriced at the next sync.")
-@click.option("--timeout", "timeout_s", type=int, default=None)
-@click.option("--max-ids", type=int, default=None)
-@click.option("--concurrency", type=int, default=None)
+@click.option("--timeout", "timeout_s", type=int, default=None, help="Seconds to wait for one upstream reply.")
+@click.option("--max-ids", type=int, default=None, help="Largest id list per multi call.")
+@click.option("--concurrency", type=int, default=None, help="Calls to this upstream at the same time.")
+@click.option("--multi-status", type=click.Choice(["status", "orders", "single"]), default=None,
+              help="How statuses are asked: status (action=status&orders=), orders (Like3s), single "
+                   "(one request per order). Ends a fallback the worker made.")
 @json_option
 @with_panel
 async def providers_set(panel: Panel, name: str, url: str | None, key: str | None, encoding: str | None,
                         fx: str | None, timeout_s: int | None, max_ids: int | None, concurrency: int | None,
-                        as_json: bool) -> None:
+                        multi_status: str | None, as_json: bool) -> None:
     """Change a provider's settings."""
     row = await providers.update_provider(panel, name, url=url, key=key, encoding=encoding,
                                           fx=None if fx is None else parse_money_arg(fx, "fx"), timeout_s=timeout_s,
-                                          max_ids=max_ids, concurrency=concurrency)
+                                          max_ids=max_ids, concurrency=concurrency, multi_status=multi_status)
     emit(as_json, _provider_json(row), f"provider {name} updated")
 
 
@@ -92,6 +122,7 @@ async def providers_set(panel: Panel, name: str, url: str | None, key: str | Non
 @json_option
 @with_panel
 async def providers_remove(panel: Panel, name: str, as_json: bool) -> None:
+    """Remove an upstream; refused while it has unsettled orders."""
     await providers.remove_provider(panel, name)
     emit(as_json, {"name": name, "removed": True}, f"provider {name} removed; its services are disabled")
 
@@ -178,15 +209,23 @@ async def providers_sync(panel: Panel, name: str, as_json: bool) -> None:
               help="Poll every order this often (seconds) instead of the age-based schedule.")
 @click.option("--funds-retry", "funds_retry_s", type=int, default=None,
               help="Probe an out-of-funds upstream this often (seconds).")
+@click.option("--verbose", is_flag=True, help="Also log every HTTP request to the upstreams.")
 @json_option
-def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | None, as_json: bool) -> None:
-    """Place queued orders upstream, poll them, settle refunds."""
-    import dataclasses
+def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | None, verbose: bool,
+               as_json: bool) -> None:
+    """Place queued orders upstream, poll them, settle refunds.
+
+    Prints a start line (database, providers, cadence), then one line per
+    pass that did something."""
     import logging
 
+    from ..domain.schedule import FUNDS_RETRY_S, POLL_STEPS_S
     from ..worker import Worker
+    from ..worker.loop import IDLE_SLEEP_S
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # httpx logs one INFO line per request: thousands per pass on a busy panel.
+    logging.getLogger("httpx").setLevel(logging.INFO if verbose else logging.WARNING)
 
     @with_panel
     async def body(panel: Panel, as_json: bool) -> Any:
@@ -197,13 +236,25 @@ def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | Non
             options["funds_retry_s"] = funds_retry_s
         worker = Worker(panel, **options)
         if not once:
-            # SIGTERM/SIGINT finish the step under way (no call is cut off mid-flight), then exit.
+            names = [view.row["name"] for view in await providers.list_providers(panel, live=False)]
+            polls = (f"every {poll_interval_s} s" if poll_interval_s is not None else
+                     "by order age (" + ", ".join(f"{every}s under {age // 60} min" for age, every in POLL_STEPS_S)
+                     + ", slower after)")
+            _say(as_json, {"event": "start", "database": describe_database(load_settings().database_url),
+                           "providers": names, "idle_sleep_s": IDLE_SLEEP_S, "polls": polls,
+                           "funds_retry_s": funds_retry_s or FUNDS_RETRY_S},
+                 f"worker: database {describe_database(load_settings().database_url)}; "
+                 f"providers {', '.join(names) or 'none yet'}; a pass every {IDLE_SLEEP_S:g} s when idle; "
+                 f"polls {polls}; out-of-funds upstreams probed every {funds_retry_s or FUNDS_RETRY_S} s")
+            # SIGTERM/SIGINT: nothing new is sent; the calls under way end (within their deadline), are
+            # recorded, then the worker exits.
             import signal
 
             stop = asyncio.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-            await worker.run_forever(stop)
+            await worker.run_forever(stop, on_pass=lambda report: _say(
+                as_json, {"event": "pass", **_report_json(report)}, "pass: " + _report_text(report)))
             return None
         try:
             return await worker.run_once()
@@ -212,10 +263,25 @@ def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | Non
 
     report = body(as_json=as_json)
     if report is not None:
-        emit(as_json, dataclasses.asdict(report), lambda: ", ".join(
-            f"{k} {v}" for k, v in dataclasses.asdict(report).items() if v))
+        emit(as_json, _report_json(report), lambda: _report_text(report) or "nothing to do")
         if report.errors:
             sys.exit(1)
+
+
+def _say(as_json: bool, data: dict[str, Any], text: str) -> None:
+    """One line now (a running worker's output is a stream: JSON lines with --json)."""
+    click.echo(orjson.dumps(data).decode() if as_json else text)
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(report)
+
+
+def _report_text(report: Any) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {', '.join(v) if isinstance(v, list) else v}"
+                     for k, v in _report_json(report).items() if v)
 
 
 @main.command("call", context_settings={"ignore_unknown_options": True})
@@ -223,8 +289,10 @@ def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | Non
 @click.argument("key")
 @click.argument("action")
 @click.argument("params", nargs=-1)
-@click.option("--encoding", type=click.Choice(["form", "json"]), default="form", show_default=True)
-@click.option("--timeout", "timeout_s", type=float, default=30, show_default=True)
+@click.option("--encoding", type=click.Choice(["form", "json"]), default="form", show_default=True,
+              help="Send the parameters as a form or as JSON.")
+@click.option("--timeout", "timeout_s", type=float, default=30, show_default=True,
+              help="Seconds to wait for the reply.")
 @click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry: the reply is JSON anyway.")
 def call_cmd(url: str, key: str, action: str, params: tuple[str, ...], encoding: str, timeout_s: float,
              as_json: bool) -> None:

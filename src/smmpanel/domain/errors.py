@@ -126,6 +126,13 @@ class StatusMoveRefused(PanelError):
     code = "status_move_refused"
 
 
+class UpstreamMoveRefused(PanelError):
+    """A move the upstream-state machine (``domain.upstream_state``) does not
+    have: a bug or a race lost to the operator. params: current, new."""
+
+    code = "upstream_move_refused"
+
+
 class NotFound(PanelError):
     """An operator named something that does not exist. params: what, name."""
 
@@ -169,3 +176,17 @@ class NotificationUnauthorized(PanelError):
     nothing in it is read, nothing changes."""
 
     code = "notification_unauthorized"
+
+
+class DatabaseBusy(PanelError):
+    """Another process held the database's write lock for longer than a
+    write may wait. Nothing was changed; the same request may be sent again.
+    params: wait_s (how long it waited). The API answers HTTP 503."""
+
+    code = "database_busy"
+
+
+class MethodNotAllowed(PanelError):
+    """An HTTP method other than GET or POST (HTTP 405); nothing was run."""
+
+    code = "method_not_allowed"

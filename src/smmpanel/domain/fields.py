@@ -8,6 +8,7 @@ arrays. Each parser either returns a clean Python value or raises
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Iterable
 
 from .errors import InvalidField, InvalidIdList
@@ -97,28 +98,50 @@ def parse_lines(raw: object, field: str) -> list[str]:
 _LIST_SEPARATORS = re.compile(r"[,\r\n]+")
 
 
-def split_list(raw: object) -> list[str]:
-    """A list given as a JSON array, repeated fields, or a comma/newline string."""
+def _split_text(text: str) -> list[str]:
+    # str.split when there is no newline: the common case, and twice as fast as the regex.
+    parts = text.split(",") if "\n" not in text and "\r" not in text else _LIST_SEPARATORS.split(text)
+    return [part for part in (p.strip() for p in parts) if part]
+
+
+def split_list(raw: object, field: str) -> list[str]:
+    """An id list given as a JSON array, repeated fields, or a comma/newline string.
+
+    JSON numbers are taken as their digits; any other non-text item (null,
+    true, an object) makes the whole list invalid."""
     items = raw if isinstance(raw, list) else [raw]
     out: list[str] = []
     for item in items:
         if isinstance(item, str):
-            # str.split when there is no newline: the common case, and twice as fast as the regex.
-            parts = item.split(",") if "\n" not in item and "\r" not in item else _LIST_SEPARATORS.split(item)
-            for part in parts:
-                part = part.strip()
-                if part:
-                    out.append(part)
-        elif isinstance(item, (bool, int)):
+            out.extend(_split_text(item))
+        elif isinstance(item, int) and not isinstance(item, bool):
             out.append(str(item))
         else:
-            out.append(repr(item))
+            raise InvalidIdList(field=field)
+    return out
+
+
+def bulk_items(raw: object) -> list[object]:
+    """The links of ``addBulk``: only a single string is split (on commas and
+    newlines). A JSON array or repeated ``links[]`` fields are already a list:
+    each item is one link as given, never split (a URL may hold commas), and a
+    non-text item is passed on as it is for the caller to refuse by itself."""
+    if isinstance(raw, str):
+        return list(_split_text(raw))
+    items = raw if isinstance(raw, list) else [raw]
+    out: list[object] = []
+    for item in items:
+        if isinstance(item, str):
+            item = item.strip()
+            if not item:
+                continue
+        out.append(item)
     return out
 
 
 def parse_id_list(raw: object, field: str, *, limit: int = MAX_IDS_PER_CALL) -> list[tuple[str, int]]:
     """Ids as sent (for keying replies) with their value; duplicates answered once."""
-    tokens = split_list(raw)
+    tokens = split_list(raw, field)
     if not tokens:
         raise InvalidIdList(field=field)
     seen: dict[str, int] = {}
@@ -130,3 +153,16 @@ def parse_id_list(raw: object, field: str, *, limit: int = MAX_IDS_PER_CALL) -> 
     if len(seen) > limit:
         raise InvalidField(field, "too_many", max=limit)
     return list(seen.items())
+
+
+def has_hidden_chars(text: str) -> bool:
+    """Control characters, or invisible format characters (Unicode category
+    Cf: bidi overrides and isolates, zero-width spaces and joiners, the BOM,
+    soft hyphen, tag characters).
+
+    Meant for links: there such a character makes one target look like
+    another. Texts such as comments keep them (emoji need the zero-width
+    joiner)."""
+    if _CONTROL.search(text) is not None:
+        return True
+    return not text.isascii() and any(unicodedata.category(c) == "Cf" for c in text)

@@ -68,7 +68,11 @@ def parse_amount(raw: object, field: str, *, allow_negative: bool = False) -> De
         raise InvalidField(field, "not_negative")
     if abs(value) * MICROS_PER_UNIT > MAX_AMOUNT_MICROS:
         raise InvalidField(field, "too_large")
-    return quantize(value)
+    amount = quantize(value)
+    if value and not amount:
+        # 0.00000049 would be stored as 0: a free service or an empty deposit nobody meant.
+        raise InvalidField(field, "rounds_to_zero")
+    return amount
 
 
 def formatter(currency: str) -> Callable[[int], str]:

@@ -21,10 +21,16 @@ from .errors import (
     QuantityTooHigh,
     QuantityTooLow,
 )
+from .money import MAX_AMOUNT_MICROS, plain
 from .pricing import charge_micros
 
 MAX_LINK_CHARS = 2048
 MAX_RUNS = 1000
+# What one order may count and cost. Checked before any debit: beyond these a
+# number is a typo or an attack, and would overflow the databases' 64-bit
+# columns (a charge of rate 30000 x 10^12 units) inside a shared commit.
+MAX_ORDER_UNITS = 10**15
+MAX_ORDER_CHARGE_MICROS = MAX_AMOUNT_MICROS
 INTERVAL_MINUTES = (1, 1440)
 SUBSCRIPTION_DELAYS = frozenset({0, 5, 10, 15, 30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600})
 DEFAULT_SUBSCRIPTION_POSTS = 10
@@ -131,7 +137,7 @@ def check_link(raw: object) -> str:
         raise BadLink()
     text = text.strip()
     # No whitespace check of its own: neither pattern below matches any.
-    if not text or len(text) > MAX_LINK_CHARS or f._CONTROL.search(text):
+    if not text or len(text) > MAX_LINK_CHARS or f.has_hidden_chars(text):
         raise BadLink()
     if _URL.fullmatch(text) or _HANDLE.fullmatch(text):
         return text
@@ -215,6 +221,10 @@ def build_order(terms: ServiceTerms, params: Mapping[str, object]) -> OrderDraft
     if spec.units is not Units.QUANTITY and (_present(params, "runs") or _present(params, "interval")):
         raise InvalidField("runs", "dripfeed_unavailable")
 
+    charge = charge_micros(terms.rate_micros, units, flat=spec.units is Units.FLAT)
+    if units > MAX_ORDER_UNITS or charge > MAX_ORDER_CHARGE_MICROS:
+        raise InvalidField("quantity", "order_too_large", max_units=MAX_ORDER_UNITS,
+                           max_charge=plain(MAX_ORDER_CHARGE_MICROS))
     return OrderDraft(
         service_id=terms.id,
         type=terms.type,
@@ -223,7 +233,7 @@ def build_order(terms: ServiceTerms, params: Mapping[str, object]) -> OrderDraft
         runs=runs,
         interval=interval,
         units=units,
-        charge_micros=charge_micros(terms.rate_micros, units, flat=spec.units is Units.FLAT),
+        charge_micros=charge,
         params=kept,
     )
 

@@ -29,6 +29,17 @@ def resale_rate_micros(upstream_rate_micros: int, fx: Decimal, markup_percent: D
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+MARGIN_STEP = Decimal("0.1")  # margins are shown to a tenth of a percent
+
+
+def margin_percent(rate_micros: int, cost_micros: int | None) -> Decimal | None:
+    """What is kept of the price, in percent of it: ``(rate - cost) / rate``.
+    None when the cost is unknown (a service fulfilled by hand) or the price is 0."""
+    if cost_micros is None or rate_micros <= 0:
+        return None
+    return (Decimal(100) * (rate_micros - cost_micros) / rate_micros).quantize(MARGIN_STEP, rounding=ROUND_HALF_UP)
+
+
 def below_cost(rate_micros: int, cost_micros: int | None) -> bool:
     """Selling under the upstream's cost loses money on each order: the
     operator is asked to confirm (website) or warned (CLI)."""

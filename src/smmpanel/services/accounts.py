@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from ..domain.errors import AlreadyExists, InvalidField, NotFound
 from ..domain.money import to_micros
@@ -19,7 +20,7 @@ MAX_NAME_CHARS = 64
 
 async def balance(panel: Panel, customer: Customer) -> int:
     """The customer's balance in micro-units: one statement, account lookup included."""
-    micros = await accounts_store.balance_of(panel.db, customer.ref)
+    micros = await accounts_store.balance_of(panel.db, customer)
     if micros is None:
         raise customer.refusal()
     return micros
@@ -34,7 +35,7 @@ class Summary:
 
 
 async def summary(panel: Panel, customer: Customer) -> Summary:
-    row = await accounts_store.account_summary(panel.db, customer.ref)
+    row = await accounts_store.account_summary(panel.db, customer)
     if row is None:
         raise customer.refusal()
     return Summary(row.name, row.balance_micros, row.spent_micros, panel.currency)
@@ -45,7 +46,7 @@ async def statement(
 ) -> Page[LedgerEntry]:
     """The customer's ledger entries, newest first."""
     limit, before_id = check_limit(limit), check_before_id(before_id)
-    rows = await accounts_store.ledger_page(panel.db, customer.ref, before_id=before_id, limit=limit + 1)
+    rows = await accounts_store.ledger_page(panel.db, customer, before_id=before_id, limit=limit + 1)
     if not rows:
         await account(panel, customer)  # an empty statement, or no such account?
     return page_of(rows, limit)
@@ -129,3 +130,13 @@ async def set_custom_rate(panel: Panel, name: str, service_id: int, rate: Decima
         raise NotFound(what="service", name=str(service_id))
     async with panel.db.transaction() as tx:
         await catalog_store.set_custom_rate(tx, user["id"], service_id, None if rate is None else to_micros(rate))
+
+
+STATEMENT_LIMIT = 100
+
+
+async def user_statement(panel: Panel, name: str, *, limit: int = STATEMENT_LIMIT) -> tuple[Any, list[LedgerEntry]]:
+    """A customer's ledger as the operator reads it: the user and their newest entries first."""
+    user = await user_named(panel, name)
+    page = await statement(panel, Customer.from_user_id(user["id"]), limit=limit)
+    return user, page.items

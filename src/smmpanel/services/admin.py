@@ -211,13 +211,6 @@ async def bulk_set_status(panel: Panel, ids: Sequence[Any], status: str, *, acto
 # ---------------------------------------------------------------- services
 
 
-def margin_percent(rate_micros: int, cost_micros: int | None) -> Decimal | None:
-    """The markup over cost, in percent (one decimal); None when the cost is unknown or zero."""
-    if not cost_micros:
-        return None
-    return ((Decimal(rate_micros - cost_micros) * 100) / cost_micros).quantize(Decimal("0.1"), ROUND_HALF_UP)
-
-
 def scaled_rate(rate_micros: int, percent: Decimal) -> int:
     """``rate × (1 + percent/100)``, rounded half up to the micro-unit."""
     return int((Decimal(rate_micros) * (100 + percent) / 100).quantize(Decimal(1), ROUND_HALF_UP))

@@ -24,8 +24,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..domain.errors import InvalidField, NotFound, SignInFailed, SignInThrottled
-from ..store import auth as store
 from ..store import accounts as accounts_store
+from ..store import auth as store
 from . import accounts
 from .panel import Panel, hash_key, new_api_key
 from .principal import ACTOR_CUSTOMER

@@ -33,7 +33,7 @@ EDITABLE = {
 
 async def customer_services(panel: Panel, customer: Customer) -> list:
     """The enabled services at the customer's own rates."""
-    rows = await catalog_store.services_for(panel.db, customer.ref)
+    rows = await catalog_store.services_for(panel.db, customer)
     if not rows:
         await account(panel, customer)  # an empty catalog, or no such account?
     return rows

@@ -21,6 +21,7 @@ from ..domain.errors import (
 )
 from ..domain.ordertypes import OrderDraft, ServiceTerms, ServiceType, build_order
 from ..domain.status import Status, decide_move
+from ..domain.upstream_state import NOT_SENT, POLLABLE, RESOLVABLE, UNSETTLED, UpstreamState, check_move
 from ..store import accounts as accounts_store, catalog as catalog_store, orders as orders_store, sql
 from ..store.db import Conn, IntegrityError
 from ..store.orders import CustomerOrder, OrderEvent, OrderRow
@@ -28,14 +29,11 @@ from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page
 from .panel import Panel
 from .principal import ACTOR_CUSTOMER, Customer, account, check_actor
 
-# Upstream states in which the order has not left the panel: cancelling it
-# needs nobody else's consent.
-NOT_SENT = (None, "queued", "waiting_funds", "retry")
 
 
 async def _terms(panel: Panel, customer: Customer, raw_service: object):
     service_id = f.parse_int(raw_service, "service")
-    row = await catalog_store.terms_for(panel.db, customer.ref, service_id)
+    row = await catalog_store.terms_for(panel.db, customer, service_id)
     if row is None:
         raise customer.refusal()
     if row["service_id"] is None:
@@ -97,7 +95,7 @@ def may_cancel(order: CustomerOrder, service: Any) -> bool:
 @dataclass
 class BulkResult:
     created: list[tuple[int, str]]
-    failed: list[tuple[str, PanelError]]
+    failed: list[tuple[object, PanelError]]  # the item as sent (a JSON value that is not text stays one)
 
 
 async def place_bulk(panel: Panel, customer: Customer, params: Mapping[str, Any]) -> BulkResult:
@@ -107,12 +105,14 @@ async def place_bulk(panel: Panel, customer: Customer, params: Mapping[str, Any]
         await account(panel, customer)
         raise MissingAddFields()
     row, terms = await _terms(panel, customer, params["service"])
-    links = f.split_list(params["links"])
+    links = f.bulk_items(params["links"])
     if len(links) > f.MAX_LINKS_PER_BULK:
         raise InvalidField("links", "too_many", max=f.MAX_LINKS_PER_BULK)
     result = BulkResult([], [])
     for link in links:
         try:
+            if not isinstance(link, str):
+                raise InvalidField("links", "text")
             draft = build_order(terms, {**params, "link": link})
             result.created.append((await _place(panel, row, draft), link))
         except PanelError as exc:
@@ -122,7 +122,7 @@ async def place_bulk(panel: Panel, customer: Customer, params: Mapping[str, Any]
 
 async def statuses(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[int, Any]:
     """Status rows by id; ids the customer doesn't own are simply absent."""
-    rows = await orders_store.statuses_for(panel.db, customer.ref, ids)
+    rows = await orders_store.statuses_for(panel.db, customer, ids)
     if not rows:
         await account(panel, customer)  # tell a bad key from unknown orders
     return {row["id"]: row for row in rows}
@@ -149,7 +149,7 @@ async def customer_orders(
         link_part = f.parse_text(search, "search", max_chars=MAX_SEARCH_CHARS).strip()
         if link_part.isdigit() and len(link_part) <= len(str(sql.MAX_DB_ID)):
             order_id = int(link_part)
-    rows = await orders_store.customer_orders(panel.db, customer.ref, status=status_value, order_id=order_id,
+    rows = await orders_store.customer_orders(panel.db, customer, status=status_value, order_id=order_id,
                                       link_part=link_part, before_id=before_id, limit=limit + 1)
     if not rows:
         await account(panel, customer)  # nothing found, or no such account?
@@ -159,7 +159,7 @@ async def customer_orders(
 async def customer_order(panel: Panel, customer: Customer, order_id: int) -> CustomerOrder:
     """One of the customer's orders; ``IncorrectOrder`` for anybody else's."""
     order_id = f.parse_int(order_id, "order")
-    rows = await orders_store.customer_orders(panel.db, customer.ref, order_id=order_id, limit=1)
+    rows = await orders_store.customer_orders(panel.db, customer, order_id=order_id, limit=1)
     if not rows:
         await account(panel, customer)
         raise IncorrectOrder()
@@ -193,14 +193,15 @@ async def _cancel_one(tx: Conn, row, service, now: int) -> PanelError | None:
         return CancelNotAllowed(reason="service")
     if status in (Status.COMPLETED, Status.PARTIAL, Status.CANCELED):
         return CancelNotAllowed(reason="final")
-    if row["upstream_state"] in NOT_SENT:
+    state = row["upstream_state"]
+    if state is None or state in NOT_SENT:  # not sent (or fulfilled by hand): nobody else's consent needed
         if status is not Status.PENDING:
             return CancelNotAllowed(reason="started")
         await apply_status(tx, row, Status.CANCELED, now, actor=ACTOR_CUSTOMER, note="canceled by customer",
-                           upstream_state="canceled" if row["upstream_state"] else None)
+                           upstream_state=None if state is None else check_move(state, UpstreamState.CANCELED).value)
         return None
-    if row["upstream_state"] != "placed":
-        return CancelNotAllowed(reason="in_flight")
+    if state not in POLLABLE:
+        return CancelNotAllowed(reason="sending")
     if row["cancel_requested"]:
         return CancelNotAllowed(reason="requested")
     await orders_store.update_order(tx, row["id"], now, cancel_requested=True, due_at_s=now)
@@ -283,17 +284,17 @@ async def operator_set_status(
         if new is Status.PARTIAL and remains is None and row["status"] != Status.PARTIAL.value:
             # Without it the refund would be guessed from the last known remains (the whole order).
             raise InvalidField("remains", "required")
+        for name, value in (("remains", remains), ("start_count", start_count)):
+            if value is not None and value < 0:
+                raise InvalidField(name, "not_negative")
         if remains is not None and remains > row["units"]:
             raise InvalidField("remains", "at_most", max=row["units"])
         extra: dict[str, Any] = {}
-        if row["upstream_state"] is not None and new in (Status.COMPLETED, Status.PARTIAL, Status.CANCELED):
+        if row["upstream_state"] in UNSETTLED and new in (Status.COMPLETED, Status.PARTIAL, Status.CANCELED):
             # The operator settled it: the worker has nothing left to do here.
-            extra = {"upstream_state": "done", "due_at_s": None}
+            extra = {"upstream_state": check_move(row["upstream_state"], UpstreamState.DONE).value, "due_at_s": None}
         return await apply_status(tx, row, new, panel.clock(), actor=actor, remains=remains, start_count=start_count,
                                   note=f"order {order_id} {new.value} (operator)", **extra)
-
-
-RESOLVABLE = ("needs_attention",)
 
 
 async def resolve(panel: Panel, order_id: int, *, actor: str, provider_order: str | None = None,
@@ -310,7 +311,9 @@ async def resolve(panel: Panel, order_id: int, *, actor: str, provider_order: st
         if row is None:
             raise NotFound(what="order", name=str(order_id))
         if row["upstream_state"] not in RESOLVABLE:
-            raise InvalidField("order", "one_of", allowed="an order in needs_attention")
+            raise InvalidField("order", "not_resolvable", order=order_id,
+                               state=row["upstream_state"] or "none, fulfilled by hand",
+                               allowed=", ".join(sorted(state.value for state in RESOLVABLE)))
         if provider_order is not None:
             # The worker stores upstream ids canonically (``to_id``): so must the operator's word,
             # or a typo ("12,13", "") would poison every status batch and "023501" would slip
@@ -319,7 +322,9 @@ async def resolve(panel: Panel, order_id: int, *, actor: str, provider_order: st
             if upstream_id is None:
                 raise InvalidField("provider_order", "one_of", allowed="the upstream's order id, a positive number")
             try:
-                await orders_store.update_order(tx, order_id, now, upstream_state="placed", provider_order=upstream_id,
+                await orders_store.update_order(
+                    tx, order_id, now, upstream_state=check_move(row["upstream_state"], UpstreamState.PLACED).value,
+                    provider_order=upstream_id,
                                         upstream_error="resolved by operator", due_at_s=now)
             except IntegrityError:
                 raise InvalidField("provider_order", "one_of",
@@ -328,15 +333,18 @@ async def resolve(panel: Panel, order_id: int, *, actor: str, provider_order: st
             if row["provider_order"] is not None:
                 # It provably exists upstream: sending it again would buy it twice.
                 raise InvalidField("requeue", "exists_upstream", provider_order=row["provider_order"])
-            await orders_store.update_order(tx, order_id, now, upstream_state="queued",
+            await orders_store.update_order(tx, order_id, now,
+                                            upstream_state=check_move(row["upstream_state"], UpstreamState.QUEUED).value,
                                             upstream_error="requeued by operator", due_at_s=now)
         else:
             await apply_status(tx, row, Status.CANCELED, now, actor=actor,
-                               note=f"order {order_id} canceled by operator", upstream_state="canceled", due_at_s=None, upstream_error="canceled by operator")
+                               note=f"order {order_id} canceled by operator",
+                               upstream_state=check_move(row["upstream_state"], UpstreamState.CANCELED).value,
+                               due_at_s=None, upstream_error="canceled by operator")
         if not cancel:  # the status stays as it is; the history still says who decided what
             note = "requeued by operator" if requeue else f"resolved by operator: upstream order {upstream_id}"
             await orders_store.insert_order_event(tx, order_id, now, status=row["status"], remains=row["remains"],
-                                          start_count=row["start_count"], actor=actor, note=note)
+                                                  start_count=row["start_count"], actor=actor, note=note)
     return await orders_store.order_by_id(panel.db, order_id)
 
 
@@ -357,5 +365,7 @@ async def list_orders(panel: Panel, *, status: str | None = None, user: str | No
                       upstream_state: str | None = None, limit: int = 100) -> list:
     if status is not None:
         status = Status.parse(status).value
+    if upstream_state is not None:
+        upstream_state = UpstreamState.parse(upstream_state).value
     return await orders_store.list_orders(panel.db, status=status, user_name=user, upstream_state=upstream_state,
                                           limit=limit)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..domain import fields as f
 from ..domain.errors import AccountUnavailable, InvalidApiKey, InvalidField, PanelError
 from ..store import accounts as accounts_store
-from ..store.sql import UserRef
+from ..store.sql import storable_id
 from .panel import Panel, hash_key
 
 
@@ -34,28 +34,32 @@ def check_actor(actor: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Customer:
-    ref: UserRef
+    """Use the constructors. The fields say how the store finds the account
+    (a ``store.sql.UserRef``): made once per API request, so kept to two."""
+
+    column: str  # "api_key_hash" or "id"
+    value: str | int
 
     @classmethod
     def from_api_key(cls, api_key: str) -> "Customer":
         """An API caller: only the key's hash is kept."""
-        return cls(UserRef.by_key_hash(hash_key(api_key)))
+        return cls("api_key_hash", hash_key(api_key))
 
     @classmethod
     def from_user_id(cls, user_id: int) -> "Customer":
         """A signed-in web session's user."""
-        return cls(UserRef.by_id(user_id))
+        return cls("id", storable_id(user_id))
 
     def refusal(self) -> PanelError:
         """The error when no active account matches."""
-        return InvalidApiKey() if self.ref.column == "api_key_hash" else AccountUnavailable()
+        return InvalidApiKey() if self.column == "api_key_hash" else AccountUnavailable()
 
 
 async def account(panel: Panel, customer: Customer):
     """The customer's user row, or its refusal: for use cases that must know
     the account before they act (writes), or must tell a bad key from an
     empty answer."""
-    row = await accounts_store.user_by_ref(panel.db, customer.ref)
+    row = await accounts_store.user_by_ref(panel.db, customer)
     if row is None:
         raise customer.refusal()
     return row

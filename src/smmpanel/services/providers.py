@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, NamedTuple, Sequence
 
-from ..client import ProviderClient, UpstreamError, UpstreamService
+from ..client import MAX_IDS_PER_CALL, MULTI_STATUS_ACTIONS, ProviderClient, UpstreamError, UpstreamService
+from ..domain.breaker import Breaker
 from ..domain.errors import AlreadyExists, InvalidField, NotFound, UpstreamFailed
 from ..domain.resale import duplicated, resale_terms
 from ..secrets import seal, unseal
@@ -24,6 +25,7 @@ DEFAULT_TIMEOUT_S = 30
 DEFAULT_MAX_IDS = 100
 DEFAULT_CONCURRENCY = 4
 MAX_TIMEOUT_S = 600
+MAX_CONCURRENCY = 64  # parallel calls to one upstream
 ENCODINGS = ("form", "json")
 
 ClientFactory = Callable[[Any], ProviderClient]
@@ -40,6 +42,18 @@ def client_for(provider: Any, **overrides: Any) -> ProviderClient:
     }
     options.update(overrides)
     return ProviderClient(provider["url"], unseal(provider["key_sealed"]), **options)
+
+
+def check_call_limits(*, timeout_s: int | None = None, max_ids: int | None = None,
+                      concurrency: int | None = None) -> None:
+    """The one rule for a provider's call settings, at ``providers add`` and
+    ``providers set`` alike: a value the client would refuse never gets stored
+    (the worker could not build that provider's client)."""
+    for field_name, value, low, high in (("timeout", timeout_s, 1, MAX_TIMEOUT_S),
+                                         ("max_ids", max_ids, 1, MAX_IDS_PER_CALL),
+                                         ("concurrency", concurrency, 1, MAX_CONCURRENCY)):
+        if value is not None and not low <= value <= high:
+            raise InvalidField(field_name, "range", min=low, max=high)
 
 
 async def provider_named(panel: Panel, name: str) -> Any:
@@ -70,8 +84,7 @@ async def add_provider(
         raise InvalidField("encoding", "one_of", allowed="auto, form, json")
     if fx <= 0:
         raise InvalidField("fx", "not_negative")
-    if not 1 <= timeout_s <= MAX_TIMEOUT_S:
-        raise InvalidField("timeout", "range", min=1, max=MAX_TIMEOUT_S)
+    check_call_limits(timeout_s=timeout_s, max_ids=max_ids, concurrency=concurrency)
     if await upstream.provider_by_name(panel.db, name) is not None:
         raise AlreadyExists(what="provider", name=name)
     if encoding == "auto":
@@ -111,10 +124,13 @@ async def update_provider(
     timeout_s: int | None = None,
     max_ids: int | None = None,
     concurrency: int | None = None,
+    multi_status: str | None = None,
 ) -> Any:
     """Change a provider's settings (a rotated key, a moved URL...). A new fx
-    reprices its services at the next ``sync``."""
+    reprices its services at the next ``sync``. ``multi_status`` sets how
+    statuses are asked (and ends a fallback the worker made)."""
     row = await provider_named(panel, name)
+    check_call_limits(timeout_s=timeout_s, max_ids=max_ids, concurrency=concurrency)
     values: dict[str, Any] = {}
     if url is not None:
         if not url.startswith(("http://", "https://")):
@@ -130,15 +146,13 @@ async def update_provider(
         if fx <= 0:
             raise InvalidField("fx", "not_negative")
         values["fx"] = str(fx)
-    if timeout_s is not None:
-        if not 1 <= timeout_s <= MAX_TIMEOUT_S:
-            raise InvalidField("timeout", "range", min=1, max=MAX_TIMEOUT_S)
-        values["timeout_s"] = timeout_s
-    for field_name, value in (("max_ids", max_ids), ("concurrency", concurrency)):
+    for column, value in (("timeout_s", timeout_s), ("max_ids", max_ids), ("concurrency", concurrency)):
         if value is not None:
-            if not 1 <= value <= 1000:
-                raise InvalidField(field_name, "range", min=1, max=1000)
-            values[field_name] = value
+            values[column] = value
+    if multi_status is not None:
+        if multi_status not in MULTI_STATUS_ACTIONS:
+            raise InvalidField("multi_status", "one_of", allowed=", ".join(MULTI_STATUS_ACTIONS))
+        values.update(multi_status_action=multi_status, multi_status_retry_at_s=None)
     if values:
         async with panel.db.transaction() as tx:
             await upstream.update_provider(tx, row["id"], **values)
@@ -151,6 +165,12 @@ class ProviderView:
     balance: str | None
     balance_error: str | None
     orders: dict[str, int]
+    breaker: str  # closed | open | half-open (see domain.breaker)
+
+
+def breaker_state(panel: Panel, row: Any) -> str:
+    return Breaker(panel.clock, failures=row["breaker_failures"], open_for_s=row["breaker_open_for_s"],
+                   open_until_s=row["breaker_open_until_s"]).state()
 
 
 async def list_providers(panel: Panel, *, live: bool = True, make_client: ClientFactory = client_for) -> list[ProviderView]:
@@ -169,7 +189,9 @@ async def list_providers(panel: Panel, *, live: bool = True, make_client: Client
                                                    balance_checked_at_s=panel.clock())
             except UpstreamError as exc:
                 error = f"{exc.kind.value}: {exc.detail}"
-        views.append(ProviderView(row, balance, error, await upstream.provider_order_counts(panel.db, row["id"])))
+        counts = await upstream.provider_order_counts(panel.db, row["id"])
+        views.append(ProviderView(row, balance, error, {state.value: n for state, n in counts.items()},
+                                  breaker_state(panel, row)))
     return views
 
 
@@ -177,10 +199,10 @@ async def remove_provider(panel: Panel, name: str) -> None:
     """Retire a provider: its services are disabled; refused while any of its
     orders is unsettled (they still need it)."""
     row = await provider_named(panel, name)
-    counts = await upstream.provider_order_counts(panel.db, row["id"])
-    busy = {k: v for k, v in counts.items() if k not in ("done", "rejected", "canceled")}
+    busy = await upstream.provider_unsettled_counts(panel.db, row["id"])
     if busy:
-        raise InvalidField("provider", "has_unsettled_orders", counts=", ".join(f"{k}: {v}" for k, v in busy.items()))
+        raise InvalidField("provider", "has_unsettled_orders",
+                           counts=", ".join(f"{k.value}: {v}" for k, v in busy.items()))
     now = panel.clock()
     async with panel.db.transaction() as tx:
         await catalog_store.disable_provider_services(tx, row["id"])

@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 from ..domain.errors import IncorrectOrder, NotFound, PanelError, RefillNotAllowed
 from ..domain.status import RefillStatus, Status
+from ..domain.upstream_state import UpstreamState
 from ..store import catalog as catalog_store, orders as orders_store, refills as refills_store
 from ..store.db import IntegrityError
 from ..store.orders import CustomerOrder
@@ -38,7 +39,7 @@ async def request(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[
                 out[order_id] = RefillNotAllowed(reason="active")
                 continue
             try:
-                upstream = "queued" if row["provider_id"] is not None else None
+                upstream = UpstreamState.QUEUED.value if row["provider_id"] is not None else None
                 async with tx.savepoint():  # a refusal here must not undo the other ids' refills
                     out[order_id] = await refills_store.insert_refill(tx, order_id, user["id"], now,
                                                                       upstream_state=upstream)
@@ -65,7 +66,7 @@ def refusal(status: str, created_at_s: int, service, now: int) -> str | None:
 
 async def statuses(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[int, Any]:
     """Refill rows by id; ids the customer doesn't own are simply absent."""
-    rows = await refills_store.refills_for(panel.db, customer.ref, ids)
+    rows = await refills_store.refills_for(panel.db, customer, ids)
     if not rows:
         await account(panel, customer)  # tell a bad key from unknown refills
     return {row["id"]: row for row in rows}
@@ -76,7 +77,7 @@ async def customer_refills(
 ) -> Page[CustomerRefill]:
     """The customer's refills, newest first."""
     limit, before_id = check_limit(limit), check_before_id(before_id)
-    rows = await refills_store.customer_refills(panel.db, customer.ref, before_id=before_id, limit=limit + 1)
+    rows = await refills_store.customer_refills(panel.db, customer, before_id=before_id, limit=limit + 1)
     if not rows:
         await account(panel, customer)
     return page_of(rows, limit)

@@ -313,14 +313,18 @@ class Simulator:
 
     def order(self, order_id: int | str) -> OrderView:
         with self._lock:
-            o = self._order(order_id)
             self._progress()
-            return OrderView(o.id, o.service, o.link, o.quantity, o.charge, str(o.status), o.remains,
-                             o.start_count, o.refunded, dict(o.params), dict(o.reported))
+            return self._view(self._order(order_id))
+
+    @staticmethod
+    def _view(o: SimOrder) -> OrderView:
+        return OrderView(o.id, o.service, o.link, o.quantity, o.charge, str(o.status), o.remains,
+                         o.start_count, o.refunded, dict(o.params), dict(o.reported))
 
     def orders(self) -> list[OrderView]:
         with self._lock:
-            return [self.order(i) for i in self._orders]
+            self._progress()
+            return [self._view(o) for o in self._orders.values()]
 
     def refills(self) -> list[SimRefill]:
         with self._lock:
@@ -663,6 +667,8 @@ class Simulator:
     def _reported(self, order: SimOrder) -> tuple[object, int | str, int | str]:
         """Status, remains and start count as this reply tells them (the status lies applied)."""
         status: object = order.status
+        if not self._lies and not order.reported:  # the common case: the truth
+            return status, order.remains, order.start_count
         remains: int | str = order.reported.get("remains", order.remains)  # type: ignore[assignment]
         start_count: int | str = order.reported.get("start_count", order.start_count)  # type: ignore[assignment]
         lies = {mode for mode, setting in self._lies.items() if setting.covers(order.id)}

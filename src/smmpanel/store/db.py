@@ -16,6 +16,11 @@ A transaction on SQLite starts with ``BEGIN IMMEDIATE`` (it takes the write
 lock up front, so two writers never deadlock on a lock upgrade) and holds an
 asyncio lock, so coroutines never interleave inside one. Code inside a
 transaction must never await anything but the database: no HTTP calls.
+
+When another process (the worker, a CLI command) holds SQLite's write lock,
+``BEGIN IMMEDIATE`` does not wait inside SQLite (that would stall the event
+loop and every read with it): it is retried with ``asyncio.sleep`` for up to
+``SQLITE_WRITE_WAIT_S``, then ``DatabaseBusy`` says so, with nothing changed.
 """
 
 from __future__ import annotations
@@ -23,11 +28,17 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import time
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any, AsyncIterator, Protocol, Sequence
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+from ..domain.errors import DatabaseBusy
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # statements outside a write transaction (rarely ever wait)
+SQLITE_WRITE_WAIT_S = 5  # how long a write waits for another process's lock, without blocking the loop
+SQLITE_LOCK_RETRY_FIRST_S = 0.002
+SQLITE_LOCK_RETRY_MAX_S = 0.05
 SQLITE_CACHE_KIB = 65_536
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 PG_POOL_MIN = 2
@@ -111,8 +122,15 @@ class _SqliteConn:
         self._raw.execute("RELEASE smmpanel_sp")
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or (
+        "database is locked" in str(exc)
+    )
+
+
 class SqliteDatabase(_SqliteConn):
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, write_wait_s: float = SQLITE_WRITE_WAIT_S) -> None:
+        self.write_wait_s = write_wait_s
         raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
         raw.row_factory = sqlite3.Row
         raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
@@ -132,13 +150,32 @@ class SqliteDatabase(_SqliteConn):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteConn]:
         async with self._lock:
-            self._raw.execute("BEGIN IMMEDIATE")
+            await self._begin_immediate()
             try:
                 yield self
             except BaseException:
                 self._raw.execute("ROLLBACK")
                 raise
             self._raw.execute("COMMIT")
+
+    async def _begin_immediate(self) -> None:
+        deadline = time.monotonic() + self.write_wait_s
+        delay = SQLITE_LOCK_RETRY_FIRST_S
+        self._raw.execute("PRAGMA busy_timeout = 0")  # fail at once; wait here, on the loop's terms
+        try:
+            while True:
+                try:
+                    self._raw.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise DatabaseBusy(wait_s=self.write_wait_s) from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, SQLITE_LOCK_RETRY_MAX_S)
+        finally:
+            self._raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
     async def close(self) -> None:
         self._raw.close()

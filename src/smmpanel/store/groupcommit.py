@@ -10,15 +10,21 @@ is being committed wait for the next batch and share its commit.
 What does not change: each order is still its own conditional debit and its
 own rows (a batch is a sequence of the same statements, so an order sees the
 debits of the orders before it); a caller hears "placed" only after the
-commit that holds its order. The one cost: a statement that fails
-unexpectedly fails its whole batch (the database rolls it back whole), so
-every caller in it gets the error and nothing of it is kept.
+commit that holds its order.
+
+One bad order never fails another: when a batch fails unexpectedly (the
+database rolled it back whole, so nothing of it was kept), each of its orders
+is run again in a transaction of its own, and only the one that fails alone
+gets the error. An expected rejection (a ``PanelError``, e.g. the database
+being busy) concerns the batch as a whole and goes to every caller in it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any, Awaitable, Callable, Generic, Sequence, TypeVar
+
+from ..domain.errors import PanelError
 
 MAX_BATCH = 64  # bounds one transaction's length, and the lock time it holds
 
@@ -47,21 +53,35 @@ class GroupCommit(Generic[Item, Result]):
             while self._queue:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 try:
-                    results = await self._run_batch([item for item, _ in batch])
-                except BaseException as exc:  # the whole transaction was rolled back
-                    if not isinstance(exc, Exception):  # cancelled (shutdown): nobody is left waiting
-                        batch, self._queue = batch + self._queue, []
+                    await self._run(batch)
+                except BaseException:  # cancelled (shutdown): nobody is left waiting
+                    batch, self._queue = batch + self._queue, []
                     for _, future in batch:
                         if not future.done():
-                            future.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
-                    continue
-                for (_, future), result in zip(batch, results):
-                    if not future.done():
-                        future.set_result(result)
+                            future.cancel()
+                    raise
         finally:
             self._draining = False
+
+    async def _run(self, batch: list[tuple[Item, asyncio.Future]]) -> None:
+        try:
+            results = await self._run_batch([item for item, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1 or isinstance(exc, PanelError):
+                _fail(batch, exc)
+                return
+            for one in batch:  # find the order that failed it; the others go through
+                await self._run([one])
+            return
+        for (_, future), result in zip(batch, results):
+            if not future.done():
+                future.set_result(result)
+
+
+def _fail(batch: list[tuple[Any, asyncio.Future]], exc: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
 
 
 def lane(db: Any, name: str, run_batch: Callable[[Sequence[Any]], Awaitable[Sequence[Any]]]) -> GroupCommit:

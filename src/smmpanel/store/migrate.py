@@ -13,7 +13,7 @@ from typing import Any
 from .db import open_database, sqlalchemy_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0007"
 
 
 def alembic_config(database_url: str) -> Any:
@@ -41,9 +41,12 @@ async def schema_version(database_url: str) -> str | None:
         await db.close()
 
 
-def ensure_schema(database_url: str) -> None:
-    """Upgrade unless the database is already at ``SCHEMA_HEAD``."""
+def ensure_schema(database_url: str) -> bool:
+    """Upgrade unless the database is already at ``SCHEMA_HEAD``. Returns
+    whether the database held no panel before (a new one was created)."""
     import asyncio
 
-    if asyncio.run(schema_version(database_url)) != SCHEMA_HEAD:
+    version = asyncio.run(schema_version(database_url))
+    if version != SCHEMA_HEAD:
         upgrade(database_url)
+    return version is None

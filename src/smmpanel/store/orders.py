@@ -16,20 +16,20 @@ import orjson
 from ..domain.errors import ActiveOrderWithLink
 from ..domain.ordertypes import OrderDraft
 from ..domain.status import ACTIVE
+from ..domain.upstream_state import UpstreamState
 from .db import Conn, Database, Row
 from .groupcommit import lane
 from .sql import (
     Args,
     UserRef,
-    checked_columns,
     ids_arg,
     ids_clause,
     ids_sql,
     keyset_page,
     MAX_DB_ID,
     like_pattern,
-    set_clause,
     storable_id,
+    update_stamped,
     user_match,
 )
 
@@ -121,7 +121,7 @@ def _order_args(user_id: int, draft: OrderDraft, now_s: int, provider_id: int | 
         now_s,
         provider_id,
         provider_service,
-        "queued" if queued else None,
+        UpstreamState.QUEUED.value if queued else None,
         now_s if queued else None,
     )
 
@@ -325,11 +325,7 @@ async def list_orders(
 
 async def update_order(conn: Conn, order_id: int, now_s: int, **values: Any) -> None:
     """Write ``values`` (columns of ``ORDER_UPDATE_COLUMNS``) to the order."""
-    names = checked_columns(values, ORDER_UPDATE_COLUMNS, "orders")
-    await conn.execute(
-        f"UPDATE orders SET updated_at_s = $2, {set_clause(names, 3)} WHERE id = $1", order_id, now_s,
-        *[values[k] for k in names]
-    )
+    await update_stamped(conn, "orders", ORDER_UPDATE_COLUMNS, order_id, now_s, values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any, Sequence, TypedDict, cast
 
 from ..domain.status import REFILL_ACTIVE
 from .db import Conn, Row
-from .sql import MAX_DB_ID, Args, UserRef, checked_columns, ids_arg, ids_sql, keyset_page, set_clause, storable_id, user_match
+from .sql import MAX_DB_ID, Args, UserRef, ids_arg, ids_sql, keyset_page, storable_id, update_stamped, user_match
 
 
 class RefillRow(TypedDict):
@@ -81,11 +81,7 @@ async def list_refills(conn: Conn, *, status: str | None = None, limit: int = 10
 
 async def update_refill(conn: Conn, refill_id: int, now_s: int, **values: Any) -> None:
     """Write ``values`` (columns of ``REFILL_UPDATE_COLUMNS``) to the refill."""
-    names = checked_columns(values, REFILL_UPDATE_COLUMNS, "refills")
-    await conn.execute(
-        f"UPDATE refills SET updated_at_s = $2, {set_clause(names, 3)} WHERE id = $1", refill_id, now_s,
-        *[values[k] for k in names]
-    )
+    await update_stamped(conn, "refills", REFILL_UPDATE_COLUMNS, refill_id, now_s, values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,14 @@ providers = Table(
     Column("balance_text", Text),  # last balance seen, as the upstream sent it
     Column("balance_checked_at_s", BigInteger),
     Column("out_of_funds", Boolean, nullable=False, server_default=text("false")),
+    # The worker's circuit breaker (domain.breaker): failed calls in a row, how long it
+    # was last opened for, until when calls are held, and the last failure's words.
+    Column("breaker_failures", Integer, nullable=False, server_default=text("0")),
+    Column("breaker_open_for_s", Integer, nullable=False, server_default=text("0")),
+    Column("breaker_open_until_s", BigInteger),
+    Column("breaker_error", Text),
+    # After a fallback from multi-status, when the worker asks the multi spelling again.
+    Column("multi_status_retry_at_s", BigInteger),
     Column("created_at_s", BigInteger, nullable=False),
     Column("removed_at_s", BigInteger),  # retired: kept for the orders that name it
 )

@@ -7,8 +7,7 @@ them for SQLite); where the dialects differ the helper says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Collection, Iterable, Sequence
+from typing import Any, Collection, Iterable, Mapping, Protocol, Sequence
 
 import orjson
 
@@ -49,31 +48,25 @@ def ids_arg(conn: Conn, ids: Sequence[int]) -> Any:
 USER_REF_COLUMNS = ("api_key_hash", "id")
 
 
-@dataclass(frozen=True, slots=True)
-class UserRef:
+class UserRef(Protocol):
     """Which user a customer's statement is for, found inside the statement
     itself (so an API read stays one statement): by the API key's hash, or by
-    id (a signed-in web session). Either way only an active user matches."""
+    id (a signed-in web session). Either way only an active user matches.
+    ``services.principal.Customer`` is one; ``user_match`` checks the column
+    when a statement's text is built (once per column: the texts are cached)."""
 
-    column: str  # one of USER_REF_COLUMNS: a column name, never input
-    value: str | int
+    @property
+    def column(self) -> str: ...  # one of USER_REF_COLUMNS
 
-    def __post_init__(self) -> None:
-        if self.column not in USER_REF_COLUMNS:
-            raise ValueError(f"a user is found by {' or '.join(USER_REF_COLUMNS)}, not {self.column!r}")
-
-    @classmethod
-    def by_key_hash(cls, key_hash: str) -> "UserRef":
-        return cls("api_key_hash", key_hash)
-
-    @classmethod
-    def by_id(cls, user_id: int) -> "UserRef":
-        return cls("id", storable_id(user_id))
+    @property
+    def value(self) -> str | int: ...
 
 
 def user_match(column: str, n: int, alias: str = "u") -> str:
     """SQL: ``alias`` (a ``users`` row) is the active user a ``UserRef`` on
     ``column`` names, its value in $n."""
+    if column not in USER_REF_COLUMNS:
+        raise ValueError(f"a user is found by {' or '.join(USER_REF_COLUMNS)}, not {column!r}")
     return f"{alias}.{column} = ${n} AND {alias}.active"
 
 
@@ -117,3 +110,14 @@ def checked_columns(names: Iterable[str], allowed: Collection[str], table: str) 
 def set_clause(names: Sequence[str], first: int) -> str:
     """``a = $first, b = $first+1, ...``"""
     return ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=first))
+
+
+async def update_stamped(conn: Conn, table: str, allowed: Collection[str], row_id: int, now_s: int,
+                         values: Mapping[str, Any]) -> None:
+    """Write ``values`` (columns of ``allowed``) to one row of ``table``, and
+    its ``updated_at_s``."""
+    names = checked_columns(values, allowed, table)
+    await conn.execute(
+        f"UPDATE {table} SET updated_at_s = $2, {set_clause(names, 3)} WHERE id = $1", row_id, now_s,
+        *[values[k] for k in names],
+    )

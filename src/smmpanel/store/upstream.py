@@ -1,30 +1,44 @@
 """SQL for reselling: providers, and the worker's claims on orders and refills.
 
-The order row is its own outbox. Its ``upstream_state`` walks:
-
-    queued ──claim──> in_flight ──reply──> placed ──poll…──> done
-      ^   \\                │ \\
-      │    waiting_funds <──┘  └─ unknown outcome / lease expired ──> needs_attention
-      └── unreachable (provably never sent): back to queued, later
-
-A claim is committed *before* the upstream call, so a crash mid-call leaves
-``in_flight`` with a lease that expires into ``needs_attention``: never a
-second ``add``. On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``, so any
-number of workers share the work without taking the same row.
+The order row is its own outbox; its ``upstream_state`` walks the machine of
+``domain.upstream_state`` (the states are spelled there only; this module
+renders its named sets into SQL). A claim is committed *before* the upstream
+call, so a crash mid-call leaves ``in_flight`` with a lease that expires into
+``needs_attention``: never a second ``add``. On PostgreSQL claims use
+``FOR UPDATE SKIP LOCKED``, so any number of workers share the work without
+taking the same row.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+from ..domain.upstream_state import PLACEABLE, POLLABLE, SETTLED, UpstreamState
 from .db import Conn, Row
 from .orders import ORDER_COLUMNS, ORDER_FROM
-from .sql import ids_arg as _ids_arg, ids_clause as _ids_clause
+from .sql import ids_arg, ids_clause
 
 PROVIDER_COLUMNS = (
     "id, name, url, key_sealed, encoding, currency, fx, timeout_s, max_ids, concurrency, multi_status_action, "
-    "balance_text, balance_checked_at_s, out_of_funds, created_at_s"
+    "balance_text, balance_checked_at_s, out_of_funds, breaker_failures, breaker_open_for_s, breaker_open_until_s, "
+    "breaker_error, multi_status_retry_at_s, created_at_s"
 )
+
+
+def sql_state(state: UpstreamState) -> str:
+    """One state as an SQL literal (an enum value, never input)."""
+    return f"'{UpstreamState(state).value}'"
+
+
+def sql_states(states: frozenset[UpstreamState]) -> str:
+    """A named set of states as an SQL list, in a stable order."""
+    return "(" + ", ".join(sorted(sql_state(s) for s in states)) + ")"
+
+
+_PLACEABLE = sql_states(PLACEABLE)
+_PLACED = sql_state(UpstreamState.PLACED)
+_IN_FLIGHT = sql_state(UpstreamState.IN_FLIGHT)
+_NEEDS_ATTENTION = sql_state(UpstreamState.NEEDS_ATTENTION)
 
 
 def _skip_locked(conn: Conn) -> str:
@@ -63,13 +77,17 @@ async def update_provider(conn: Conn, provider_id: int, **values: Any) -> None:
     await conn.execute(f"UPDATE providers SET {sets} WHERE id = $1", provider_id, *values.values())
 
 
-async def provider_order_counts(conn: Conn, provider_id: int) -> dict[str, int]:
+async def provider_order_counts(conn: Conn, provider_id: int) -> dict[UpstreamState, int]:
     rows = await conn.fetch(
         "SELECT upstream_state, COUNT(*) AS n FROM orders WHERE provider_id = $1 AND upstream_state IS NOT NULL "
         "GROUP BY upstream_state",
         provider_id,
     )
-    return {row["upstream_state"]: row["n"] for row in rows}
+    return {UpstreamState(row["upstream_state"]): row["n"] for row in rows}
+
+
+async def provider_unsettled_counts(conn: Conn, provider_id: int) -> dict[UpstreamState, int]:
+    return {state: n for state, n in (await provider_order_counts(conn, provider_id)).items() if state not in SETTLED}
 
 
 async def provider_services(conn: Conn, provider_id: int) -> list[Row]:
@@ -82,8 +100,6 @@ async def provider_services(conn: Conn, provider_id: int) -> list[Row]:
 
 # ------------------------------------------------------------ order claims
 
-_PLACEABLE = "('queued', 'waiting_funds')"
-
 
 async def claim_for_placement(conn: Conn, provider_id: int, now_s: int, lease_until_s: int, limit: int) -> list[Row]:
     """Mark up to ``limit`` due orders of a provider ``in_flight``; return them.
@@ -91,7 +107,7 @@ async def claim_for_placement(conn: Conn, provider_id: int, now_s: int, lease_un
     Oldest due first. Must be committed before any upstream call.
     """
     claimed = await conn.fetch(
-        "UPDATE orders SET upstream_state = 'in_flight', attempts = attempts + 1, lease_until_s = $3, "
+        f"UPDATE orders SET upstream_state = {_IN_FLIGHT}, attempts = attempts + 1, lease_until_s = $3, "
         "updated_at_s = $2 WHERE id IN ("
         f"SELECT id FROM orders WHERE provider_id = $1 AND upstream_state IN {_PLACEABLE} AND due_at_s <= $2 "
         f"ORDER BY due_at_s, id LIMIT $4{_skip_locked(conn)}) RETURNING id",
@@ -103,13 +119,20 @@ async def claim_for_placement(conn: Conn, provider_id: int, now_s: int, lease_un
     return await orders_by_ids(conn, [row["id"] for row in claimed])
 
 
-async def providers_with_due(conn: Conn, states: str, now_s: int, table: str = "orders") -> list[int]:
+
+async def providers_with_work(conn: Conn, now_s: int) -> list[int]:
+    """Every provider with something due: orders to place or poll, cancels to
+    forward, refills to place or poll."""
     rows = await conn.fetch(
-        f"SELECT DISTINCT provider_id FROM {table} WHERE upstream_state IN {states} AND due_at_s <= $1 "
-        "AND provider_id IS NOT NULL",
+        f"SELECT provider_id FROM orders WHERE upstream_state IN {sql_states(PLACEABLE | POLLABLE)} "
+        "AND due_at_s <= $1 AND provider_id IS NOT NULL "
+        f"UNION SELECT provider_id FROM orders WHERE upstream_state IN {sql_states(POLLABLE)} AND cancel_requested "
+        "UNION SELECT o.provider_id FROM refills f JOIN orders o ON o.id = f.order_id "
+        f"WHERE f.upstream_state IN {sql_states(frozenset({UpstreamState.QUEUED, UpstreamState.PLACED}))} "
+        "AND f.due_at_s <= $1 AND o.provider_id IS NOT NULL",
         now_s,
     )
-    return [row["provider_id"] for row in rows]
+    return sorted(row["provider_id"] for row in rows)
 
 
 async def provider_order_taken(conn: Conn, provider_id: int, provider_order: str) -> bool:
@@ -124,8 +147,8 @@ async def orders_by_ids(conn: Conn, ids: Sequence[int], *, for_update: bool = Fa
         return []
     lock = " FOR UPDATE OF o" if for_update and conn.dialect == "postgresql" else ""
     return await conn.fetch(
-        f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE {_ids_clause(conn, 'o.id', 1)} ORDER BY o.id{lock}",
-        _ids_arg(conn, ids),
+        f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE {ids_clause(conn, 'o.id', 1)} ORDER BY o.id{lock}",
+        ids_arg(conn, ids),
     )
 
 
@@ -135,7 +158,7 @@ async def claim_for_polling(conn: Conn, provider_id: int, now_s: int, lease_unti
     repeat, so an expired lease just means another poll)."""
     return await conn.fetch(
         "UPDATE orders SET due_at_s = $3 WHERE id IN ("
-        "SELECT id FROM orders WHERE provider_id = $1 AND upstream_state = 'placed' AND due_at_s <= $2 "
+        f"SELECT id FROM orders WHERE provider_id = $1 AND upstream_state = {_PLACED} AND due_at_s <= $2 "
         f"ORDER BY due_at_s, id LIMIT $4{_skip_locked(conn)}) RETURNING id, provider_order, created_at_s",
         provider_id,
         now_s,
@@ -151,32 +174,26 @@ async def claim_cancels(conn: Conn, provider_id: int, limit: int) -> list[Row]:
     settled by polling, and the customer may ask again.)"""
     return await conn.fetch(
         "UPDATE orders SET cancel_requested = false WHERE id IN ("
-        "SELECT id FROM orders WHERE provider_id = $1 AND upstream_state = 'placed' AND cancel_requested "
+        f"SELECT id FROM orders WHERE provider_id = $1 AND upstream_state = {_PLACED} AND cancel_requested "
         f"ORDER BY id LIMIT $2{_skip_locked(conn)}) RETURNING id, provider_order",
         provider_id,
         limit,
     )
 
 
-async def providers_with_cancels(conn: Conn) -> list[int]:
-    rows = await conn.fetch(
-        "SELECT DISTINCT provider_id FROM orders WHERE upstream_state = 'placed' AND cancel_requested"
-    )
-    return [row["provider_id"] for row in rows]
-
 
 async def expire_leases(conn: Conn, now_s: int) -> list[int]:
     """In-flight claims whose worker vanished: their outcome is unknown."""
     rows = await conn.fetch(
-        "UPDATE orders SET upstream_state = 'needs_attention', "
+        f"UPDATE orders SET upstream_state = {_NEEDS_ATTENTION}, "
         "upstream_error = 'worker stopped during the upstream call; the order may or may not exist upstream', "
-        "updated_at_s = $1 WHERE upstream_state = 'in_flight' AND lease_until_s < $1 RETURNING id",
+        f"updated_at_s = $1 WHERE upstream_state = {_IN_FLIGHT} AND lease_until_s < $1 RETURNING id",
         now_s,
     )
     await conn.execute(
-        "UPDATE refills SET upstream_state = 'needs_attention', "
+        f"UPDATE refills SET upstream_state = {_NEEDS_ATTENTION}, "
         "upstream_error = 'worker stopped during the upstream call' "
-        "WHERE upstream_state = 'in_flight' AND due_at_s < $1",
+        f"WHERE upstream_state = {_IN_FLIGHT} AND due_at_s < $1",
         now_s,
     )
     return [row["id"] for row in rows]
@@ -208,15 +225,15 @@ async def defer_for_funds(conn: Conn, provider_id: int, until_s: int) -> None:
 REFILL_UPSTREAM_COLUMNS = "f.id, f.order_id, f.status, f.provider_refill, o.provider_order, o.provider_id"
 
 
-async def claim_refills(conn: Conn, state: str, new_state: str | None, provider_id: int, now_s: int,
-                        lease_until_s: int, limit: int) -> list[Row]:
+async def claim_refills(conn: Conn, state: UpstreamState, new_state: UpstreamState | None, provider_id: int,
+                        now_s: int, lease_until_s: int, limit: int) -> list[Row]:
     """Due refills of a provider in ``state``; moved to ``new_state`` (or kept)
     with their due time pushed to the lease end."""
-    set_state = f", upstream_state = '{new_state}'" if new_state else ""
+    set_state = f", upstream_state = {sql_state(new_state)}" if new_state else ""
     claimed = await conn.fetch(
         f"UPDATE refills SET due_at_s = $3{set_state} WHERE id IN ("
         "SELECT f.id FROM refills f JOIN orders o ON o.id = f.order_id WHERE o.provider_id = $1 "
-        f"AND f.upstream_state = '{state}' AND f.due_at_s <= $2 ORDER BY f.due_at_s, f.id LIMIT $4"
+        f"AND f.upstream_state = {sql_state(state)} AND f.due_at_s <= $2 ORDER BY f.due_at_s, f.id LIMIT $4"
         f"{' FOR UPDATE OF f SKIP LOCKED' if conn.dialect == 'postgresql' else ''}) RETURNING id",
         provider_id,
         now_s,
@@ -228,16 +245,6 @@ async def claim_refills(conn: Conn, state: str, new_state: str | None, provider_
     ids = [row["id"] for row in claimed]
     return await conn.fetch(
         f"SELECT {REFILL_UPSTREAM_COLUMNS} FROM refills f JOIN orders o ON o.id = f.order_id "
-        f"WHERE {_ids_clause(conn, 'f.id', 1)} ORDER BY f.id",
-        _ids_arg(conn, ids),
+        f"WHERE {ids_clause(conn, 'f.id', 1)} ORDER BY f.id",
+        ids_arg(conn, ids),
     )
-
-
-async def providers_with_due_refills(conn: Conn, state: str, now_s: int) -> list[int]:
-    rows = await conn.fetch(
-        "SELECT DISTINCT o.provider_id FROM refills f JOIN orders o ON o.id = f.order_id "
-        "WHERE f.upstream_state = $1 AND f.due_at_s <= $2 AND o.provider_id IS NOT NULL",
-        state,
-        now_s,
-    )
-    return [row["provider_id"] for row in rows]

@@ -30,7 +30,7 @@ async def signup(current: Page) -> Response:
             session = await auth.sign_up(current.panel, values.get("name", ""), values.get("email", ""),
                                          str(form.get("password") or ""), language=current.lang)
         except PanelError as exc:
-            errors = current.errors_of(exc)
+            errors = current.errors_of(exc, fallback="name")  # a taken name names no field of its own
         else:
             return _start_session(current, session, "/")
     return current.render("signup.html", status=400 if errors else 200, values=values, errors=errors)

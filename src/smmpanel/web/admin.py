@@ -20,7 +20,7 @@ from ..client import UpstreamError
 from ..domain.errors import InvalidField, NotFound, PanelError
 from ..domain.money import from_micros, parse_amount, to_micros
 from ..domain.ordertypes import ServiceType
-from ..domain.pricing import below_cost
+from ..domain.pricing import below_cost, margin_percent
 from ..domain.status import RefillStatus, Status
 from ..services import accounts, admin, auth, catalog, funds, orders, payments, providers, refills
 from ..store.orders import OrderFilter
@@ -239,7 +239,7 @@ def _below_cost_text(current: Page, cost_micros: int) -> str:
 
 
 def _service_rows(current: Page, rows: list) -> list[dict[str, Any]]:
-    return [{**dict(row), "margin": admin.margin_percent(row["rate_micros"], row["cost_micros"]),
+    return [{**dict(row), "margin": margin_percent(row["rate_micros"], row["cost_micros"]),
              "below_cost": below_cost(row["rate_micros"], row["cost_micros"])} for row in rows]
 
 
@@ -298,7 +298,7 @@ async def _service_form(current: Page, service_id: int, *, values: dict[str, str
         values.update({flag: "1" for flag in SERVICE_FLAGS if row[flag]})
     return current.render("admin_service.html", admin=True, s=row, values=values, errors=errors or {},
                           types=[t.value for t in ServiceType], flags=SERVICE_FLAGS, status=status, confirm=confirm,
-                          margin=admin.margin_percent(row["rate_micros"], row["cost_micros"]))
+                          margin=margin_percent(row["rate_micros"], row["cost_micros"]))
 
 
 @operator_page

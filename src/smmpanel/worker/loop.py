@@ -1,34 +1,53 @@
-"""The worker's steps (see the package docstring for the rules)."""
+"""The worker's loop: it only claims, calls and records (see the package
+docstring for the rules; every decision is in ``services.reselling``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 import orjson
 
-from ..client import ErrorKind, ProviderClient, UpstreamError, UpstreamStatus
-from ..client.limits import TOTAL_DEADLINE_FACTOR
-from ..domain.errors import StatusMoveRefused
+from ..client import ErrorKind, ProviderClient, UpstreamError
+from ..client.limits import SINGLE_CALL_CONCURRENCY, TOTAL_DEADLINE_FACTOR
 from ..domain.ordertypes import ServiceType, upstream_params
-from ..domain.schedule import FUNDS_RETRY_S, LEASE_MARGIN_S, poll_interval_s, retry_backoff_s
-from ..domain.status import FINAL, RefillStatus, Status
+from ..domain.schedule import FUNDS_RETRY_S, LEASE_MARGIN_S, poll_interval_s
+from ..domain.breaker import Breaker
+from ..domain.upstream_state import UpstreamState
+from ..services import reselling
 from ..services.orders import apply_status
-from ..services.principal import ACTOR_WORKER
 from ..services.panel import Panel
+from ..services.principal import ACTOR_WORKER
 from ..services.providers import client_for
+from ..services.reselling import Claimed, Decision, ProviderFunds, Tally
 from ..store import orders as orders_store, refills as refills_store, upstream
 
 log = logging.getLogger("smmpanel.worker")
 
+T = TypeVar("T")
+
 IDLE_SLEEP_S = 1.0
 MAX_BATCHES_PER_PASS = 50  # per provider and step: bounds one pass, the rest waits for the next
 CANCEL_BATCH = 100
-DEFINITE_REJECTIONS = (ErrorKind.BAD_SERVICE, ErrorKind.BAD_LINK, ErrorKind.BAD_QUANTITY)
-TERMINAL = frozenset({Status.COMPLETED, Status.PARTIAL, Status.CANCELED})
-_NO_ANSWER = UpstreamError(ErrorKind.UNKNOWN_OUTCOME, "no answer for this id")
+# A phase of a provider's pass starts no call that could end later than one
+# call deadline plus this after the phase began: fast upstreams get several
+# rounds, a slow one gets one, and a pass ends within two call deadlines (one
+# per phase) plus this twice, whatever the upstream does.
+PHASE_MARGIN_S = 10.0
+SINGLE_STATUS = "single"
+
+
+class _Unsent:
+    """A call the worker did not make (stopping, or the phase's time was up)."""
+
+    def __repr__(self) -> str:
+        return "UNSENT"
+
+
+UNSENT = _Unsent()
 
 
 @dataclass
@@ -44,12 +63,72 @@ class WorkerReport:
     refills_placed: int = 0
     refills_polled: int = 0
     poll_requests: int = 0
+    providers_held: list[str] = field(default_factory=list)  # skipped: their circuit breaker is open
     errors: list[str] = field(default_factory=list)
 
     @property
     def busy(self) -> bool:
         return any((self.placed, self.requeued, self.waiting_funds, self.rejected, self.needs_attention,
                     self.polled, self.cancels_forwarded, self.refills_placed, self.refills_polled))
+
+    def add(self, other: "WorkerReport") -> None:
+        for name, value in vars(other).items():
+            if isinstance(value, int):
+                setattr(self, name, getattr(self, name) + value)
+            else:
+                getattr(self, name).extend(value)
+
+    def count(self, tally: Tally) -> None:
+        if tally is not Tally.NONE:
+            name = tally.name.lower()
+            setattr(self, name, getattr(self, name) + 1)
+
+
+@dataclass
+class _Pass:
+    """One provider's share of a pass: its client, its lanes, its time."""
+
+    provider: Any
+    client: ProviderClient
+    lanes: asyncio.Semaphore
+    breaker: Breaker
+    stop: asyncio.Event
+    call_deadline_s: float
+    phase_ends_at: float = 0.0
+
+    def start_phase(self) -> None:
+        self.phase_ends_at = time.monotonic() + self.call_deadline_s + PHASE_MARGIN_S
+
+    def may_call(self) -> bool:
+        return not self.stop.is_set() and time.monotonic() + self.call_deadline_s <= self.phase_ends_at
+
+    async def call(self, make: Callable[[], Awaitable[T]]) -> T | _Unsent:
+        """One upstream call on a free lane, unless the worker is stopping or the
+        phase has no time left for a whole call. Raises ``UpstreamError``."""
+        async with self.lanes:
+            if not self.may_call():
+                return UNSENT
+            try:
+                result = await make()
+            except UpstreamError as exc:
+                self.breaker.record(exc)
+                raise
+            self.breaker.record(result)
+            return result
+
+    async def read(self, make: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        """A call that only reads (statuses): abandoned at the call deadline,
+        however many requests the client makes for it."""
+        try:
+            result = await self.call(lambda: asyncio.wait_for(make(), self.call_deadline_s))
+        except UpstreamError:
+            return {}
+        except asyncio.TimeoutError:
+            self.breaker.record(UpstreamError(ErrorKind.UNKNOWN_OUTCOME, "no answer within the call deadline"))
+            log.warning("provider %s: status reads took longer than %.0f s; asked again later",
+                        self.provider["name"], self.call_deadline_s)
+            return {}
+        return {} if result is UNSENT else result
 
 
 class Worker:
@@ -65,34 +144,39 @@ class Worker:
         self.make_client = make_client
         self.funds_retry_s = funds_retry_s
         self.poll_interval = poll_interval
+        self.stop = asyncio.Event()  # set: no new call starts; the calls running end and are recorded
         self._clients: dict[int, tuple[tuple, ProviderClient]] = {}
         self._retired: list[ProviderClient] = []  # replaced clients, closed with the worker (calls may be running)
-        self._limits: dict[int, asyncio.Semaphore] = {}
+        self._lanes: dict[int, asyncio.Semaphore] = {}
 
     # ------------------------------------------------------------ plumbing
-
-    async def _provider(self, provider_id: int) -> Any:
-        return await upstream.provider_by_id(self.panel.db, provider_id)
 
     def _client(self, provider: Any) -> ProviderClient:
         """One client per provider, made anew when the operator changes its settings."""
         settings = tuple(provider[k] for k in ("url", "key_sealed", "encoding", "timeout_s", "max_ids", "concurrency"))
         cached = self._clients.get(provider["id"])
         if cached is None or cached[0] != settings:
+            client = self.make_client(provider)
             if cached is not None:
                 self._retired.append(cached[1])
-            self._clients[provider["id"]] = (settings, self.make_client(provider))
-            self._limits[provider["id"]] = asyncio.Semaphore(max(1, provider["concurrency"]))
+            self._clients[provider["id"]] = (settings, client)
+            self._lanes[provider["id"]] = asyncio.Semaphore(max(1, provider["concurrency"]))
         return self._clients[provider["id"]][1]
 
-    def _lease_until(self, provider: Any) -> int:
-        """When a claim made now is presumed dead: the client abandons a whole call
-        after ``TOTAL_DEADLINE_FACTOR`` x its timeout, plus a margin for recording."""
-        return self.panel.clock() + int(provider["timeout_s"] * TOTAL_DEADLINE_FACTOR) + LEASE_MARGIN_S
+    def _breaker(self, provider: Any) -> Breaker:
+        """The provider's breaker as stored: every worker process shares it."""
+        return Breaker(self.panel.clock, failures=provider["breaker_failures"],
+                       open_for_s=provider["breaker_open_for_s"], open_until_s=provider["breaker_open_until_s"],
+                       error=provider["breaker_error"])
 
-    async def _limited(self, provider: Any, call: Any) -> Any:
-        async with self._limits[provider["id"]]:
-            return await call
+    def _call_deadline_s(self, provider: Any) -> float:
+        return provider["timeout_s"] * TOTAL_DEADLINE_FACTOR
+
+    def _lease_until(self, provider: Any) -> int:
+        """When a claim made now is presumed dead: a call starts only if it can end
+        within its phase (one call deadline plus ``PHASE_MARGIN_S``, well inside
+        ``LEASE_MARGIN_S``), and the margin covers recording the reply."""
+        return self.panel.clock() + int(self._call_deadline_s(provider)) + LEASE_MARGIN_S
 
     async def aclose(self) -> None:
         for _, client in self._clients.values():
@@ -105,315 +189,288 @@ class Worker:
     # ---------------------------------------------------------------- loop
 
     async def run_once(self) -> WorkerReport:
-        """Every due step once."""
+        """Every due step once, every provider at the same time and on its own:
+        one provider's failure or slowness never holds another."""
         report = WorkerReport()
         now = self.panel.clock()
         async with self.panel.db.transaction() as tx:
             expired = await upstream.expire_leases(tx, now)
         report.needs_attention += len(expired)
-        for step in (self.place_due, self.forward_cancels, self.place_refills, self.poll_orders, self.poll_refills):
-            try:
-                await step(report)
-            except Exception as exc:  # one broken step must not stop the others
-                log.exception("worker step %s failed", step.__name__)
-                report.errors.append(f"{step.__name__}: {exc!r}")
+        provider_ids = await upstream.providers_with_work(self.panel.db, now)
+        await asyncio.gather(*(self._provider_pass(pid, report) for pid in provider_ids))
         return report
 
-    async def run_forever(self, stop: asyncio.Event | None = None, idle_sleep_s: float = IDLE_SLEEP_S) -> None:
-        stop = stop or asyncio.Event()
+    async def run_forever(self, stop: asyncio.Event | None = None, idle_sleep_s: float = IDLE_SLEEP_S,
+                          on_pass: Callable[[WorkerReport], None] | None = None) -> None:
+        """Pass after pass until ``stop``; ``on_pass`` hears of every pass that did something."""
+        if stop is not None:
+            self.stop = stop
         try:
-            while not stop.is_set():
+            while not self.stop.is_set():
                 try:
                     report = await self.run_once()
                 except Exception:  # the database went away, say: nothing was half-done, try again soon
                     log.exception("worker pass failed; retrying in %.0f s", idle_sleep_s)
                     report = WorkerReport()
+                if on_pass is not None and (report.busy or report.errors):
+                    on_pass(report)
                 if not report.busy:
                     try:
-                        await asyncio.wait_for(stop.wait(), idle_sleep_s)
+                        await asyncio.wait_for(self.stop.wait(), idle_sleep_s)
                     except asyncio.TimeoutError:
                         pass
         finally:
             await self.aclose()
 
+    async def _provider_pass(self, provider_id: int, report: WorkerReport) -> None:
+        name = str(provider_id)
+        try:
+            provider = await upstream.provider_by_id(self.panel.db, provider_id)
+            name = provider["name"]
+            breaker = self._breaker(provider)
+            if not breaker.allows():
+                report.providers_held.append(name)
+                return
+            was_open = breaker.tripped
+            before = breaker.snapshot()
+            run = _Pass(provider, self._client(provider), self._lanes[provider_id], breaker, self.stop,
+                        self._call_deadline_s(provider))
+            run.start_phase()
+            # Cancels and placements first; then the polls, which settle what the cancels asked for.
+            await self._steps(run, report, self.place_due, self.forward_cancels, self.place_refills)
+            run.start_phase()
+            await self._steps(run, report, self.poll_orders, self.poll_refills)
+            if breaker.snapshot() != before:
+                async with self.panel.db.transaction() as tx:
+                    await upstream.update_provider(tx, provider_id, **breaker.snapshot())
+            if breaker.tripped and breaker.open_until_s != (before["breaker_open_until_s"] or 0):
+                log.warning("provider %s: circuit open after %d failed calls in a row (%s); held for %d s",
+                            name, breaker.failures, breaker.error, breaker.open_for_s)
+            elif was_open and not breaker.tripped:
+                log.warning("provider %s: answers again; circuit closed", name)
+        except Exception as exc:  # one provider's fault (a bad setting, a bug) is its own
+            log.exception("provider %s: pass failed", name)
+            report.errors.append(f"provider {name}: {exc!r}")
+
+    async def _steps(self, run: _Pass, report: WorkerReport, *steps: Callable[[_Pass, WorkerReport], Any]) -> None:
+        async def one(step: Callable[[_Pass, WorkerReport], Any]) -> None:
+            try:
+                await step(run, report)
+            except Exception as exc:  # one broken step must not stop the others
+                log.exception("provider %s: worker step %s failed", run.provider["name"], step.__name__)
+                report.errors.append(f"{run.provider['name']} {step.__name__}: {exc!r}")
+
+        await asyncio.gather(*(one(step) for step in steps))
+
     # ----------------------------------------------------------- placement
 
-    async def place_due(self, report: WorkerReport) -> None:
-        now = self.panel.clock()
-        for provider_id in await upstream.providers_with_due(self.panel.db, "('queued', 'waiting_funds')", now):
-            provider = await self._provider(provider_id)
-            client = self._client(provider)
+    async def place_due(self, run: _Pass, report: WorkerReport) -> None:
+        provider_id = run.provider["id"]
+        for _ in range(MAX_BATCHES_PER_PASS):
+            provider = await upstream.provider_by_id(self.panel.db, provider_id)
             # An upstream out of funds gets one probe order at a time. Never claim more than
             # can be sent at once: a claimed order waiting for a free lane would age towards
             # its lease end without having been sent.
             limit = 1 if provider["out_of_funds"] else max(1, provider["concurrency"])
-            for _ in range(MAX_BATCHES_PER_PASS):
-                lease_until = self._lease_until(provider)
-                async with self.panel.db.transaction() as tx:
-                    claimed = await upstream.claim_for_placement(tx, provider_id, self.panel.clock(), lease_until, limit)
-                if not claimed:
-                    break
-                outcomes = await asyncio.gather(*(self._limited(provider, self._send(client, row)) for row in claimed))
-                for row, outcome in zip(claimed, outcomes):
-                    await self._record_placement(provider, row, outcome, report)
-                provider = await self._provider(provider_id)
-                if provider["out_of_funds"]:
-                    break
+            if not run.may_call():
+                return
+            async with self.panel.db.transaction() as tx:
+                claimed = await upstream.claim_for_placement(tx, provider_id, self.panel.clock(),
+                                                             self._lease_until(provider), limit)
+            if not claimed:
+                return
+            outcomes = await asyncio.gather(*(self._send(run, row) for row in claimed))
+            for row, outcome in zip(claimed, outcomes):
+                await self._record_placement(provider, row["id"], outcome, report)
 
-    async def _send(self, client: ProviderClient, row: Any) -> str | UpstreamError:
+    async def _send(self, run: _Pass, row: Any) -> str | UpstreamError | _Unsent:
         params = upstream_params(ServiceType(row["type"]), row["link"], row["quantity"], row["runs"],
                                  row["interval_min"], orjson.loads(row["params"]))
         params["service"] = row["provider_service"]
         try:
-            return await client.add(params)
+            return await run.call(lambda: run.client.add(params))
         except UpstreamError as exc:
             return exc
         except Exception as exc:  # a bug or an unexpected fault: the outcome is unknown
             log.exception("unexpected error placing order %s", row["id"])
             return UpstreamError(ErrorKind.UNKNOWN_OUTCOME, f"unexpected error: {exc!r}")
 
-    async def _record_placement(self, provider: Any, row: Any, outcome: str | UpstreamError,
+    async def _record_placement(self, provider: Any, order_id: int, outcome: str | UpstreamError | _Unsent,
                                 report: WorkerReport) -> None:
         now = self.panel.clock()
-        order_id = row["id"]
         async with self.panel.db.transaction() as tx:
-            current = await orders_store.order_by_id(tx, order_id, for_update=True)
-            late = current["upstream_state"] != "in_flight"
-            if late and not (isinstance(outcome, str) and current["upstream_state"] == "needs_attention"
-                             and current["provider_order"] is None):
-                # The lease ran out or the operator settled the order meanwhile: their word stands. A late
-                # success on a needs_attention order is the one reply still worth taking: it is the truth.
-                log.warning("order %s: late upstream reply %r ignored (now %s)", order_id,
-                            outcome if isinstance(outcome, str) else outcome.kind.value, current["upstream_state"])
-                return
-            if isinstance(outcome, str):
-                if await upstream.provider_order_taken(tx, provider["id"], outcome):
-                    # Checked rather than caught: a failed statement would abort a PostgreSQL transaction.
-                    await orders_store.update_order(tx, order_id, now, upstream_state="needs_attention", lease_until_s=None,
-                                            upstream_error=f"upstream returned order id {outcome}, already used by "
-                                                           "another order")
-                    report.needs_attention += 1
-                    return
-                await orders_store.update_order(tx, order_id, now, upstream_state="placed", provider_order=outcome,
-                                        upstream_error=None, lease_until_s=None, due_at_s=now + self.poll_interval(0))
-                if provider["out_of_funds"]:
-                    await upstream.update_provider(tx, provider["id"], out_of_funds=False)
-                    await upstream.wake_waiting_funds(tx, provider["id"], now)
-                report.placed += 1
-                return
-            kind, detail = outcome.kind, outcome.detail[:500]
-            if kind is ErrorKind.UNREACHABLE:
-                await orders_store.update_order(tx, order_id, now, upstream_state="queued", lease_until_s=None,
-                                        upstream_error=detail, due_at_s=now + retry_backoff_s(row["attempts"]))
-                report.requeued += 1
-            elif kind is ErrorKind.OUT_OF_FUNDS:
-                await orders_store.update_order(tx, order_id, now, upstream_state="waiting_funds", lease_until_s=None,
-                                        upstream_error=detail, due_at_s=now + self.funds_retry_s)
+            row = await orders_store.order_by_id(tx, order_id, for_update=True)
+            if outcome is UNSENT:
+                decision = reselling.decide_unsent(Claimed.of(row))
+            else:
+                taken = isinstance(outcome, str) and await upstream.provider_order_taken(tx, provider["id"], outcome)
+                decision = reselling.decide_placement(Claimed.of(row), outcome, id_taken=taken, now_s=now,
+                                                      first_poll_s=self.poll_interval(0),
+                                                      funds_retry_s=self.funds_retry_s)
+            await self._record_order(tx, row, decision, now, report)
+            if decision.funds is ProviderFunds.OUT:
                 await upstream.update_provider(tx, provider["id"], out_of_funds=True)
                 await upstream.defer_for_funds(tx, provider["id"], now + self.funds_retry_s)
-                report.waiting_funds += 1
-            elif kind in DEFINITE_REJECTIONS:
-                locked = await orders_store.order_by_id(tx, order_id, for_update=True)
-                await apply_status(tx, locked, Status.CANCELED, now, actor=ACTOR_WORKER,
-                                   note=f"order {order_id} rejected upstream",
-                                   upstream_state="rejected", upstream_error=detail, lease_until_s=None, due_at_s=None)
-                report.rejected += 1
-            else:
-                await orders_store.update_order(tx, order_id, now, upstream_state="needs_attention", lease_until_s=None,
-                                        upstream_error=f"{kind.value}: {detail}", due_at_s=None)
-                report.needs_attention += 1
+            elif decision.funds is ProviderFunds.BACK and provider["out_of_funds"]:
+                await upstream.update_provider(tx, provider["id"], out_of_funds=False)
+                await upstream.wake_waiting_funds(tx, provider["id"], now)
+
+    async def _record_order(self, tx: Any, row: Any, decision: Decision, now: int, report: WorkerReport) -> None:
+        """Write one decision about one order (locked by the caller)."""
+        if decision.log:
+            log.warning(decision.log)
+        report.count(decision.tally)
+        if decision.status is not None:
+            changed = await apply_status(tx, row, decision.status, now, actor=ACTOR_WORKER, remains=decision.remains,
+                                         start_count=decision.start_count, note=decision.note, **decision.columns)
+            if changed:
+                return
+        if decision.columns:
+            await orders_store.update_order(tx, row["id"], now, **decision.columns)
 
     # ------------------------------------------------------------- cancels
 
-    async def forward_cancels(self, report: WorkerReport) -> None:
-        for provider_id in await upstream.providers_with_cancels(self.panel.db):
-            provider = await self._provider(provider_id)
-            client = self._client(provider)
-            async with self.panel.db.transaction() as tx:
-                claimed = await upstream.claim_cancels(tx, provider_id, CANCEL_BATCH)
-            if not claimed:
-                continue
-            ids = [row["provider_order"] for row in claimed]
-            try:
-                results: dict[str, Any] = await self._limited(provider, client.cancel(ids))
-            except UpstreamError as exc:
-                results = {pid: exc for pid in ids}
-            now = self.panel.clock()
-            async with self.panel.db.transaction() as tx:
-                for row in claimed:
-                    result = results.get(row["provider_order"], _NO_ANSWER)
-                    if result is None:
-                        note, again = "cancel forwarded upstream", False
-                    elif result.kind is ErrorKind.UNREACHABLE:
-                        note, again = f"cancel not sent yet: {result.detail[:200]}", True
-                    elif result.kind is ErrorKind.UNSUPPORTED:
-                        note, again = "upstream has no cancel action", False
-                    elif result.kind is ErrorKind.UNKNOWN_OUTCOME:
-                        # Not re-sent: polling will show whether the upstream canceled it.
-                        note, again = f"cancel sent, answer lost: {result.detail[:200]}", False
-                    else:
-                        note, again = f"cancel refused upstream: {result.detail[:200]}", False
-                    await orders_store.update_order(tx, row["id"], now, cancel_requested=again, upstream_error=note,
-                                            due_at_s=now)
-                    report.cancels_forwarded += 0 if again else 1
+    async def forward_cancels(self, run: _Pass, report: WorkerReport) -> None:
+        if not run.may_call():
+            return
+        async with self.panel.db.transaction() as tx:
+            claimed = await upstream.claim_cancels(tx, run.provider["id"], CANCEL_BATCH)
+        if not claimed:
+            return
+        ids = [row["provider_order"] for row in claimed]
+        try:
+            results: Any = await run.call(lambda: run.client.cancel(ids))
+        except UpstreamError as exc:
+            results = dict.fromkeys(ids, exc)
+        if results is UNSENT:
+            results = dict.fromkeys(ids, UpstreamError(ErrorKind.UNREACHABLE, "not sent: the worker is stopping"))
+        now = self.panel.clock()
+        async with self.panel.db.transaction() as tx:
+            for row in claimed:
+                result = results.get(row["provider_order"], reselling.NO_ANSWER)
+                decision = reselling.decide_cancel(result, now_s=now)
+                report.count(decision.tally)
+                await orders_store.update_order(tx, row["id"], now, **decision.columns)
 
     # ------------------------------------------------------------- polling
 
-    async def poll_orders(self, report: WorkerReport) -> None:
-        now = self.panel.clock()
-        for provider_id in await upstream.providers_with_due(self.panel.db, "('placed')", now):
-            provider = await self._provider(provider_id)
-            client = self._client(provider)
-            batch = max(1, provider["max_ids"])
-            lanes = max(1, provider["concurrency"])
-            for _ in range(0, MAX_BATCHES_PER_PASS, lanes):
-                lease_until = self._lease_until(provider)
-                batches = []
+    async def poll_orders(self, run: _Pass, report: WorkerReport) -> None:
+        provider = run.provider
+        first = reselling.multi_status_first(provider["multi_status_action"], provider["multi_status_retry_at_s"],
+                                             self.panel.clock())
+        # One request per order: claim no more than are asked at once, so a batch is one call deadline.
+        batch = SINGLE_CALL_CONCURRENCY if first == SINGLE_STATUS else max(1, provider["max_ids"])
+        lanes = max(1, provider["concurrency"])
+        for _ in range(0, MAX_BATCHES_PER_PASS, lanes):
+            if not run.may_call():
+                return
+            batches = []
+            async with self.panel.db.transaction() as tx:
+                for _ in range(lanes):
+                    claimed = await upstream.claim_for_polling(tx, provider["id"], self.panel.clock(),
+                                                               self._lease_until(provider), batch)
+                    if not claimed:
+                        break
+                    batches.append(claimed)
+            if not batches:
+                return
+            run.client.multi_status_action = first
+            await asyncio.gather(*(self._poll_batch(run, claimed, report) for claimed in batches))
+            learned = run.client.multi_status_action
+            values = reselling.decide_multi_status(provider["multi_status_action"],
+                                                   provider["multi_status_retry_at_s"], first, learned,
+                                                   self.panel.clock())
+            if values:
+                log.warning("provider %s: multi-status asked as %r, answered as %r; stored %s", provider["name"],
+                            first, learned, values)
                 async with self.panel.db.transaction() as tx:
-                    for _ in range(lanes):
-                        claimed = await upstream.claim_for_polling(tx, provider_id, self.panel.clock(), lease_until,
-                                                                   batch)
-                        if not claimed:
-                            break
-                        batches.append(claimed)
-                if not batches:
-                    break
-                await asyncio.gather(*(self._poll_batch(provider, client, claimed, report) for claimed in batches))
+                    await upstream.update_provider(tx, provider["id"], **values)
+                provider = run.provider = await upstream.provider_by_id(self.panel.db, provider["id"])
+            first = learned
 
-    async def _poll_batch(self, provider: Any, client: ProviderClient, claimed: Sequence[Any],
-                          report: WorkerReport) -> None:
+    async def _poll_batch(self, run: _Pass, claimed: Sequence[Any], report: WorkerReport) -> None:
         ids = [row["provider_order"] for row in claimed]
         report.poll_requests += 1
-        try:
-            results: dict[str, Any] = await self._limited(provider, client.statuses(ids))
-        except UpstreamError as exc:
-            log.warning("polling %s failed: %s", provider["name"], exc.kind.value)
-            results = {}
+        report.polled += len(claimed)
+        results = await run.read(lambda: run.client.statuses(ids))
         now = self.panel.clock()
+        order_ids = [r["id"] for r in claimed]
+        try:  # the whole batch in one transaction: the common case, and the cheap one
+            batch = WorkerReport()
+            async with self.panel.db.transaction() as tx:
+                for row in await upstream.orders_by_ids(tx, order_ids, for_update=True):
+                    await self._record_order(tx, row, self._poll_decision(row, results, now), now, batch)
+            report.add(batch)
+            return
+        except Exception:
+            log.exception("provider %s: recording a status batch failed; recording its orders one by one",
+                          run.provider["name"])
+        # Each order on its own: a reply that breaks one order's write never blocks another.
         async with self.panel.db.transaction() as tx:
-            learned = getattr(client, "multi_status_action", None)
-            if learned and learned != provider["multi_status_action"]:
-                # The client found how this upstream spells multi-status: keep it for the next client.
-                await upstream.update_provider(tx, provider["id"], multi_status_action=learned)
-            for row in await upstream.orders_by_ids(tx, [r["id"] for r in claimed], for_update=True):
-                await self._apply_poll(tx, row, results.get(row["provider_order"]), now, report)
+            for row in await upstream.orders_by_ids(tx, order_ids, for_update=True):
+                try:
+                    async with tx.savepoint():
+                        await self._record_order(tx, row, self._poll_decision(row, results, now), now, report)
+                except Exception as exc:
+                    log.exception("order %s: recording its upstream status failed", row["id"])
+                    report.errors.append(f"order {row['id']}: {exc!r}")
+                    try:
+                        async with tx.savepoint():
+                            await self._record_order(tx, row, reselling.decide_unrecordable(Claimed.of(row), exc),
+                                                     now, report)
+                    except Exception:  # still polled again once its claim runs out
+                        log.exception("order %s: could not be set aside for the operator", row["id"])
 
-    async def _apply_poll(self, tx: Any, row: Any, result: Any, now: int, report: WorkerReport) -> None:
-        report.polled += 1
-        next_due = now + self.poll_interval(now - row["created_at_s"])
-        if row["upstream_state"] != "placed":  # resolved by the operator meanwhile
-            return
-        if result is None or (isinstance(result, UpstreamError) and result.kind is not ErrorKind.UNKNOWN_ORDER):
-            await orders_store.update_order(tx, row["id"], now, due_at_s=next_due)
-            return
-        if isinstance(result, UpstreamError):
-            await orders_store.update_order(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
-                                    upstream_error=f"upstream does not know order {row['provider_order']}: "
-                                                   f"{result.detail[:200]}")
-            report.needs_attention += 1
-            return
-        status: UpstreamStatus = result
-        if status.status is None:
-            log.warning("order %s: unknown upstream status %r kept, not acted on", row["id"], status.raw_status)
-            await orders_store.update_order(tx, row["id"], now, upstream_status=status.raw_status[:100], due_at_s=next_due)
-            return
-        if status.status is Status.PARTIAL and status.remains is None:
-            await orders_store.update_order(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
-                                    upstream_status=status.raw_status[:100],
-                                    upstream_error="upstream reported Partial without remains: set it by hand")
-            report.needs_attention += 1
-            return
-        terminal = status.status in TERMINAL
-        extra = {"upstream_status": status.raw_status[:100], "due_at_s": None if terminal else next_due}
-        if terminal:
-            extra["upstream_state"] = "done"
-        try:
-            changed = await apply_status(tx, row, status.status, now, actor=ACTOR_WORKER, remains=status.remains,
-                                         start_count=status.start_count,
-                                         note=f"order {row['id']} {status.status.value} upstream", **extra)
-            if not changed:
-                await orders_store.update_order(tx, row["id"], now, **extra)
-        except StatusMoveRefused:
-            log.warning("order %s: upstream move %s -> %s refused", row["id"], row["status"], status.status.value)
-            await orders_store.update_order(tx, row["id"], now, upstream_status=status.raw_status[:100],
-                                    due_at_s=None if Status(row["status"]) in FINAL else next_due,
-                                    upstream_state="done" if Status(row["status"]) in FINAL else "placed")
-        if terminal:
-            report.settled += 1
+    def _poll_decision(self, row: Any, results: dict[str, Any], now: int) -> Decision:
+        return reselling.decide_poll(Claimed.of(row), results.get(row["provider_order"]), now_s=now,
+                                     next_poll_s=self.poll_interval(now - row["created_at_s"]))
 
     # ------------------------------------------------------------- refills
 
-    async def place_refills(self, report: WorkerReport) -> None:
-        now = self.panel.clock()
-        for provider_id in await upstream.providers_with_due_refills(self.panel.db, "queued", now):
-            provider = await self._provider(provider_id)
-            client = self._client(provider)
-            for _ in range(MAX_BATCHES_PER_PASS):
-                # As for orders: claim only what is sent at once, so no claim ages unsent.
-                async with self.panel.db.transaction() as tx:
-                    claimed = await upstream.claim_refills(tx, "queued", "in_flight", provider_id, self.panel.clock(),
-                                                           self._lease_until(provider),
-                                                           max(1, provider["concurrency"]))
-                if not claimed:
-                    break
-                outcomes = await asyncio.gather(*(self._send_refill(provider, client, row) for row in claimed))
+    async def place_refills(self, run: _Pass, report: WorkerReport) -> None:
+        provider = run.provider
+        for _ in range(MAX_BATCHES_PER_PASS):
+            if not run.may_call():
+                return
+            # As for orders: claim only what is sent at once, so no claim ages unsent.
+            async with self.panel.db.transaction() as tx:
+                claimed = await upstream.claim_refills(tx, UpstreamState.QUEUED, UpstreamState.IN_FLIGHT,
+                                                       provider["id"], self.panel.clock(),
+                                                       self._lease_until(provider), max(1, provider["concurrency"]))
+            if not claimed:
+                return
+            outcomes = await asyncio.gather(*(self._send_refill(run, row) for row in claimed))
+            now = self.panel.clock()
+            async with self.panel.db.transaction() as tx:
                 for row, outcome in zip(claimed, outcomes):
-                    await self._record_refill(row, outcome, report)
+                    if outcome is UNSENT:
+                        outcome = UpstreamError(ErrorKind.UNREACHABLE, "not sent: the worker is stopping")
+                    decision = reselling.decide_refill_placement(outcome, now_s=now,
+                                                                 first_poll_s=self.poll_interval(0))
+                    report.count(decision.tally)
+                    await refills_store.update_refill(tx, row["id"], now, **decision.columns)
 
-    async def _send_refill(self, provider: Any, client: ProviderClient, row: Any) -> Any:
+    async def _send_refill(self, run: _Pass, row: Any) -> Any:
         try:
-            return await self._limited(provider, client.refill(row["provider_order"]))
+            return await run.call(lambda: run.client.refill(row["provider_order"]))
         except UpstreamError as exc:
             return exc
 
-    async def _record_refill(self, row: Any, outcome: Any, report: WorkerReport) -> None:
+    async def poll_refills(self, run: _Pass, report: WorkerReport) -> None:
+        provider = run.provider
+        if not run.may_call():
+            return
+        async with self.panel.db.transaction() as tx:
+            claimed = await upstream.claim_refills(tx, UpstreamState.PLACED, None, provider["id"], self.panel.clock(),
+                                                   self._lease_until(provider), max(1, provider["max_ids"]))
+        if not claimed:
+            return
+        results = await run.read(lambda: run.client.refill_statuses([row["provider_refill"] for row in claimed]))
         now = self.panel.clock()
         async with self.panel.db.transaction() as tx:
-            if isinstance(outcome, str):
-                await refills_store.update_refill(tx, row["id"], now, upstream_state="placed", provider_refill=outcome,
-                                         due_at_s=now + self.poll_interval(0), upstream_error=None)
-                report.refills_placed += 1
-            elif outcome.kind is ErrorKind.UNREACHABLE:
-                await refills_store.update_refill(tx, row["id"], now, upstream_state="queued",
-                                         due_at_s=now + retry_backoff_s(1), upstream_error=outcome.detail[:500])
-            elif outcome.kind is ErrorKind.UNKNOWN_OUTCOME:
-                await refills_store.update_refill(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
-                                         upstream_error=outcome.detail[:500])
-            else:
-                await refills_store.update_refill(tx, row["id"], now, status=RefillStatus.REJECTED.value,
-                                         upstream_state="rejected", due_at_s=None,
-                                         upstream_error=f"{outcome.kind.value}: {outcome.detail[:400]}")
+            for row in claimed:
+                report.refills_polled += 1
+                decision = reselling.decide_refill_poll(row["provider_refill"], results.get(row["provider_refill"]),
+                                                        now_s=now, next_poll_s=self.poll_interval(0))
+                await refills_store.update_refill(tx, row["id"], now, **decision.columns)
 
-    async def poll_refills(self, report: WorkerReport) -> None:
-        now = self.panel.clock()
-        for provider_id in await upstream.providers_with_due_refills(self.panel.db, "placed", now):
-            provider = await self._provider(provider_id)
-            client = self._client(provider)
-            lease_until = self._lease_until(provider)
-            async with self.panel.db.transaction() as tx:
-                claimed = await upstream.claim_refills(tx, "placed", None, provider_id, now, lease_until,
-                                                       max(1, provider["max_ids"]))
-            if not claimed:
-                continue
-            try:
-                results: dict[str, Any] = await self._limited(
-                    provider, client.refill_statuses([row["provider_refill"] for row in claimed]))
-            except UpstreamError:
-                results = {}
-            now = self.panel.clock()
-            async with self.panel.db.transaction() as tx:
-                for row in claimed:
-                    report.refills_polled += 1
-                    result = results.get(row["provider_refill"])
-                    if isinstance(result, UpstreamError) and result.kind is ErrorKind.UNKNOWN_ORDER:
-                        await refills_store.update_refill(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
-                                                 upstream_error=f"upstream does not know refill "
-                                                                f"{row['provider_refill']}: {result.detail[:200]}")
-                        continue
-                    if not isinstance(result, RefillStatus):
-                        await refills_store.update_refill(tx, row["id"], now, due_at_s=now + self.poll_interval(0))
-                        continue
-                    done = result in (RefillStatus.COMPLETED, RefillStatus.REJECTED)
-                    await refills_store.update_refill(tx, row["id"], now, status=result.value,
-                                             upstream_state="done" if done else "placed",
-                                             due_at_s=None if done else now + self.poll_interval(0))

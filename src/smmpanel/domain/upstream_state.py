@@ -1,0 +1,104 @@
+"""Where a resold order (or refill) stands with its upstream panel.
+
+The order row is its own outbox; its ``upstream_state`` walks::
+
+                 ┌──────── unreachable (provably never sent), backoff ────────┐
+                 v                                                            │
+    (new) ──> queued ──claim──> in_flight ──id──> placed ──final status──> done
+               │  ^               │  │  │          │
+               │  └ out of funds ─┘  │  │          └── unknown order, numbers that
+               │  waiting_funds <────┘  │              contradict the status ──┐
+               │     │ (claimed again)  └── refused: rejected                 │
+               │     └──> in_flight         unknown outcome, lease expired,   │
+               │                            retry cap ──> needs_attention <───┘
+               └── cancel before sending ──> canceled     │
+                                                          └─ operator: placed (its upstream id),
+                                                             queued (provably never made), canceled
+
+An operator who settles an order by hand (``orders set`` with a final status)
+moves any unsettled state to ``done``. ``None`` (no state) is an order the
+operator fulfils himself; it never enters this machine.
+
+Refills walk a smaller machine (no funds wait, no cancel): ``queued ->
+in_flight -> placed -> done``, with ``in_flight -> queued`` (unreachable),
+``in_flight -> rejected`` and ``in_flight | placed -> needs_attention``.
+
+This module is the only place that spells a state; the store renders the
+named sets into SQL from here.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Mapping
+
+from .errors import InvalidField, UpstreamMoveRefused
+
+
+class UpstreamState(str, Enum):
+    QUEUED = "queued"  # charged, waiting to be sent
+    WAITING_FUNDS = "waiting_funds"  # the upstream is out of funds; sent when it takes orders again
+    IN_FLIGHT = "in_flight"  # claimed under a lease; the call may be running right now
+    PLACED = "placed"  # exists upstream (provider_order): polled until final
+    DONE = "done"  # final status recorded: nothing left to do upstream
+    REJECTED = "rejected"  # the upstream refused it definitely: canceled and refunded here
+    CANCELED = "canceled"  # canceled before it was ever sent
+    NEEDS_ATTENTION = "needs_attention"  # the operator decides (``orders resolve``)
+
+    @classmethod
+    def parse(cls, text: str, field: str = "upstream_state") -> "UpstreamState":
+        key = text.strip().lower().replace(" ", "_").replace("-", "_")
+        for member in cls:
+            if member.value == key:
+                return member
+        raise InvalidField(field, "one_of", allowed=", ".join(m.value for m in cls))
+
+
+S = UpstreamState
+
+# Not sent yet: a customer may cancel it without asking anyone.
+NOT_SENT = frozenset({S.QUEUED, S.WAITING_FUNDS})
+# What the worker claims for an ``add``.
+PLACEABLE = frozenset({S.QUEUED, S.WAITING_FUNDS})
+# What the worker polls and forwards cancels for.
+POLLABLE = frozenset({S.PLACED})
+# Nothing left to do upstream: a provider may be removed once all its orders are here.
+SETTLED = frozenset({S.DONE, S.REJECTED, S.CANCELED})
+# What ``orders resolve`` accepts.
+RESOLVABLE = frozenset({S.NEEDS_ATTENTION})
+# What an operator's final status settles (moves to ``done``).
+UNSETTLED = frozenset(S) - SETTLED
+
+ORDER_TRANSITIONS: Mapping[UpstreamState, frozenset[UpstreamState]] = {
+    S.QUEUED: frozenset({S.IN_FLIGHT, S.CANCELED, S.DONE}),
+    S.WAITING_FUNDS: frozenset({S.IN_FLIGHT, S.CANCELED, S.DONE}),
+    S.IN_FLIGHT: frozenset({S.PLACED, S.QUEUED, S.WAITING_FUNDS, S.REJECTED, S.NEEDS_ATTENTION, S.DONE}),
+    S.PLACED: frozenset({S.DONE, S.NEEDS_ATTENTION}),
+    S.NEEDS_ATTENTION: frozenset({S.PLACED, S.QUEUED, S.CANCELED, S.DONE}),
+    S.DONE: frozenset(),
+    S.REJECTED: frozenset(),
+    S.CANCELED: frozenset(),
+}
+
+REFILL_TRANSITIONS: Mapping[UpstreamState, frozenset[UpstreamState]] = {
+    S.QUEUED: frozenset({S.IN_FLIGHT}),
+    S.IN_FLIGHT: frozenset({S.PLACED, S.QUEUED, S.REJECTED, S.NEEDS_ATTENTION}),
+    S.PLACED: frozenset({S.DONE, S.NEEDS_ATTENTION}),
+    S.NEEDS_ATTENTION: frozenset(),
+    S.DONE: frozenset(),
+    S.REJECTED: frozenset(),
+}
+
+
+def can_move(old: UpstreamState, new: UpstreamState,
+             transitions: Mapping[UpstreamState, frozenset[UpstreamState]] = ORDER_TRANSITIONS) -> bool:
+    return new in transitions.get(old, frozenset())
+
+
+def check_move(old: UpstreamState | str, new: UpstreamState,
+               transitions: Mapping[UpstreamState, frozenset[UpstreamState]] = ORDER_TRANSITIONS) -> UpstreamState:
+    """``new`` if the diagram allows ``old -> new``; raises ``UpstreamMoveRefused`` otherwise."""
+    old = UpstreamState(old)
+    if not can_move(old, new, transitions):
+        raise UpstreamMoveRefused(current=old.value, new=new.value)
+    return new
