@@ -47,8 +47,9 @@ def shop(sqlite_url, panel_factory, clock, monkeypatch):
             await providers.add_provider(panel, "up1", server.url, sim.key)
             imported, _ = await providers.import_services(panel, "up1", markup_percent=Decimal(25), only=["1"])
             _, key = await accounts.add_user(panel, "bob", Decimal(50), actor="cli")
-            hand = await orders.place_order(panel, Customer.from_api_key(key), {"service": 1, "link": "https://x.com/p/1", "quantity": 100})
-            resold = await orders.place_order(panel, Customer.from_api_key(key), {"service": imported[0].service, "quantity": 100,
+            bob = Customer.from_api_key(key)
+            hand = await orders.place_order(panel, bob, {"service": 1, "link": "https://x.com/p/1", "quantity": 100})
+            resold = await orders.place_order(panel, bob, {"service": imported[0].service, "quantity": 100,
                                                            "link": "https://x.com/p/2"})
             return imported[0].service, hand, resold
 

@@ -256,7 +256,8 @@ async def statement_of(panel: Panel, user_id: int, *, before_id: int | None = No
     return page_of(await accounts_store.ledger_of(panel.db, user_id, before_id=before_id, limit=limit + 1), limit)
 
 
-async def upstream_catalog(panel: Panel, name: str, *, make_client: providers.ClientFactory = providers.client_for) -> list:
+async def upstream_catalog(panel: Panel, name: str, *,
+                           make_client: providers.ClientFactory = providers.client_for) -> list:
     """The upstream's own service list (to choose what to import)."""
     row = await providers.provider_named(panel, name)
     async with make_client(row) as client:

@@ -32,6 +32,7 @@ PAGE_ITEMS = 50
 DASHBOARD_MAX_AGE_S = 30
 SERVICE_FIELDS = ("name", "category", "type", "rate", "min", "max", "refill_days", "subscription_posts", "description")
 SERVICE_FLAGS = ("refill", "cancel", "dripfeed", "enabled", "deny_duplicate_link")
+NEW_SERVICE_VALUES = {"type": ServiceType.DEFAULT.value, "min": "10", "max": "10000", "enabled": "1"}
 PROVIDER_FIELDS = ("name", "url", "key", "encoding", "currency", "fx", "timeout")
 UNMATCHED = "unmatched"  # the payments status of transfers no customer could be matched to (services.payments)
 
@@ -252,7 +253,7 @@ async def _services_page(current: Page, *, errors: dict[str, str] | None = None,
     notice = _notice(current, {"created": current._("Service created."), "saved": current._("Service saved."),
                                "bulk": current._("Rates changed.")})
     return current.render("admin_services.html", admin=True, categories=categories, errors=errors or {},
-                          values=values or {"type": ServiceType.DEFAULT.value, "min": "10", "max": "10000", "enabled": "1"},
+                          values=values or NEW_SERVICE_VALUES,
                           types=[t.value for t in ServiceType], flags=SERVICE_FLAGS, notice=notice, status=status,
                           bulk=bulk)
 
