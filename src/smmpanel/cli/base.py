@@ -17,7 +17,8 @@ import orjson
 
 from ..api.messages import message
 from ..domain.errors import PanelError
-from ..domain.money import parse_amount
+from ..domain.money import parse_amount, plain
+from ..domain.pricing import below_cost
 from ..services.panel import Panel
 from ..settings import Settings, SettingsError
 from ..store.db import open_database
@@ -86,6 +87,20 @@ def prepare_database(database_url: str) -> None:
         # On stderr, so --json output stays one document.
         click.echo(f"note: created a new, empty panel database at {describe_database(database_url)} "
                    "(set SMMPANEL_DATABASE_URL to use another)", err=True)
+
+
+def below_cost_warning(rate_micros: int, cost_micros: int | None) -> str | None:
+    """The warning ``services set`` and ``users rate`` give for a rate under
+    the upstream's cost (the website asks for a confirmation instead)."""
+    if not below_cost(rate_micros, cost_micros):
+        return None
+    return f"rate {plain(rate_micros)} is below the upstream cost {plain(cost_micros or 0)}: every order loses money"
+
+
+def warn(message: str | None) -> None:
+    """A warning on standard error (standard output keeps the result, or the JSON document)."""
+    if message:
+        click.echo(f"warning: {message}", err=True)
 
 
 def with_panel(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:

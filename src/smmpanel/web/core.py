@@ -271,10 +271,11 @@ def form_values(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, st
 
 
 def site_routes() -> list[BaseRoute]:
-    from . import account, pages
+    from . import account, admin, pages
 
     return [
         *account.ROUTES,
         *pages.ROUTES,
+        *admin.ROUTES,
         Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"),
     ]
