@@ -155,3 +155,10 @@ def test_serve_names_the_database_it_creates(tmp_path):
     server.stop()
     said = server.proc.stderr.read().decode()
     assert f"note: created a new, empty panel database at sqlite:///{path}" in said
+
+
+def test_an_exchange_rate_keeps_every_digit(shop):
+    cli, _, _, _ = shop
+    result = cli("providers", "set", "up1", "--fx", "0.0000412", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["fx"] == "0.0000412"  # not rounded to 0.000041 as if it were money

@@ -53,6 +53,7 @@ async def test_worker_prints_a_start_line_and_one_line_per_busy_pass(sqlite_url,
             await providers.add_provider(panel, "up1", server.url, sim.key)
             imported, _ = await providers.import_services(panel, "up1", markup_percent=Decimal(10))
             _, key = await accounts.add_user(panel, "buyer", Decimal(100), actor="cli")
+            buyer = Customer.from_api_key(key)
 
             buyer = Customer.from_api_key(key)
 

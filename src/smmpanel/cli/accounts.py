@@ -8,6 +8,7 @@ import click
 
 from ..domain.money import display, plain, to_micros
 from ..services import accounts, auth, catalog
+from ..services.paging import MAX_PAGE_ITEMS
 from ..services.panel import Panel
 from ..services.principal import ACTOR_CLI
 from .base import below_cost_warning, emit, json_option, local_time, main, parse_money_arg, table, warn, with_panel
@@ -87,7 +88,7 @@ async def users_list(panel: Panel, as_json: bool) -> None:
 
 @users.command("statement")
 @click.argument("name")
-@click.option("--limit", default=accounts.STATEMENT_LIMIT, show_default=True, type=click.IntRange(1, 10_000),
+@click.option("--limit", default=accounts.STATEMENT_LIMIT, show_default=True, type=click.IntRange(1, MAX_PAGE_ITEMS),
               help="How many entries, newest first.")
 @json_option
 @with_panel

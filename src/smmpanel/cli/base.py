@@ -17,7 +17,7 @@ import orjson
 
 from ..api.messages import message
 from ..domain.errors import PanelError
-from ..domain.money import parse_amount, plain
+from ..domain.money import parse_amount, parse_decimal, plain
 from ..domain.pricing import below_cost
 from ..services.panel import Panel
 from ..settings import Settings, SettingsError
@@ -132,9 +132,12 @@ def with_panel(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
-def parse_money_arg(text: str, field: str, *, allow_negative: bool = False) -> Decimal:
+def parse_money_arg(text: str, field: str, *, allow_negative: bool = False, exact: bool = False) -> Decimal:
+    """An amount of money (rounded to the micro-unit), or with ``exact`` a
+    ratio such as an exchange rate or a markup, kept digit for digit."""
     try:
-        return parse_amount(text, field, allow_negative=allow_negative)
+        parse = parse_decimal if exact else parse_amount
+        return parse(text, field, allow_negative=allow_negative)
     except PanelError as exc:
         raise click.BadParameter(message(exc)) from None
 
