@@ -248,6 +248,15 @@ def test_every_admin_page_screenshot_and_nothing_scrolls_sideways(panel, browser
             if op.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
                 overflowing.append(f"{width_name} {path}")
     op.set_viewport_size(DESKTOP)
+    # In Vietnamese too: the admin speaks the operator's language.
+    op.goto(f"{site}/admin/orders/{first}")
+    op.get_by_role("button", name="Tiếng Việt").click()
+    expect(op.get_by_role("heading", name="Đặt trạng thái").first).to_be_visible()
+    op.screenshot(path=str(SCREENSHOTS / "admin-orders-detail-desktop-vi.png"), full_page=True)
+    op.goto(f"{site}/admin")
+    expect(op.get_by_role("heading", name="Bảng điều khiển quản trị")).to_be_visible()
+    op.screenshot(path=str(SCREENSHOTS / "admin-desktop-vi.png"), full_page=True)
+    op.get_by_role("button", name="English").click()
     op.goto(f"{site}/admin")
     chart = op.get_by_test_id("chart")
     expect(chart).to_be_visible()

@@ -388,3 +388,16 @@ async def test_users_sort_by_spent_and_balance_and_orders_found_by_provider_orde
             assert f'href="/admin/orders/{order_id}"' in page, query
         assert f'href="/admin/orders/{order_id}"' not in (await olga.get("/admin/orders?q=98764")).text
         assert f'href="/admin/orders/{order_id}"' in (await olga.get("/admin/orders?provider=up1")).text
+
+
+async def test_the_upstream_state_filter_lists_every_state_and_refuses_a_bogus_one(db_url):
+    from smmpanel.domain.upstream_state import UpstreamState
+
+    async with website(db_url) as (app, browser):
+        panel = app.site.state.web.panel
+        olga = await operator(panel, browser)
+        page = (await olga.get("/admin/orders")).text
+        for state in UpstreamState:
+            assert f'<option value="{state.value}">' in page
+        r = await olga.get("/admin/orders?upstream_state=bogus")
+        assert r.status_code == 400 and "needs_attention" in r.text  # the refusal lists the states

@@ -19,6 +19,7 @@ from ..domain.money import MICROS_PER_UNIT, parse_amount
 from ..domain.ordertypes import TYPE_SPECS, ServiceType, Units
 from ..domain.pricing import charge_micros
 from ..domain.status import Status
+from ..domain.upstream_state import RESOLVABLE
 from ..store import accounts as accounts_store
 from ..store import catalog as catalog_store
 from ..store import orders as orders_store
@@ -115,7 +116,7 @@ async def dashboard(panel: Panel) -> Dashboard:
         totals[0] += g.orders
         totals[1] += g.charged_micros - g.refunded_micros
     states = await orders_store.upstream_state_counts(panel.db)
-    resolvable = list(orders.RESOLVABLE)
+    resolvable = sorted(state.value for state in RESOLVABLE)
     pending_n, pending_micros = await payments_store.pending_funds_total(panel.db)
     return Dashboard(
         today=_period([g for g in groups if g.day == today]),
@@ -172,10 +173,6 @@ async def find_orders(panel: Panel, wanted: OrderFilter, *, before_id: int | Non
         wanted = replace(wanted, status=Status.parse(wanted.status).value)
     rows = await orders_store.orders_page(panel.db, wanted, before_id=before_id, limit=limit + 1)
     return _row_page(rows, limit)
-
-
-async def upstream_states(panel: Panel) -> dict[str, int]:
-    return await orders_store.upstream_state_counts(panel.db)
 
 
 @dataclass

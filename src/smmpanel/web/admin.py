@@ -22,6 +22,7 @@ from ..domain.money import from_micros, parse_amount, to_micros
 from ..domain.ordertypes import ServiceType
 from ..domain.pricing import below_cost, margin_percent
 from ..domain.status import RefillStatus, Status
+from ..domain.upstream_state import RESOLVABLE, UpstreamState
 from ..services import accounts, admin, auth, catalog, funds, orders, payments, providers, refills
 from ..store.orders import OrderFilter
 from .chart import daily_chart
@@ -106,7 +107,8 @@ async def dashboard(current: Page) -> Response:
     views = await providers.list_providers(current.panel, live=False)
     chart = daily_chart(figures.days, current.web.show_money, current._, currency=current.web.currency)
     return current.render("admin_dashboard.html", admin=True, d=figures, providers=views, chart=chart,
-                          max_age_s=DASHBOARD_MAX_AGE_S)
+                          max_age_s=DASHBOARD_MAX_AGE_S,
+                          attention_state=min(state.value for state in RESOLVABLE))
 
 
 # ------------------------------------------------------------------- users
@@ -523,7 +525,8 @@ def _order_filter(query: Any) -> OrderFilter:
         raise InvalidField("service", "integer")
     until = _day_start_s(query.get("until"), "until")
     return OrderFilter(
-        status=query.get("status") or None, upstream_state=query.get("upstream_state") or None,
+        status=query.get("status") or None,
+        upstream_state=UpstreamState.parse(query["upstream_state"]).value if query.get("upstream_state") else None,
         user=query.get("user") or None, service_id=int(service) if service else None,
         provider=query.get("provider") or None, since_s=_day_start_s(query.get("since"), "since"),
         until_s=until + admin.DAY_S if until is not None else None, search=query.get("q") or None,
@@ -542,11 +545,11 @@ async def _orders_page(current: Page, *, bulk: Any = None, errors: dict[str, str
         errors.update(current.errors_of(exc))
         status = 400
     filters = {name: query.get(name, "") for name in ORDER_FILTERS}
-    states = await _kept(current, "upstream_states", lambda: admin.upstream_states(current.panel))
     provider_names = [v.row["name"] for v in await providers.list_providers(current.panel, live=False)]
     notice = _notice(current, {"bulk": current._("Statuses set.")})
     return current.render("admin_orders.html", admin=True, found=found, filters=filters, errors=errors,
-                          statuses=[s.value for s in Status], states=sorted(states), providers=provider_names,
+                          statuses=[s.value for s in Status], states=[s.value for s in UpstreamState],
+                          providers=provider_names,
                           first_page=_before(current) is None, bulk=bulk, status=status, notice=notice)
 
 
@@ -578,7 +581,7 @@ async def _order_page(current: Page, order_id: int, *, errors: dict[str, str] | 
     notice = _notice(current, {"status": current._("Status set."), "resolved": current._("Order resolved.")})
     return current.render("admin_order.html", admin=True, o=order, history=history, errors=errors or {},
                           values=values or {"status": order["status"]}, statuses=[s.value for s in Status],
-                          resolvable=order["upstream_state"] in orders.RESOLVABLE, notice=notice, status=status)
+                          resolvable=order["upstream_state"] in RESOLVABLE, notice=notice, status=status)
 
 
 @operator_page
