@@ -13,6 +13,9 @@ from starlette.routing import Route
 
 from .api.app import API_PATHS, ApiV2
 from .api.render import Dialect
+from .ops.logs import REQUEST_ID_HEADER, RequestIds, request_id_var
+from .ops.metrics import RequestCounters
+from .ops.routes import routes as ops_routes
 from .services.panel import Panel
 from .settings import Settings
 from .store.db import open_database
@@ -39,13 +42,32 @@ class PanelApp:
         async def health(request: Any) -> JSONResponse:
             return JSONResponse({"ok": True, "dialect": settings.dialect, "currency": settings.currency})
 
-        self.site = Starlette(routes=[Route("/health", health)], lifespan=lifespan)
+        def live() -> tuple[Panel, RequestCounters] | None:
+            return None if self.api is None else (self.api.panel, self.api.counters)
+
+        self.site = Starlette(routes=[Route("/health", health), *ops_routes(live, settings.metrics_token)],
+                              lifespan=lifespan)
+        self._site_request_ids = RequestIds()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] in API_PATHS and self.api is not None:
             await self.api(scope, receive, send)
+        elif scope["type"] == "http":
+            await self._site(scope, receive, send)
         else:
             await self.site(scope, receive, send)
+
+    async def _site(self, scope: Any, receive: Any, send: Any) -> None:
+        """Every other page also gets a request id, in its logs and its reply."""
+        request_id = self._site_request_ids.from_headers(scope["headers"])
+        request_id_var.set(request_id)
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]}
+            await send(message)
+
+        await self.site(scope, receive, send_with_id)
 
 
 def create_app(settings: Settings | None = None) -> PanelApp:

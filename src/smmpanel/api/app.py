@@ -9,11 +9,14 @@ body; ``PanelError`` becomes ``{"error": message}`` here and only here.
 from __future__ import annotations
 
 import logging
+from time import perf_counter
 from typing import Any
 
 import orjson
 
 from ..domain.errors import BodyTooLarge, IncorrectRequest, InternalFault, InvalidAction, PanelError
+from ..ops.logs import REQUEST_ID_HEADER, RequestIds, request_id_var
+from ..ops.metrics import OTHER_ACTION, RequestCounters
 from ..services.panel import Panel
 from ..services.principal import Customer, account
 from .actions import ACTIONS
@@ -27,9 +30,9 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 API_PATHS = ("/api/v2", "/api/v2/")
 
 
-async def send_json(send: Any, status: int, body: Any) -> None:
+async def send_json(send: Any, status: int, body: Any, headers: list[tuple[bytes, bytes]] = _JSON_HEADERS) -> None:
     payload = orjson.dumps(body)
-    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -64,23 +67,35 @@ class ApiV2:
         self.panel = panel
         self.dialect = dialect
         self.max_body_bytes = max_body_bytes
+        self.counters = RequestCounters(ACTIONS)
+        self.request_ids = RequestIds()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        started = perf_counter()
+        request_id = self.request_ids.from_headers(scope["headers"])
+        request_id_var.set(request_id)
+        headers = [*_JSON_HEADERS, (REQUEST_ID_HEADER, request_id.encode())]
+        action = OTHER_ACTION
         body = await _read_body(receive, self.max_body_bytes)
         if body is None:
-            await send_json(send, 413, {"error": message(BodyTooLarge(max=self.max_body_bytes), self.dialect.lang)})
+            await send_json(send, 413, {"error": message(BodyTooLarge(max=self.max_body_bytes), self.dialect.lang)},
+                            headers)
+            self.counters.observe(action, "too_large", perf_counter() - started)
             return
+        status, outcome = 200, "ok"
         try:
-            reply = await self.handle(scope, body)
+            params = await self.params(scope, body)
+            action = self.counters.action_label(params.get("action"))
+            reply = await self.dispatch(params)
         except PanelError as exc:
-            reply = {"error": message(exc, self.dialect.lang)}
+            reply, outcome = {"error": message(exc, self.dialect.lang)}, "error"
         except Exception:
             log.exception("unexpected fault in /api/v2")
-            await send_json(send, 500, {"error": message(InternalFault(), self.dialect.lang)})
-            return
-        await send_json(send, 200, reply)
+            reply, status, outcome = {"error": message(InternalFault(), self.dialect.lang)}, 500, "fault"
+        await send_json(send, status, reply, headers)
+        self.counters.observe(action, outcome, perf_counter() - started)
 
-    async def handle(self, scope: Any, body: bytes) -> Any:
+    async def params(self, scope: Any, body: bytes) -> dict[str, Any]:
         params: dict[str, Any] = {}
         parse_query(scope.get("query_string", b""), params)
         ctype = ""
@@ -95,6 +110,9 @@ class ApiV2:
                 parse_body(ctype, body, params)
         except BadBody:
             raise IncorrectRequest() from None
+        return params
+
+    async def dispatch(self, params: dict[str, Any]) -> Any:
         key, action = params.get("key"), params.get("action")
         if not isinstance(key, str) or not key or not isinstance(action, str) or not action:
             raise IncorrectRequest()

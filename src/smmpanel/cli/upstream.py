@@ -13,7 +13,7 @@ from ..domain.money import plain
 from ..secrets import redact
 from ..services import providers
 from ..services.panel import Panel
-from .base import parse_money_arg, emit, json_option, main, with_panel
+from .base import emit, json_option, load_settings, main, parse_money_arg, with_panel
 
 
 # --------------------------------------------------------------- providers
@@ -147,11 +147,12 @@ async def providers_sync(panel: Panel, name: str, as_json: bool) -> None:
 def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | None, as_json: bool) -> None:
     """Place queued orders upstream, poll them, settle refunds."""
     import dataclasses
-    import logging
 
+    from ..ops.logs import setup_logging
     from ..worker import Worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = load_settings()
+    setup_logging(settings.log_format, settings.log_level)
 
     @with_panel
     async def body(panel: Panel, as_json: bool) -> Any:
