@@ -38,6 +38,7 @@ FIXED: dict[str, tuple[str, str]] = {
     ),
     "not_found": ("{what} {name} not found", "Không tìm thấy {what} {name}"),
     "already_exists": ("A {what} named {name} already exists", "{what} {name} đã tồn tại"),
+    "backup_failed": ("Backup or restore failed: {reason}", "Sao lưu hoặc khôi phục thất bại: {reason}"),
 }
 
 # InvalidField: "Invalid <field>: <rule>"

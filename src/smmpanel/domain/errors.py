@@ -136,3 +136,9 @@ class AlreadyExists(PanelError):
     """params: what, name."""
 
     code = "already_exists"
+
+
+class BackupFailed(PanelError):
+    """params: reason (what went wrong, for the operator)"""
+
+    code = "backup_failed"
