@@ -16,6 +16,7 @@ from .api.render import Dialect
 from .ops.logs import REQUEST_ID_HEADER, RequestIds, request_id_var
 from .ops.metrics import RequestCounters
 from .ops.routes import routes as ops_routes
+from .payments.webhook import webhook_routes
 from .services.panel import Panel
 from .settings import Settings
 from .store.db import open_database
@@ -47,6 +48,7 @@ class PanelApp:
 
         self.site = Starlette(routes=[Route("/health", health), *ops_routes(live, settings.metrics_token)],
                               lifespan=lifespan)
+        self.site.router.routes.extend(webhook_routes(self))
         self._site_request_ids = RequestIds()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

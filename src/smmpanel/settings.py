@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Mapping
+
+from .domain.banktransfer import MAX_PREFIX_CHARS, BankTerms
+from .domain.vietqr import MAX_ACCOUNT_CHARS
 
 DIALECTS = ("standard", "like3s")
 LOG_FORMATS = ("text", "json")
@@ -18,6 +22,9 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 DEFAULT_DATABASE_URL = "sqlite:///smmpanel.db"
 DEFAULT_MAX_BODY_BYTES = 1_000_000  # a 100-link addBulk with comments fits easily
 MIN_METRICS_TOKEN_CHARS = 16  # a guessable token would expose order and money figures
+DEFAULT_DEPOSIT_PREFIX = "SMM"
+DEFAULT_DEPOSIT_MIN_VND = 10_000
+MAX_ACCOUNT_NAME_CHARS = 100
 
 
 class SettingsError(ValueError):
@@ -34,6 +41,9 @@ class Settings:
     log_format: str = "text"
     # None: /metrics is off. A bearer token, compared in constant time.
     metrics_token: str | None = field(default=None, repr=False)
+    bank: BankTerms | None = None  # VietQR bank transfer; None: not offered
+    # Turns the SePay webhook on; repr=False so printing settings never shows it.
+    sepay_api_key: str | None = field(default=None, repr=False)
 
     @property
     def lang(self) -> str:
@@ -74,4 +84,63 @@ class Settings:
             log_level=log_level,
             log_format=log_format,
             metrics_token=metrics_token,
+            bank=bank_terms_from_env(env, currency),
+            sepay_api_key=sepay_key_from_env(env),
         )
+
+
+def bank_terms_from_env(env: Mapping[str, str], currency: str) -> BankTerms | None:
+    """The VietQR bank-transfer method: offered when SMMPANEL_VIETQR_BIN,
+    _ACCOUNT and _NAME are all set; a webhook key without them is an error."""
+    names = ("SMMPANEL_VIETQR_BIN", "SMMPANEL_VIETQR_ACCOUNT", "SMMPANEL_VIETQR_NAME")
+    given = {name: env.get(name, "").strip() for name in names}
+    if not any(given.values()):
+        if env.get("SMMPANEL_SEPAY_API_KEY", "").strip():
+            raise SettingsError("SMMPANEL_SEPAY_API_KEY needs SMMPANEL_VIETQR_BIN, SMMPANEL_VIETQR_ACCOUNT and "
+                                "SMMPANEL_VIETQR_NAME: the webhook credits transfers to that account only")
+        return None
+    for name, value in given.items():
+        if not value:
+            raise SettingsError(f"{name} must be set too when any of {', '.join(names)} is (bank transfers)")
+    bin_, account, account_name = given.values()
+    if not (len(bin_) == 6 and bin_.isdigit()):
+        raise SettingsError(f"SMMPANEL_VIETQR_BIN must be the bank's 6-digit NAPAS BIN (got {bin_!r})")
+    if not (len(account) <= MAX_ACCOUNT_CHARS and account.isascii() and account.isalnum()):
+        raise SettingsError(f"SMMPANEL_VIETQR_ACCOUNT must be 1-{MAX_ACCOUNT_CHARS} letters or digits (got {account!r})")
+    if len(account_name) > MAX_ACCOUNT_NAME_CHARS or any(ord(c) < 32 for c in account_name):
+        raise SettingsError(f"SMMPANEL_VIETQR_NAME must be at most {MAX_ACCOUNT_NAME_CHARS} printable characters")
+    prefix = env.get("SMMPANEL_DEPOSIT_PREFIX", DEFAULT_DEPOSIT_PREFIX).strip().upper()
+    if not (0 < len(prefix) <= MAX_PREFIX_CHARS and prefix.isascii() and prefix.isalnum()):
+        raise SettingsError(f"SMMPANEL_DEPOSIT_PREFIX must be 1-{MAX_PREFIX_CHARS} letters or digits (got {prefix!r})")
+    raw_min = env.get("SMMPANEL_DEPOSIT_MIN_VND", str(DEFAULT_DEPOSIT_MIN_VND)).strip()
+    if not raw_min.isdigit() or int(raw_min) < 1:
+        raise SettingsError(f"SMMPANEL_DEPOSIT_MIN_VND must be a whole number of dong >= 1 (got {raw_min!r})")
+    return BankTerms(bin=bin_, account=account, account_name=account_name, prefix=prefix, min_vnd=int(raw_min),
+                     vnd_rate=_vnd_rate(env, currency))
+
+
+def _vnd_rate(env: Mapping[str, str], currency: str) -> Decimal:
+    raw = env.get("SMMPANEL_VND_RATE", "").strip()
+    if currency == "VND":
+        if raw and _decimal(raw) != 1:
+            raise SettingsError(f"SMMPANEL_VND_RATE must be 1 or unset when SMMPANEL_CURRENCY is VND (got {raw!r})")
+        return Decimal(1)
+    if not raw:
+        raise SettingsError(f"SMMPANEL_VND_RATE must be set: the {currency} value of 1 VND (e.g. 0.00004)")
+    rate = _decimal(raw)
+    if rate is None or not rate.is_finite() or rate <= 0:
+        raise SettingsError(f"SMMPANEL_VND_RATE must be a positive decimal, the {currency} value of 1 VND "
+                            f"(got {raw!r})")
+    return rate
+
+
+def _decimal(raw: str) -> Decimal | None:
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        return None
+
+
+def sepay_key_from_env(env: Mapping[str, str]) -> str | None:
+    key = env.get("SMMPANEL_SEPAY_API_KEY", "").strip()
+    return key or None

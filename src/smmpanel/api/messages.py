@@ -39,6 +39,11 @@ FIXED: dict[str, tuple[str, str]] = {
     "not_found": ("{what} {name} not found", "Không tìm thấy {what} {name}"),
     "already_exists": ("A {what} named {name} already exists", "{what} {name} đã tồn tại"),
     "backup_failed": ("Backup or restore failed: {reason}", "Sao lưu hoặc khôi phục thất bại: {reason}"),
+    "notification_unauthorized": (
+        "Authorization must be: Apikey <the configured key>",
+        "Authorization phải là: Apikey <khóa đã cấu hình>",
+    ),
+    "already_decided": ("{what} {id} is already {status}", "{what} {id} đã được xử lý ({status})"),
 }
 
 # InvalidField: "Invalid <field>: <rule>"
@@ -63,6 +68,15 @@ RULES: dict[str, tuple[str, str]] = {
     "decimal": ("must be a decimal number", "phải là số thập phân"),
     "not_negative": ("must not be negative", "không được âm"),
     "not_zero": ("must not be zero", "không được bằng 0"),
+    "positive": ("must be more than zero", "phải lớn hơn 0"),
+    "vietqr_bin": ("must be the bank's 6-digit NAPAS BIN", "phải là mã BIN NAPAS 6 chữ số của ngân hàng"),
+    "vietqr_account": ("must be 1-{max} letters or digits", "gồm 1-{max} chữ cái hoặc chữ số"),
+    "vietqr_purpose": ("must be 1-{max} plain ASCII characters", "gồm 1-{max} ký tự ASCII"),
+    "json_object": ("must be a JSON object", "phải là một đối tượng JSON"),
+    "pending_limit": (
+        "at most {max} requests may wait for a decision at once",
+        "tối đa {max} yêu cầu đang chờ duyệt cùng lúc",
+    ),
     "too_large": ("is too large", "quá lớn"),
     "balance_below_zero": ("would take the balance below zero", "làm số dư âm"),
     "editable": ("can't be changed; allowed: {allowed}", "không thể sửa; được phép: {allowed}"),

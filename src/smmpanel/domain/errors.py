@@ -142,3 +142,15 @@ class BackupFailed(PanelError):
     """params: reason (what went wrong, for the operator)"""
 
     code = "backup_failed"
+class AlreadyDecided(PanelError):
+    """A funds request or payment was approved, rejected, assigned or
+    dismissed before this decision arrived. params: what, id, status."""
+
+    code = "already_decided"
+
+
+class NotificationUnauthorized(PanelError):
+    """A payment notification without the right credentials (HTTP 401):
+    nothing in it is read, nothing changes."""
+
+    code = "notification_unauthorized"

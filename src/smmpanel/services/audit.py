@@ -9,6 +9,10 @@ The invariants (each a query that must return no rows):
    charge, and exists only for an order that is Partial or Canceled.
 6. A Canceled order was refunded in full.
 7. Entry kinds carry the right sign (deposits and refunds credit, charges debit).
+8. Every credited payment (bank transfer, approved funds request, assigned
+   unmatched transfer) has exactly one deposit entry of its method, customer
+   and amount; every entry with a payment method has exactly one payment.
+   (Operator ``funds add`` entries carry no method and are not payments.)
 """
 
 from __future__ import annotations
@@ -59,6 +63,30 @@ CHECKS: list[tuple[str, str]] = [
         "SELECT id, kind, amount_micros FROM ledger WHERE (kind IN ('deposit', 'refund') AND amount_micros < 0) "
         "OR (kind = 'charge' AND amount_micros > 0) OR (kind <> 'charge' AND kind <> 'adjustment' AND "
         "kind <> 'deposit' AND kind <> 'refund') OR (kind IN ('charge', 'refund') AND order_id IS NULL)",
+    ),
+    (
+        "every approved funds request has one manual deposit of its customer and amount",
+        "SELECT r.id, r.user_id, r.amount_micros, r.status, r.ledger_id, l.amount_micros AS credited "
+        "FROM funds_requests r LEFT JOIN ledger l ON l.id = r.ledger_id "
+        "WHERE (r.status = 'approved') <> (r.ledger_id IS NOT NULL) OR (r.ledger_id IS NOT NULL AND (l.id IS NULL "
+        "OR l.kind <> 'deposit' OR l.method IS NULL OR l.method <> 'manual' OR l.user_id <> r.user_id "
+        "OR l.amount_micros <> r.amount_micros))",
+    ),
+    (
+        "every credited payment has one deposit of its method, customer and amount",
+        "SELECT p.id, p.method, p.user_id, p.amount_micros, p.status, p.ledger_id, l.amount_micros AS credited "
+        "FROM payments p LEFT JOIN ledger l ON l.id = p.ledger_id "
+        "WHERE (p.status = 'credited') <> (p.ledger_id IS NOT NULL) OR (p.ledger_id IS NOT NULL AND (l.id IS NULL "
+        "OR l.kind <> 'deposit' OR l.method IS NULL OR l.method <> p.method OR l.user_id <> p.user_id "
+        "OR l.amount_micros <> p.amount_micros))",
+    ),
+    (
+        "every deposit with a payment method has exactly one payment",
+        "SELECT l.id, l.user_id, l.method, l.amount_micros, "
+        "(SELECT COUNT(*) FROM funds_requests r WHERE r.ledger_id = l.id) "
+        "+ (SELECT COUNT(*) FROM payments p WHERE p.ledger_id = l.id) AS payments "
+        "FROM ledger l WHERE l.method IS NOT NULL AND (SELECT COUNT(*) FROM funds_requests r WHERE r.ledger_id = l.id) "
+        "+ (SELECT COUNT(*) FROM payments p WHERE p.ledger_id = l.id) <> 1",
     ),
 ]
 

@@ -7,7 +7,8 @@ currency (``domain.money``), ``*_at_s`` are unix seconds, ``*_s`` seconds.
 Invariants the database itself enforces (``smmpanel audit`` checks the rest):
 * one charge and at most one refund per order (partial unique indexes);
 * at most one active (Pending / In progress) refill per order;
-* one upstream order id per provider (a placed order can't be recorded twice).
+* one upstream order id per provider (a placed order can't be recorded twice);
+* one payment per (method, external id), one deposit per payment or funds request.
 """
 
 from __future__ import annotations
@@ -44,9 +45,13 @@ users = Table(
     Column("password_hash", Text),  # argon2
     Column("role", Text, nullable=False, server_default=text("'customer'")),
     Column("language", Text),  # preferred page language; None: the panel's default
+    # What identifies the customer in a bank transfer's content (after the
+    # panel's prefix); fixed length, given on first need (services/payments.py).
+    Column("deposit_code", Text),
     CheckConstraint("balance_micros >= 0", name="ck_users_balance_not_negative"),
     CheckConstraint("role IN ('customer', 'operator')", name="ck_users_role"),
 )
+Index("uq_users_deposit_code", users.c.deposit_code, unique=True)
 Index(
     "uq_users_email",
     text("lower(email)"),
@@ -233,6 +238,10 @@ ledger = Table(
     Column("note", Text),
     Column("created_at_s", BigInteger, nullable=False),
     Column("actor", Text),  # who moved the money by hand: an operator's name or "cli"; None: the panel itself
+    # The payment method of a deposit a customer paid for ("manual": an
+    # approved funds request; "bank_transfer": a payments row); None for an
+    # operator's own entries. Each such entry has exactly one payment (audit).
+    Column("method", Text),
     CheckConstraint("kind IN ('deposit', 'charge', 'refund', 'adjustment')", name="ck_ledger_kind"),
     CheckConstraint("balance_after_micros >= 0", name="ck_ledger_balance_after"),
 )
@@ -289,3 +298,35 @@ funds_requests = Table(
 )
 Index("ix_funds_requests_user", funds_requests.c.user_id, funds_requests.c.id)
 Index("ix_funds_requests_pending", funds_requests.c.status, funds_requests.c.id)
+
+# Money a payment method saw arrive (a bank transfer notified by SePay, later
+# a card or crypto gateway): recorded before anything else, unique per
+# (method, external_id), so a repeated notification finds its row and never
+# credits twice. "credited" rows link their one deposit by ledger_id;
+# "unmatched" ones wait for an operator to assign (credited then) or dismiss.
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("method", Text, nullable=False),  # bank_transfer
+    Column("external_id", Text, nullable=False),  # the notifier's transaction id
+    Column("status", Text, nullable=False),  # credited | unmatched | dismissed
+    Column("reason", Text),  # why unmatched: no_code | unknown_code | ambiguous_code | below_minimum
+    Column("user_id", Integer, ForeignKey("users.id")),
+    Column("paid_amount", Text, nullable=False),  # exact decimal text, in paid_currency
+    Column("paid_currency", Text, nullable=False),
+    Column("amount_micros", BigInteger),  # what was credited, in the panel currency
+    Column("ledger_id", Integer, ForeignKey("ledger.id"), unique=True),
+    Column("reference", Text),  # the bank's own reference
+    Column("content", Text),  # the transfer content as the bank delivered it
+    Column("details", Text, nullable=False, server_default=text("'{}'")),  # the notification (JSON)
+    Column("received_at_s", BigInteger, nullable=False),
+    Column("decided_at_s", BigInteger),
+    Column("decided_by", Text),
+    Column("note", Text),
+    UniqueConstraint("method", "external_id", name="uq_payments_method_external_id"),
+    CheckConstraint("status IN ('credited', 'unmatched', 'dismissed')", name="ck_payments_status"),
+    CheckConstraint("(status = 'credited') = (ledger_id IS NOT NULL)", name="ck_payments_credited_ledger"),
+)
+Index("ix_payments_status", payments.c.status, payments.c.id)
+Index("ix_payments_user", payments.c.user_id, payments.c.id)
