@@ -43,6 +43,11 @@ FIXED: dict[str, tuple[str, str]] = {
         "Authorization must be: Apikey <the configured key>",
         "Authorization phải là: Apikey <khóa đã cấu hình>",
     ),
+    "sign_in_failed": ("Wrong username or password", "Sai tên đăng nhập hoặc mật khẩu"),
+    "sign_in_throttled": (
+        "Too many failed sign-ins; try again in {minutes} minutes",
+        "Đăng nhập sai quá nhiều lần; thử lại sau {minutes} phút",
+    ),
     "already_decided": ("{what} {id} is already {status}", "{what} {id} đã được xử lý ({status})"),
 }
 
@@ -88,6 +93,10 @@ RULES: dict[str, tuple[str, str]] = {
         "has unsettled orders ({counts}); settle them first",
         "còn đơn chưa xong ({counts}); xử lý trước",
     ),
+    "too_short": ("must be at least {min} characters", "phải có ít nhất {min} ký tự"),
+    "email": ("must be an email address like name@example.com", "phải là địa chỉ email dạng ten@example.com"),
+    "taken": ("is already taken", "đã được sử dụng"),
+    "wrong_password": ("is not correct", "không đúng"),
     "user_name": (
         "must be 1-{max} letters, digits or . _ - @",
         "gồm 1-{max} chữ cái, chữ số hoặc . _ - @",

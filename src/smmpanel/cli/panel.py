@@ -96,7 +96,7 @@ def demo(host: str, port: int, db_path: str, no_serve: bool, as_json: bool) -> N
     """A fresh SQLite panel with a demo customer and catalog, then serve it."""
     import os
 
-    from ..demo import build_demo
+    from ..demo import DEMO_PASSWORD, DEMO_USER, build_demo
 
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(db_path + suffix):
@@ -106,8 +106,10 @@ def demo(host: str, port: int, db_path: str, no_serve: bool, as_json: bool) -> N
     settings = load_settings()
     upgrade(url)
     key, service_ids = asyncio.run(build_demo(settings))
-    info = {"api_url": f"http://{host}:{port}/api/v2", "api_key": key, "services": len(service_ids), "database": url}
-    emit(as_json, info, f"demo panel: {info['api_url']}\ndemo customer 'demo', API key: {key}\n"
+    info = {"api_url": f"http://{host}:{port}/api/v2", "site_url": f"http://{host}:{port}/", "api_key": key,
+            "username": DEMO_USER, "password": DEMO_PASSWORD, "services": len(service_ids), "database": url}
+    emit(as_json, info, f"demo panel: {info['site_url']} (website), {info['api_url']} (API)\n"
+         f"demo customer: username {DEMO_USER}, password {DEMO_PASSWORD}, API key: {key}\n"
          f"try: curl -s '{info['api_url']}?key={key}&action=balance'")
     if not no_serve:
         import uvicorn

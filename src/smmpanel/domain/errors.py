@@ -142,6 +142,18 @@ class BackupFailed(PanelError):
     """params: reason (what went wrong, for the operator)"""
 
     code = "backup_failed"
+class SignInFailed(PanelError):
+    """Wrong username, email or password: deliberately not saying which."""
+
+    code = "sign_in_failed"
+
+
+class SignInThrottled(PanelError):
+    """Too many failed sign-ins for this account or address. params: minutes"""
+
+    code = "sign_in_throttled"
+
+
 class AlreadyDecided(PanelError):
     """A funds request or payment was approved, rejected, assigned or
     dismissed before this decision arrived. params: what, id, status."""

@@ -8,7 +8,7 @@ from ..domain.errors import IncorrectOrder, NotFound, PanelError, RefillNotAllow
 from ..domain.status import RefillStatus, Status
 from ..store import repo
 from ..store.db import IntegrityError
-from ..store.repo import CustomerRefill
+from ..store.repo import CustomerOrder, CustomerRefill
 from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
 from .panel import Panel
 from .principal import Customer, account
@@ -46,11 +46,17 @@ async def request(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[
 
 
 def _refusal(row, service, now: int) -> str | None:
-    if row["status"] not in (Status.COMPLETED.value, Status.PARTIAL.value):
+    return refusal(row["status"], row["created_at_s"], service, now)
+
+
+def refusal(status: str, created_at_s: int, service, now: int) -> str | None:
+    """The rule a refill of this order would break now (a key of the API's
+    refill reasons), or None. The one-active-refill rule is checked on request."""
+    if status not in (Status.COMPLETED.value, Status.PARTIAL.value):
         return "status"
     if not service["refill"]:
         return "service"
-    if now - row["created_at_s"] > service["refill_days"] * SECONDS_PER_DAY:
+    if now - created_at_s > service["refill_days"] * SECONDS_PER_DAY:
         return "window"
     return None
 
@@ -89,3 +95,8 @@ async def operator_set_status(panel: Panel, refill_id: int, status: str) -> Any:
 
 async def list_refills(panel: Panel, status: str | None = None) -> list:
     return await repo.list_refills(panel.db, status=None if status is None else RefillStatus.parse(status).value)
+
+
+async def has_active(panel: Panel, order: CustomerOrder) -> bool:
+    """Whether a customer's order (as ``orders.customer_order`` gave it) has a refill Pending or In progress."""
+    return await repo.has_active_refill(panel.db, order.id)
