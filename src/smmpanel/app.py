@@ -17,6 +17,7 @@ from .api.app import API_PATHS, ApiV2
 from .api.render import Dialect
 from .ops.logs import REQUEST_ID_HEADER, RequestIds, request_id_var
 from .ops.metrics import RequestCounters
+from .ops.ratelimit import Limiter
 from .ops.routes import routes as ops_routes
 from .payments.webhook import webhook_routes
 from .services.panel import Panel
@@ -37,12 +38,21 @@ class PanelApp:
             kwargs = {"pg_pool_max": self._pg_pool_max} if self._pg_pool_max else {}
             db = await open_database(settings.database_url, **kwargs)
             panel = Panel(db=db, currency=settings.currency)
-            self.api = ApiV2(panel, Dialect(settings.dialect, settings.currency), settings.max_body_bytes)
-            app.state.web = Web(panel, settings)
+            limiters = [Limiter(limit, prefix=prefix) if limit is not None else None
+                        for limit, prefix in ((settings.rate_limit, "api:"), (settings.login_rate_limit, "login:"))]
+            for limiter in limiters:
+                if limiter is not None:
+                    limiter.start_sharing(db)
+            api_limiter, login_limiter = limiters
+            self.api = ApiV2(panel, Dialect(settings.dialect, settings.currency), settings.max_body_bytes, api_limiter)
+            app.state.web = Web(panel, settings, login_limiter)
             try:
                 yield
             finally:
                 self.api = None
+                for limiter in limiters:
+                    if limiter is not None:
+                        await limiter.stop()
                 await db.close()
 
         async def health(request: Any) -> JSONResponse:

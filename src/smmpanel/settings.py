@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Mapping
 
 from .domain.banktransfer import MAX_PREFIX_CHARS, BankTerms
+from .domain.ratelimit import RateLimit, parse_rate_limit
 from .domain.vietqr import MAX_ACCOUNT_CHARS
 
 DIALECTS = ("standard", "like3s")
@@ -21,6 +22,12 @@ LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 DEFAULT_DATABASE_URL = "sqlite:///smmpanel.db"
 DEFAULT_MAX_BODY_BYTES = 1_000_000  # a 100-link addBulk with comments fits easily
+# No API limit by default: a reseller's scripts burst, and the benchmark drives
+# one key at ~20,000 requests/s. Operators set one (e.g. 3000/minute).
+DEFAULT_RATE_LIMIT = "0"
+# Sign-in and sign-up per address: a person needs a handful, a password
+# guesser thousands (failed sign-ins are also throttled per account).
+DEFAULT_LOGIN_RATE_LIMIT = RateLimit(20, 60)
 MIN_METRICS_TOKEN_CHARS = 16  # a guessable token would expose order and money figures
 DEFAULT_DEPOSIT_PREFIX = "SMM"
 DEFAULT_DEPOSIT_MIN_VND = 10_000
@@ -41,6 +48,8 @@ class Settings:
     log_format: str = "text"
     # None: /metrics is off. A bearer token, compared in constant time.
     metrics_token: str | None = field(default=None, repr=False)
+    rate_limit: RateLimit | None = None  # per API account; None: no limit
+    login_rate_limit: RateLimit | None = DEFAULT_LOGIN_RATE_LIMIT  # per address on sign-in and sign-up
     bank: BankTerms | None = None  # VietQR bank transfer; None: not offered
     # Turns the SePay webhook on; repr=False so printing settings never shows it.
     sepay_api_key: str | None = field(default=None, repr=False)
@@ -76,6 +85,8 @@ class Settings:
             # the value is a secret: the message names the rule, never the value
             raise SettingsError(f"SMMPANEL_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_CHARS} printable "
                                 "characters without spaces")
+        rate_limit = _rate_limit(env, "SMMPANEL_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+        login_rate_limit = _rate_limit(env, "SMMPANEL_LOGIN_RATE_LIMIT", str(DEFAULT_LOGIN_RATE_LIMIT))
         return cls(
             database_url=url,
             dialect=dialect,
@@ -84,9 +95,19 @@ class Settings:
             log_level=log_level,
             log_format=log_format,
             metrics_token=metrics_token,
+            rate_limit=rate_limit,
+            login_rate_limit=login_rate_limit,
             bank=bank_terms_from_env(env, currency),
             sepay_api_key=sepay_key_from_env(env),
         )
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> RateLimit | None:
+    raw = env.get(name, default)
+    try:
+        return parse_rate_limit(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} {exc} (got {raw!r})") from None
 
 
 def bank_terms_from_env(env: Mapping[str, str], currency: str) -> BankTerms | None:

@@ -14,9 +14,11 @@ from typing import Any
 
 import orjson
 
-from ..domain.errors import BodyTooLarge, IncorrectRequest, InternalFault, InvalidAction, PanelError
+from ..domain.errors import BodyTooLarge, IncorrectRequest, InternalFault, InvalidAction, PanelError, RateLimited
+from ..domain.ratelimit import whole_seconds
 from ..ops.logs import REQUEST_ID_HEADER, RequestIds, request_id_var
 from ..ops.metrics import OTHER_ACTION, RequestCounters
+from ..ops.ratelimit import Limiter
 from ..services.panel import Panel
 from ..services.principal import Customer, account
 from .actions import ACTIONS
@@ -63,8 +65,9 @@ async def _multipart(scope: Any, body: bytes, into: dict[str, Any]) -> None:
 
 
 class ApiV2:
-    def __init__(self, panel: Panel, dialect: Dialect, max_body_bytes: int) -> None:
+    def __init__(self, panel: Panel, dialect: Dialect, max_body_bytes: int, limiter: Limiter | None = None) -> None:
         self.panel = panel
+        self.limiter = limiter  # per account (API key), None: no limit
         self.dialect = dialect
         self.max_body_bytes = max_body_bytes
         self.counters = RequestCounters(ACTIONS)
@@ -87,6 +90,9 @@ class ApiV2:
             params = await self.params(scope, body)
             action = self.counters.action_label(params.get("action"))
             reply = await self.dispatch(params)
+        except RateLimited as exc:
+            reply, status, outcome = {"error": message(exc, self.dialect.lang)}, 429, "rate_limited"
+            headers.append((b"retry-after", str(exc.params["retry_after_s"]).encode()))
         except PanelError as exc:
             reply, outcome = {"error": message(exc, self.dialect.lang)}, "error"
         except Exception:
@@ -117,6 +123,11 @@ class ApiV2:
         if not isinstance(key, str) or not key or not isinstance(action, str) or not action:
             raise IncorrectRequest()
         customer = Customer.from_api_key(key)
+        if self.limiter is not None:
+            # before any read or write: a refused request costs the database nothing
+            wait_s = self.limiter.hit(customer.ref.value)
+            if wait_s is not None:
+                raise RateLimited(retry_after_s=whole_seconds(wait_s))
         handler = ACTIONS.get(action)
         if handler is None:
             await account(self.panel, customer)

@@ -38,6 +38,10 @@ FIXED: dict[str, tuple[str, str]] = {
     ),
     "not_found": ("{what} {name} not found", "Không tìm thấy {what} {name}"),
     "already_exists": ("A {what} named {name} already exists", "{what} {name} đã tồn tại"),
+    "rate_limited": (
+        "Too many requests; retry in {retry_after_s} seconds",
+        "Quá nhiều yêu cầu; thử lại sau {retry_after_s} giây",
+    ),
     "backup_failed": ("Backup or restore failed: {reason}", "Sao lưu hoặc khôi phục thất bại: {reason}"),
     "notification_unauthorized": (
         "Authorization must be: Apikey <the configured key>",

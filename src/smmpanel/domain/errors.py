@@ -166,3 +166,10 @@ class NotificationUnauthorized(PanelError):
     nothing in it is read, nothing changes."""
 
     code = "notification_unauthorized"
+
+
+class RateLimited(PanelError):
+    """Over a request rate limit (HTTP 429 with Retry-After), decided before
+    anything is written. params: retry_after_s (whole seconds)"""
+
+    code = "rate_limited"
