@@ -15,10 +15,12 @@ from typing import Any
 import orjson
 
 from ..domain.errors import BodyTooLarge, IncorrectRequest, InternalFault, InvalidAction, PanelError, RateLimited
+from ..domain.idempotency import IDEMPOTENT_ACTIONS, KEY_FIELD, fingerprint, parse_key
 from ..domain.ratelimit import whole_seconds
 from ..ops.logs import REQUEST_ID_HEADER, RequestIds, request_id_var
 from ..ops.metrics import OTHER_ACTION, RequestCounters
 from ..ops.ratelimit import Limiter
+from ..services import idempotency
 from ..services.panel import Panel
 from ..services.principal import Customer, account
 from .actions import ACTIONS
@@ -33,7 +35,8 @@ API_PATHS = ("/api/v2", "/api/v2/")
 
 
 async def send_json(send: Any, status: int, body: Any, headers: list[tuple[bytes, bytes]] = _JSON_HEADERS) -> None:
-    payload = orjson.dumps(body)
+    """``body`` is a reply to encode, or bytes already encoded (an idempotent replay)."""
+    payload = body if isinstance(body, bytes) else orjson.dumps(body)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
@@ -105,10 +108,12 @@ class ApiV2:
         params: dict[str, Any] = {}
         parse_query(scope.get("query_string", b""), params)
         ctype = ""
+        idempotency_key = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 ctype = value.decode("latin-1")
-                break
+            elif name == b"idempotency-key":
+                idempotency_key = value.decode("latin-1")
         try:
             if ctype.lower().startswith("multipart/form-data"):
                 await _multipart(scope, body, params)
@@ -116,6 +121,8 @@ class ApiV2:
                 parse_body(ctype, body, params)
         except BadBody:
             raise IncorrectRequest() from None
+        if idempotency_key is not None:  # the header wins over a form field
+            params[KEY_FIELD] = idempotency_key
         return params
 
     async def dispatch(self, params: dict[str, Any]) -> Any:
@@ -132,4 +139,15 @@ class ApiV2:
         if handler is None:
             await account(self.panel, customer)
             raise InvalidAction()
+        if action in IDEMPOTENT_ACTIONS and params.get(KEY_FIELD) not in (None, ""):
+            return await self._once(handler, customer, action, params)
         return await handler(self.panel, self.dialect, customer, params)
+
+    async def _once(self, handler: Any, customer: Customer, action: str, params: dict[str, Any]) -> bytes:
+        """A write under an Idempotency-Key: its first reply, byte for byte."""
+        key = parse_key(params[KEY_FIELD])
+
+        async def write(panel: Panel) -> str:
+            return orjson.dumps(await handler(panel, self.dialect, customer, params)).decode()
+
+        return (await idempotency.once(self.panel, customer, key, fingerprint(action, params), write)).encode()

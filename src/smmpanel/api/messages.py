@@ -42,6 +42,10 @@ FIXED: dict[str, tuple[str, str]] = {
         "Too many requests; retry in {retry_after_s} seconds",
         "Quá nhiều yêu cầu; thử lại sau {retry_after_s} giây",
     ),
+    "idempotency_key_reused": (
+        "Idempotency key already used for a different request; use a new key",
+        "Idempotency key đã dùng cho một yêu cầu khác; hãy dùng key mới",
+    ),
     "backup_failed": ("Backup or restore failed: {reason}", "Sao lưu hoặc khôi phục thất bại: {reason}"),
     "notification_unauthorized": (
         "Authorization must be: Apikey <the configured key>",

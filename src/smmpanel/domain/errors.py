@@ -173,3 +173,10 @@ class RateLimited(PanelError):
     anything is written. params: retry_after_s (whole seconds)"""
 
     code = "rate_limited"
+
+
+class IdempotencyKeyReused(PanelError):
+    """The account already used this Idempotency-Key for a different request
+    (another action or other parameters) within its lifetime."""
+
+    code = "idempotency_key_reused"
