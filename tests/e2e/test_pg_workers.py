@@ -80,7 +80,8 @@ def test_three_workers_place_each_order_once_and_sync_all(pg_url, tmp_path):
     with SimulatorServer(sim) as server:
         run_cli(env, "providers", "add", "up", "--url", server.url, "--key", sim.key, "--encoding", "form",
                 "--max-ids", "100", "--concurrency", "4", check=True)
-        imported = json.loads(run_cli(env, "providers", "import", "up", "--markup", "10", "--json", check=True).stdout)
+        imported = json.loads(run_cli(env, "providers", "import", "up", "--markup", "10", "--json",
+                                      check=True).stdout)["imported"]
         service = next(i["service"] for i in imported if i["type"] == "Default" and i["min"] <= 100 <= i["max"])
         key = json.loads(run_cli(env, "users", "add", "bulk", "--balance", "100000", "--json", check=True).stdout)["api_key"]
         ids = asyncio.run(_place_orders(pg_url, key, service))

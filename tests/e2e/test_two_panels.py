@@ -38,7 +38,7 @@ def test_b_resells_a_and_refunds_the_partial(tmp_path, server_factory):
     provider = cli_json(b.env, "providers", "add", "A", "--url", a.url, "--key", reseller_key)
     assert provider["encoding"] in ("form", "json")
     assert reseller_key not in json.dumps(provider)  # the key is never shown back in full
-    imported = cli_json(b.env, "providers", "import", "A", "--markup", "50")
+    imported = cli_json(b.env, "providers", "import", "A", "--markup", "50")["imported"]
     assert [(i["provider_service"], i["rate"]) for i in imported] == [(str(service_a), "3")]
     service_b = imported[0]["service"]
 

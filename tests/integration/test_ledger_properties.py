@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -38,6 +38,7 @@ from smmpanel.services import accounts, audit, catalog, orders, refills
 from smmpanel.services.panel import Panel
 from smmpanel.services.principal import Customer
 from smmpanel.store.db import open_database
+from money_oracle import half_up
 
 DAY = 86_400
 FINAL = ("Partial", "Canceled")
@@ -53,10 +54,6 @@ STATUS_INPUTS = {
     "Cancelled": None,
 }
 REFILL_STATUSES = ("Pending", "In progress", "Completed", "Rejected")
-
-
-def half_up(numerator: int, denominator: int) -> int:
-    return int((Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 @dataclass
@@ -497,7 +494,7 @@ def test_ledger_invariants_hold_on_postgresql(pg_url):
 def test_the_model_catches_a_double_refund(sqlite_url):
     """The checks above can fail: a refund posted twice by hand is caught by the
     database's unique index, and a balance nudged by one micro-unit by audit."""
-    from smmpanel.store import repo
+    from smmpanel.store import accounts as accounts_store
     from smmpanel.store.db import IntegrityError
 
     async def scenario():
@@ -510,7 +507,7 @@ def test_the_model_catches_a_double_refund(sqlite_url):
             assert await orders.operator_set_status(panel, order_id, "Canceled", actor="ops")
             with pytest.raises(IntegrityError):
                 async with db.transaction() as tx:
-                    await repo.post_entry(tx, 1, "refund", 1_000_000, 1_800_000_000, order_id=order_id)
+                    await accounts_store.post_entry(tx, 1, "refund", 1_000_000, 1_800_000_000, order_id=order_id)
             assert await audit.run(panel) == []
             await db.execute("UPDATE users SET balance_micros = balance_micros + 1")
             findings = await audit.run(panel)

@@ -29,9 +29,10 @@ from smmpanel.services.panel import Panel
 from smmpanel.services.principal import Customer
 from smmpanel.simulator import Simulator, SimulatorServer, create_simulator
 from smmpanel.simulator import panel as sim_panel
-from smmpanel.store import repo, upstream
+from smmpanel.store import catalog as catalog_store, refills as refills_store, upstream
 from smmpanel.worker import Worker, WorkerReport
 from conftest import free_port
+from money_oracle import partial_refund
 
 pytestmark = pytest.mark.anyio
 
@@ -50,11 +51,6 @@ def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def link(n: int) -> str:
     return f"https://www.instagram.com/p/fault{n}"
-
-
-def partial_refund(charge: int, remains: int, units: int) -> int:
-    floor, rest = divmod(charge * remains, units)
-    return floor + (1 if 2 * rest >= units else 0)
 
 
 class Shop:
@@ -363,7 +359,7 @@ async def test_bad_service_link_or_quantity_cancel_and_refund_with_the_reason(
         # The upstream changed since our import: service 3 is gone, service 1's minimum went up to 50
         # (ours still says 10), and it refuses a link ours accepts.
         async with panel.db.transaction() as tx:
-            await repo.update_service(tx, shop.services["3"], {"provider_service": "777"})
+            await catalog_store.update_service(tx, shop.services["3"], {"provider_service": "777"})
         await catalog.set_service(panel, shop.services["1"], {"min": 10})
         monkeypatch.setattr(sim_panel, "_link_ok", lambda text: "blocked" not in text)
 
@@ -536,7 +532,7 @@ async def test_refill_with_unknown_outcome_is_not_resent(sqlite_url, panel_facto
         [refill_id] = (await refills.request(panel, Customer.from_api_key(shop.key), [oid])).values()
         sim.inject("refill", "drop_after_create")
         await shop.run()
-        row = await repo.refill_by_id(panel.db, refill_id)
+        row = await refills_store.refill_by_id(panel.db, refill_id)
         assert (row["status"], row["upstream_state"]) == ("Pending", "needs_attention")
         await shop.run_later()
         assert sim.request_count("refill") == 1 and len(sim.refills()) == 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -27,8 +26,9 @@ from smmpanel.services.panel import Panel
 from smmpanel.services.principal import Customer
 from smmpanel.services.providers import Imported, client_for
 from smmpanel.simulator import PROFILES, SimService, Simulator, create_simulator
-from smmpanel.store import repo
+from smmpanel.store import catalog as catalog_store, refills as refills_store
 from smmpanel.worker import Worker, WorkerReport
+from money_oracle import charge_for, partial_refund, resale_micros
 
 pytestmark = pytest.mark.anyio
 
@@ -40,28 +40,6 @@ YOUNG_POLL_S = 31  # the worker polls a young order every 30 s
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMMPANEL_SECRET", "reselling-seeds-test-secret")
-
-
-# ----------------------------------------------------------------- arithmetic (independent of the panel's code)
-
-
-def _half_up(value: Fraction) -> int:
-    floor, rest = divmod(value.numerator, value.denominator)
-    return floor + (1 if 2 * rest >= value.denominator else 0)
-
-
-def resale_micros(rate: str | Decimal, fx: str | Decimal, markup: str | Decimal) -> int:
-    """Our rate in micro-units: upstream rate x fx x (1 + markup/100), rounded once, half up."""
-    exact = Fraction(Decimal(str(rate))) * Fraction(Decimal(str(fx))) * (1 + Fraction(Decimal(str(markup))) / 100)
-    return _half_up(exact * MICROS)
-
-
-def charge_for(rate_micros: int, units: int) -> int:
-    return _half_up(Fraction(rate_micros * units, 1000))
-
-
-def partial_refund(charge: int, remains: int, units: int) -> int:
-    return _half_up(Fraction(charge * remains, units))
 
 
 # ----------------------------------------------------------------- the reseller under test
@@ -175,7 +153,7 @@ async def test_registration_detects_encoding_and_import_prices_exactly(profile, 
                 assert (item.min, item.max) == (offered.min, offered.max)
                 listed_type = offered.type if "type" in PROFILES[profile].service_fields else "Default"  # Like3s: none
                 assert item.type == listed_type
-                row = await repo.service_by_id(panel.db, item.service)
+                row = await catalog_store.service_by_id(panel.db, item.service)
                 assert bool(row["refill"]) == offered.refill
                 assert bool(row["cancel"]) == (offered.cancel and "cancel" in PROFILES[profile].service_fields)
             # Re-importing is idempotent: same services, same prices.
@@ -374,15 +352,15 @@ async def _lifecycle(shop: Shop, profile: str, seed: Seed) -> None:
         assert report.refills_placed == 1
         [upstream_refill] = sim.refills()
         assert upstream_refill.order_id == int(upstream_of[done])
-        ours_refill = await repo.refill_by_id(shop.panel.db, refill_id)
+        ours_refill = await refills_store.refill_by_id(shop.panel.db, refill_id)
         assert (ours_refill["upstream_state"], ours_refill["provider_refill"]) == ("placed", str(upstream_refill.id))
         sim.set_refill(upstream_refill.id, "In progress")
         report = await shop.run(YOUNG_POLL_S)
         assert report.refills_polled == 1
-        assert (await repo.refill_by_id(shop.panel.db, refill_id))["status"] == "In progress"
+        assert (await refills_store.refill_by_id(shop.panel.db, refill_id))["status"] == "In progress"
         sim.set_refill(upstream_refill.id, "Completed")
         await shop.run(YOUNG_POLL_S)
-        ours_refill = await repo.refill_by_id(shop.panel.db, refill_id)
+        ours_refill = await refills_store.refill_by_id(shop.panel.db, refill_id)
         assert (ours_refill["status"], ours_refill["upstream_state"]) == ("Completed", "done")
         refill_polls = sim.request_count("refill_status")
         await shop.run(YOUNG_POLL_S)
@@ -603,7 +581,7 @@ async def test_sync_keeps_a_flag_the_upstream_does_not_list(sqlite_url, panel_fa
             await catalog.set_service(panel, sid, {"dripfeed": "true"})
             await providers.sync_services(panel, "up",
                                           make_client=functools.partial(client_for, transport=sim.mock_transport()))
-            row = await repo.service_by_id(panel.db, sid)
+            row = await catalog_store.service_by_id(panel.db, sid)
             assert row["dripfeed"]  # 68smm's list has no dripfeed field: not listed is not "no"
             assert row["cancel"]  # listed there as true, so kept in step with the upstream
         finally:

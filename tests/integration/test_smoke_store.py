@@ -7,7 +7,7 @@ import pytest
 from smmpanel.domain.errors import NotEnoughFunds
 from smmpanel.services import accounts, audit, catalog, orders
 from smmpanel.services.principal import Customer
-from smmpanel.store import repo
+from smmpanel.store import refills as refills_store
 
 pytestmark = pytest.mark.anyio
 
@@ -58,7 +58,7 @@ async def test_a_refill_refused_by_the_unique_index_keeps_the_others(db_url, pan
         # The race the pre-check can't see: pretend the active refill wasn't there yet.
         async def not_yet(conn, order_id):
             return False
-        monkeypatch.setattr(repo, "has_active_refill", not_yet)
+        monkeypatch.setattr(refills_store, "has_active_refill", not_yet)
         result = await refills.request(panel, Customer.from_api_key(key), [first, second])
         assert isinstance(result[first], RefillNotAllowed) and result[first].params["reason"] == "active"
         assert isinstance(result[second], int)

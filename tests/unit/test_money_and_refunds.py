@@ -1,12 +1,13 @@
 """Pure money rules: charge, refund, the status machine, rounding, parsing.
 
-Every expected value is computed here independently (``decimal`` with an
-explicit ROUND_HALF_UP), never by calling the code under test a second time.
+Every expected value is computed independently (``money_oracle``'s exact
+fractions, or ``decimal`` with an explicit ROUND_HALF_UP), never by calling
+the code under test a second time.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import example, given
@@ -23,6 +24,7 @@ from smmpanel.domain.money import (
 )
 from smmpanel.domain.pricing import charge_micros
 from smmpanel.domain.status import Status, decide_move, refund_micros
+from money_oracle import half_up
 
 ALL = list(Status)
 FINAL = {Status.PARTIAL, Status.CANCELED}
@@ -30,13 +32,6 @@ FINAL = {Status.PARTIAL, Status.CANCELED}
 rates = st.integers(min_value=0, max_value=10**12)  # up to 1,000,000 units per 1000
 unit_counts = st.integers(min_value=1, max_value=10**7)
 charges = st.integers(min_value=0, max_value=10**15)
-
-
-def half_up(numerator: int, denominator: int) -> int:
-    """The documented rule, written the slow way: exact decimal, half up."""
-    with localcontext() as ctx:
-        ctx.prec = 80
-        return int((Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 # ------------------------------------------------------------------ charge
@@ -295,3 +290,17 @@ def test_display_is_the_decimal_rounding_of_the_rule(micros, currency):
     exp = Decimal(1).scaleb(-CURRENCY_DECIMALS.get(currency, DEFAULT_DECIMALS))
     expected = from_micros(micros).quantize(exp, rounding=ROUND_HALF_UP) + 0  # + 0: no "-0.00"
     assert display(micros, currency) == str(expected)
+
+
+@given(st.integers(min_value=-10**30, max_value=10**30), st.integers(min_value=1, max_value=10**12))
+@example(5, 10)
+@example(-5, 10)
+@example(4999, 10_000)
+def test_the_test_oracle_rounds_like_decimal_half_up(numerator, denominator):
+    """The shared oracle (``money_oracle``) is itself the documented rule."""
+    from decimal import localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = 100
+        expected = int((Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    assert half_up(numerator, denominator) == expected

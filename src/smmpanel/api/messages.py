@@ -47,6 +47,10 @@ FIXED: dict[str, tuple[str, str]] = {
         "Idempotency key đã dùng cho một yêu cầu khác; hãy dùng key mới",
     ),
     "backup_failed": ("Backup or restore failed: {reason}", "Sao lưu hoặc khôi phục thất bại: {reason}"),
+    "upstream_failed": (
+        "Provider {provider} did not answer {action}: {detail}",
+        "Nhà cung cấp {provider} không trả lời {action}: {detail}",
+    ),
     "notification_unauthorized": (
         "Authorization must be: Apikey <the configured key>",
         "Authorization phải là: Apikey <khóa đã cấu hình>",

@@ -13,10 +13,6 @@ from urllib.parse import parse_qsl
 import orjson
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BadBody(Exception):
     pass
 

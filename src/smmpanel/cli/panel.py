@@ -69,11 +69,11 @@ def audit_cmd(as_json: bool) -> None:
     findings = body(as_json=as_json)
     if as_json:
         click.echo(orjson.dumps(
-            {"ok": not findings, "checks": len(audit.CHECKS),
+            {"ok": not findings, "checks": len(audit.INVARIANTS),
              "broken": [{"check": f.check, "rows": f.rows} for f in findings]},
             option=orjson.OPT_INDENT_2).decode())
     elif not findings:
-        click.echo(f"audit: all {len(audit.CHECKS)} invariants hold")
+        click.echo(f"audit: all {len(audit.INVARIANTS)} invariants hold")
     else:
         for finding in findings:
             click.echo(f"BROKEN: {finding.check}")

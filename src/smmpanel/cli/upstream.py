@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import click
 import orjson
@@ -96,6 +96,19 @@ async def providers_remove(panel: Panel, name: str, as_json: bool) -> None:
     emit(as_json, {"name": name, "removed": True}, f"provider {name} removed; its services are disabled")
 
 
+# Exit code of an import or sync that did its work but left some upstream entries out.
+EXIT_SKIPPED = 3
+
+
+def _skipped_json(skipped: Any) -> list[dict[str, str]]:
+    return [{"provider_service": entry.provider_service, "reason": entry.reason} for entry in skipped]
+
+
+def _echo_skipped(name: str, skipped: Any) -> None:
+    for entry in skipped:
+        click.echo(f"skipped {name}:{entry.provider_service}: {entry.reason}")
+
+
 @providers_group.command("import")
 @click.argument("name")
 @click.option("--markup", default="0", show_default=True, help="Percent added to the upstream price.")
@@ -105,6 +118,13 @@ async def providers_remove(panel: Panel, name: str, as_json: bool) -> None:
 @with_panel
 async def providers_import(panel: Panel, name: str, markup: str, only: str | None, category_prefix: str,
                            as_json: bool) -> None:
+    """Copy an upstream's services into ours with a markup.
+
+    An entry that can't be sold (unreadable, a duplicate id, a negative rate
+    or one that rounds to 0, limits or prices past our columns) is skipped
+    and listed with its reason; the rest imports. Exit code 3 when some were
+    skipped; --json prints {"imported": [...], "skipped": [...]}.
+    """
     wanted = [part.strip() for part in only.split(",") if part.strip()] if only else None
     imported, skipped = await providers.import_services(
         panel, name, markup_percent=parse_money_arg(markup, "markup", allow_negative=True), only=wanted,
@@ -113,12 +133,14 @@ async def providers_import(panel: Panel, name: str, markup: str, only: str | Non
              "cost": plain(i.cost_micros), "name": i.name, "type": i.type, "category": i.category, "min": i.min,
              "max": i.max, "created": i.created} for i in imported]
     if as_json:
-        emit(True, data, "")
-        return
-    for d in data:
-        click.echo(f"{d['service']:>5} <- {name}:{d['provider_service']:<8} {d['rate']:>12}  {d['name']}")
-    for sid, why in skipped:
-        click.echo(f"skipped {name}:{sid}: {why}")
+        emit(True, {"imported": data, "skipped": _skipped_json(skipped)}, "")
+    else:
+        for d in data:
+            click.echo(f"{d['service']:>5} <- {name}:{d['provider_service']:<8} {d['rate']:>12}  {d['name']}")
+        _echo_skipped(name, skipped)
+        click.echo(f"{len(data)} imported, {len(skipped)} skipped")
+    if skipped:
+        sys.exit(EXIT_SKIPPED)
 
 
 @providers_group.command("sync")
@@ -126,12 +148,25 @@ async def providers_import(panel: Panel, name: str, markup: str, only: str | Non
 @json_option
 @with_panel
 async def providers_sync(panel: Panel, name: str, as_json: bool) -> None:
+    """Refresh limits, flags and costs of imported services; disable the ones gone upstream.
+
+    Entries of the upstream's list that can't be read (or, for a service of
+    ours, sold) are listed with their reason, and a service of ours whose
+    entry is among them keeps its terms. Exit code 3 when some were skipped.
+    """
     report = await providers.sync_services(panel, name)
     data = {"updated": report.updated, "disabled": report.disabled,
             "price_changes": [{"service": s, "old_rate": plain(a), "new_rate": plain(b)}
-                              for s, a, b in report.price_changes]}
-    emit(as_json, data, f"{len(report.updated)} services refreshed, {len(report.disabled)} disabled (gone upstream), "
-                        f"{len(report.price_changes)} price changes")
+                              for s, a, b in report.price_changes],
+            "skipped": _skipped_json(report.skipped)}
+    if as_json:
+        emit(True, data, "")
+    else:
+        _echo_skipped(name, report.skipped)
+        click.echo(f"{len(report.updated)} services refreshed, {len(report.disabled)} disabled (gone upstream), "
+                   f"{len(report.price_changes)} price changes, {len(report.skipped)} upstream entries skipped")
+    if report.skipped:
+        sys.exit(EXIT_SKIPPED)
 
 
 # ------------------------------------------------------------------ worker
@@ -213,30 +248,201 @@ def call_cmd(url: str, key: str, action: str, params: tuple[str, ...], encoding:
         sys.exit(1)
 
 
-@main.command("simulate")
+SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _duration_s(text: str | None, name: str) -> float | None:
+    """``30s``, ``2m``, ``500ms`` or plain seconds; ``off``/None: no duration."""
+    if text is None or text.strip().lower() in ("off", "none", "0"):
+        return None
+    raw = text.strip().lower()
+    unit = next((u for u in ("ms", "s", "m", "h") if raw.endswith(u)), "")
+    try:
+        value = float(raw[: len(raw) - len(unit)] if unit else raw) * SECONDS_PER_UNIT.get(unit, 1.0)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise click.BadParameter(f"{text!r}: give a positive duration such as 30s, 2m or 500ms", param_hint=name)
+    return value
+
+
+SIMULATE_URL = "http://127.0.0.1:9100"
+_sim_url_option = click.option("--url", default=SIMULATE_URL, show_default=True,
+                               help="The running simulator (its base or API URL).")
+_sim_key_option = click.option("--key", default=None, help="The simulator's API key (default: its demo key).")
+
+
+@main.group("simulate", invoke_without_command=True)
 @click.option("--profile", default="standard", show_default=True,
               help="like3s, shopvn, baostar, subpro, 68smm or standard.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=9100, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=9100, show_default=True, type=int, help="The port to listen on.")
 @click.option("--key", default=None, help="The API key it accepts (default: the simulator's demo key).")
 @click.option("--balance", default=None, help="Its account balance.")
+@click.option("--auto-progress", "auto_progress", default=None, metavar="DURATION",
+              help="Move every order one step this often (e.g. 30s): Pending, In progress, half, Completed.")
+@click.option("--mode", "modes", multiple=True, metavar="MODE",
+              help="A hostile mode on from the start (repeatable; see `smmpanel simulate modes`).")
 @json_option
-def simulate_cmd(profile: str, host: str, port: int, key: str | None, balance: str | None, as_json: bool) -> None:
-    """Serve a simulated upstream panel (no money, no network beyond 127.0.0.1)."""
+@click.pass_context
+def simulate_cmd(ctx: click.Context, profile: str, host: str, port: int, key: str | None, balance: str | None,
+                 auto_progress: str | None, modes: tuple[str, ...], as_json: bool) -> None:
+    """Serve a simulated upstream panel (no money, no network beyond 127.0.0.1).
+
+    While it runs, drive it from another shell: `smmpanel simulate set ORDER
+    --status Partial --remains 250`, `smmpanel simulate mode NAME`,
+    `smmpanel simulate show` (or its HTTP control endpoint, /control).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from ..simulator import DEFAULT_KEY, create_simulator, serve
 
+    interval_s = _duration_s(auto_progress, "--auto-progress")
     try:
         sim = create_simulator(profile, key=key or DEFAULT_KEY,
                                balance=None if balance is None else parse_money_arg(balance, "balance"))
+        for mode in modes:
+            sim.enable(mode)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    if interval_s is not None:
+        sim.auto_progress(interval_s)
 
     def ready(bound: int) -> None:
-        info = {"url": f"http://{host}:{bound}/api/v2", "key": sim.key, "profile": profile}
+        info = {"url": f"http://{host}:{bound}/api/v2", "key": sim.key, "profile": profile,
+                "control": f"http://{host}:{bound}/control", "auto_progress_s": interval_s}
         if as_json:  # one line, flushed: a script reads it while the server keeps running
             click.echo(orjson.dumps(info).decode())
             sys.stdout.flush()
         else:
-            click.echo(f"simulated {profile} panel at {info['url']} (key {sim.key})")
+            click.echo(f"simulated {profile} panel at {info['url']} (key {sim.key}); control at {info['control']}")
+            if interval_s is not None:
+                click.echo(f"orders move one step every {interval_s:g}s")
 
     serve(sim, host, port, ready=ready)
+
+
+def _control(url: str, key: str | None) -> Any:
+    from ..simulator import DEFAULT_KEY, ControlClient
+
+    return ControlClient(url, key or DEFAULT_KEY)
+
+
+def _drive(as_json: bool, call: Any, text: Callable[[dict[str, Any]], str]) -> None:
+    from ..simulator import ControlError
+
+    try:
+        state = call()
+    except ControlError as exc:
+        if as_json:
+            click.echo(orjson.dumps({"error": str(exc)}).decode())
+            sys.exit(1)
+        raise click.ClickException(str(exc)) from None
+    emit(as_json, state, lambda: text(state))
+
+
+def _order_line(o: dict[str, Any]) -> str:
+    reported = "".join(f"  (reports {k} {v})" for k, v in o["reported"].items())
+    return (f"order {o['order']}: {o['status']}, remains {o['remains']} of {o['quantity']}, "
+            f"start count {o['start_count']}, charge {o['charge']}, refunded {o['refunded']}{reported}")
+
+
+def _modes_text(state: dict[str, Any]) -> str:
+    on = [f"  {m['mode']}" + "".join(f" {k}={v}" for k, v in m.items() if k != "mode" and v not in (None, "*"))
+          for m in state["modes"]]
+    return "modes on:\n" + "\n".join(on) if on else "no hostile mode on"
+
+
+@simulate_cmd.command("set")
+@click.argument("order")
+@click.option("--status", default=None,
+              help="Any status text, or a numeric code sent as a JSON number (e.g. Partial, 2).")
+@click.option("--remains", default=None, help="Remains to report (text such as 1e99999999 is reported as given).")
+@click.option("--start-count", default=None, help="Start count to report.")
+@_sim_url_option
+@_sim_key_option
+@json_option
+def simulate_set(order: str, status: str | None, remains: str | None, start_count: str | None, url: str,
+                 key: str | None, as_json: bool) -> None:
+    """Change what a running simulator reports for ORDER (Partial/Canceled refund its balance there)."""
+
+    def text(state: dict[str, Any]) -> str:
+        return next((_order_line(o) for o in state["orders"] if str(o["order"]) == order), f"order {order} set")
+
+    _drive(as_json, lambda: _control(url, key).set_order(order, status=_whole_or_text(status),
+                                                         remains=_whole_or_text(remains),
+                                                         start_count=_whole_or_text(start_count)), text)
+
+
+def _whole_or_text(raw: str | None) -> int | str | None:
+    if raw is None:
+        return None
+    text = raw.strip()
+    digits = text[1:] if text.startswith("-") else text
+    return int(text) if digits.isdigit() and len(digits) <= 18 else text
+
+
+@simulate_cmd.command("mode")
+@click.argument("name")
+@click.option("--off", is_flag=True, help="Switch the mode off.")
+@click.option("--count", type=int, default=None, help="Only for the next COUNT requests it acts on.")
+@click.option("--action", default=None, help="slow/drip: only this action (add, status, services...).")
+@click.option("--delay", "delay", default=None, metavar="DURATION", help="slow/drip: how long (e.g. 5s).")
+@click.option("--orders", default=None, help="Status modes: only these order ids, comma separated.")
+@_sim_url_option
+@_sim_key_option
+@json_option
+def simulate_mode(name: str, off: bool, count: int | None, action: str | None, delay: str | None,
+                  orders: str | None, url: str, key: str | None, as_json: bool) -> None:
+    """Switch a hostile mode of a running simulator on (or --off); `simulate modes` lists them."""
+    ids = [int(part) for part in orders.split(",") if part.strip()] if orders else None
+    delay_s = _duration_s(delay, "--delay")
+    _drive(as_json, lambda: _control(url, key).mode(name, on=not off, count=count, action=action,
+                                                    delay_s=delay_s, orders=ids), _modes_text)
+
+
+@simulate_cmd.command("modes")
+@json_option
+def simulate_modes(as_json: bool) -> None:
+    """List every hostile mode a simulator has."""
+    from ..simulator import MODE_HELP
+
+    data = {mode.value: why for mode, why in MODE_HELP.items()}
+    emit(as_json, data, lambda: "\n".join(f"{name:<32} {why}" for name, why in data.items()))
+
+
+@simulate_cmd.command("show")
+@_sim_url_option
+@_sim_key_option
+@json_option
+def simulate_show(url: str, key: str | None, as_json: bool) -> None:
+    """A running simulator's state: balance, modes on, auto-progress, its newest orders."""
+
+    def text(state: dict[str, Any]) -> str:
+        progress = f"every {state['auto_progress_s']:g}s" if state["auto_progress_s"] else "off"
+        lines = [f"{state['profile']} simulator, balance {state['balance']} {state['currency']}, "
+                 f"auto-progress {progress}", _modes_text(state)]
+        return "\n".join(lines + [_order_line(o) for o in state["orders"]])
+
+    _drive(as_json, lambda: _control(url, key).state(), text)
+
+
+@simulate_cmd.command("reset")
+@_sim_url_option
+@_sim_key_option
+@json_option
+def simulate_reset(url: str, key: str | None, as_json: bool) -> None:
+    """Switch every hostile mode and injected fault of a running simulator off."""
+    _drive(as_json, lambda: _control(url, key).reset(), _modes_text)
+
+
+@simulate_cmd.command("progress")
+@click.argument("interval")
+@_sim_url_option
+@_sim_key_option
+@json_option
+def simulate_progress(interval: str, url: str, key: str | None, as_json: bool) -> None:
+    """Auto-progress of a running simulator: every INTERVAL (e.g. 30s), or `off`."""
+    interval_s = _duration_s(interval, "INTERVAL")
+    _drive(as_json, lambda: _control(url, key).auto_progress(interval_s),
+           lambda state: f"auto-progress every {interval_s:g}s" if interval_s else "auto-progress off")

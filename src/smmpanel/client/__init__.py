@@ -42,23 +42,26 @@ Modules: ``provider`` (the client), ``wire`` (HTTP and fault classification),
 """
 
 from .classify import classify
-from .errors import ClientError, ClientUsageError, ErrorKind, UpstreamError
+from .errors import ClientError, ClientUsageError, ErrorKind, NumberOutOfBounds, UpstreamError
 from .limits import DEFAULT_TIMEOUT_S, MAX_IDS_PER_CALL
-from .models import Balance, UpstreamService, UpstreamStatus
+from .models import Balance, Catalog, RejectedService, UpstreamService, UpstreamStatus
 from .provider import MULTI_STATUS_ACTIONS, ProviderClient
 from .raw import call
 from .statuses import PERFECT_PANEL_STATUS_CODES
 
 __all__ = [
     "Balance",
+    "Catalog",
     "ClientError",
     "ClientUsageError",
     "DEFAULT_TIMEOUT_S",
     "ErrorKind",
     "MAX_IDS_PER_CALL",
     "MULTI_STATUS_ACTIONS",
+    "NumberOutOfBounds",
     "PERFECT_PANEL_STATUS_CODES",
     "ProviderClient",
+    "RejectedService",
     "UpstreamError",
     "UpstreamService",
     "UpstreamStatus",

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from . import limits
+
 
 class ErrorKind(str, Enum):
     OUT_OF_FUNDS = "out_of_funds"
@@ -67,6 +69,18 @@ class ClientError(Exception):
 
 class ClientUsageError(ClientError, ValueError):
     """The caller passed something the client refuses to send (a programming error)."""
+
+
+class NumberOutOfBounds(ClientError, ValueError):
+    """An upstream number past the client's bounds (``limits.MAX_NUMBER_*``): a protocol
+    error of the one item carrying it. ``text`` is a short quote of the value."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(
+            f"{text} is past the bound of a number (|x| < 10^{limits.MAX_NUMBER_DIGITS}, "
+            f"at most {limits.MAX_NUMBER_CHARS} characters)"
+        )
+        self.text = text
 
 
 class UpstreamError(ClientError):

@@ -14,6 +14,15 @@ TOTAL_DEADLINE_FACTOR = 2.0
 # A reply larger than this is not an API reply (a service list of a big panel is ~2 MB).
 MAX_REPLY_BYTES = 20 * 1024 * 1024
 
+# Every number an upstream sends is checked against these bounds BEFORE any arithmetic
+# or int conversion: ``int(Decimal("1e99999999"))`` alone burns minutes of CPU on the event
+# loop, where no timeout can interrupt it. A number past a bound is a protocol error for
+# the one item (order, service, balance) that carries it.
+MAX_NUMBER_CHARS = 64  # a number (JSON token or numeric text) longer than this is refused unread
+MAX_NUMBER_DIGITS = 18  # |x| < 10^18: any count, id or amount of a real panel; fits a 64-bit column
+MAX_FRACTION_DIGITS = 18  # a non-zero |x| >= 10^-18
+MAX_ID_DIGITS = 30  # upstream ids are kept as text, never computed with
+
 # How many characters of an upstream's words an error keeps.
 MAX_DETAIL_CHARS = 500
 # How many characters of an unreadable body are quoted in the error.

@@ -30,6 +30,23 @@ class UpstreamService:
 
 
 @dataclass(frozen=True)
+class RejectedService:
+    """A catalog entry the client could not read: ``service`` quotes its id
+    (possibly empty or garbage), ``reason`` says why."""
+
+    service: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """An upstream's ``services`` list: the readable entries and the rejected ones."""
+
+    services: list[UpstreamService]
+    rejected: list[RejectedService]
+
+
+@dataclass(frozen=True)
 class UpstreamStatus:
     """An upstream order's state.
 

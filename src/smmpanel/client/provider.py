@@ -12,7 +12,7 @@ from ..domain.status import RefillStatus, Status
 from . import limits
 from .classify import is_auth_error, means_spelling_unsupported
 from .errors import ClientUsageError, ErrorKind, UpstreamError
-from .models import Balance, UpstreamService, UpstreamStatus
+from .models import Balance, Catalog, UpstreamService, UpstreamStatus
 from .replies import ReplyReader
 from .statuses import PERFECT_PANEL_STATUS_CODES
 from .wire import ENCODINGS, Wire, error_text, public_url
@@ -104,6 +104,11 @@ class ProviderClient:
     async def services(self) -> list[UpstreamService]:
         """The panel's catalog; entries without a usable id, rate, min or max are skipped."""
         return self._read.services(await self._call("services", {}))
+
+    async def catalog(self) -> Catalog:
+        """The panel's catalog with the entries it could not read and why
+        (``Catalog.rejected``): no usable id, a rate, min or max missing or past the bounds."""
+        return self._read.catalog(await self._call("services", {}))
 
     async def detect_encoding(self) -> str:
         """``"form"`` or ``"json"``: whichever makes a ``balance`` call succeed (form first).

@@ -14,8 +14,8 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 from ..domain.status import RefillStatus, Status
 from . import statuses as vocab
 from .classify import classify
-from .errors import ErrorKind, UpstreamError
-from .models import Balance, UpstreamService, UpstreamStatus
+from .errors import ErrorKind, NumberOutOfBounds, UpstreamError
+from .models import Balance, Catalog, RejectedService, UpstreamService, UpstreamStatus
 from .values import to_bool, to_decimal, to_id, to_int, to_text
 from .wire import error_text, redact, scrub
 
@@ -34,6 +34,7 @@ def _listed_flag(entry: dict, name: str) -> bool | None:
         return None
     return bool(to_bool(entry[name]))
 _SNIPPET_CHARS = 200
+_ID_QUOTE_CHARS = 40
 
 
 class ReplyReader:
@@ -74,13 +75,25 @@ class ReplyReader:
         self.raise_for_error(data)
         if not isinstance(data, dict) or "balance" not in data:
             raise self.shape("balance", data)
-        amount = to_decimal(data["balance"])
+        try:
+            amount = to_decimal(data["balance"])
+        except NumberOutOfBounds as exc:
+            raise self.shape("balance", data, f"protocol error: balance {exc}") from None
         if amount is None:
             raise self.shape("balance", data, "balance is not a number")
         currency = to_text(data.get("currency")).upper() or None
         return Balance(amount, currency)
 
     def services(self, data: Any) -> list[UpstreamService]:
+        """The readable entries of a ``services`` reply (the others are logged)."""
+        catalog = self.catalog(data)
+        for rejected in catalog.rejected:
+            log.warning("upstream service entry %s skipped: %s", rejected.service, rejected.reason)
+        return catalog.services
+
+    def catalog(self, data: Any) -> Catalog:
+        """A ``services`` reply: each entry read on its own; one that can't be read is
+        rejected with its reason (one bad entry never spoils the others)."""
         self.raise_for_error(data)
         if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()) and data:
             entries: list[Any] = list(data.values())
@@ -89,24 +102,34 @@ class ReplyReader:
         else:
             raise self.shape("services", data)
         found: list[UpstreamService] = []
+        rejected: list[RejectedService] = []
         for entry in entries:
             service = self._service(entry)
-            if service is None:
-                log.warning("upstream service entry skipped (no usable id, rate, min or max): %s",
-                            scrub(repr(entry), self.key)[:_SNIPPET_CHARS])
-            else:
+            if isinstance(service, UpstreamService):
                 found.append(service)
-        return found
+            else:
+                raw_id = entry.get("service", entry.get("id")) if isinstance(entry, dict) else entry
+                quoted = scrub(to_text(raw_id), self.key)[:_ID_QUOTE_CHARS] or "?"
+                rejected.append(RejectedService(quoted, service))
+        return Catalog(found, rejected)
 
     @staticmethod
-    def _service(entry: Any) -> UpstreamService | None:
+    def _service(entry: Any) -> UpstreamService | str:
+        """The entry, or why it is unusable."""
         if not isinstance(entry, dict):
-            return None
+            return "not an object"
         service = to_id(entry.get("service", entry.get("id")))
-        rate = to_decimal(entry.get("rate"))
-        low, high = to_int(entry.get("min")), to_int(entry.get("max"))
-        if service is None or rate is None or low is None or high is None:
-            return None
+        if service is None:
+            return "no usable service id"
+        numbers: dict[str, Any] = {}
+        for name, read in (("rate", to_decimal), ("min", to_int), ("max", to_int)):
+            try:
+                numbers[name] = read(entry.get(name))
+            except NumberOutOfBounds as exc:
+                return f"protocol error: {name} {exc}"
+            if numbers[name] is None:
+                return f"{name} is missing or not a {'number' if name == 'rate' else 'whole number'}"
+        rate, low, high = numbers["rate"], numbers["min"], numbers["max"]
         return UpstreamService(
             service=service,
             name=to_text(entry.get("name")),
@@ -123,6 +146,11 @@ class ReplyReader:
     def order_id(self, data: Any) -> str:
         raw = data.get("order") if isinstance(data, dict) else None
         order = to_id(raw)
+        if order is None and raw is not None:
+            try:
+                to_decimal(raw)
+            except NumberOutOfBounds as exc:
+                raise self.shape("add", data, f"protocol error: order id {exc}; the order may exist upstream") from None
         message = error_text(data)
         if message is not None and order is not None:
             # Contradictory: an order id AND an error. The order may exist: never read it as a refusal.
@@ -148,16 +176,17 @@ class ReplyReader:
         if isinstance(raw_value, (dict, list)):
             return self.shape("status", entry)
         raw = redact(to_text(raw_value), self.key)
+        try:
+            charge = to_decimal(entry.get("charge"))
+            start_count, remains = to_int(entry.get("start_count")), to_int(entry.get("remains"))
+        except NumberOutOfBounds as exc:
+            field = next(name for name in ("charge", "start_count", "remains")
+                         if _out_of_bounds(entry.get(name)))
+            return self.shape("status", entry, f"protocol error: {field} {exc}")
         status = vocab.order_status(raw, self.status_codes)
         if status is None:
             log.warning("unmapped upstream order status %r kept as unknown", raw[:100])
-        return UpstreamStatus(
-            status=status,
-            raw_status=raw,
-            charge=to_decimal(entry.get("charge")),
-            start_count=to_int(entry.get("start_count")),
-            remains=to_int(entry.get("remains")),
-        )
+        return UpstreamStatus(status=status, raw_status=raw, charge=charge, start_count=start_count, remains=remains)
 
     def multi_status(
         self, data: Any, ids: Sequence[str]
@@ -264,6 +293,14 @@ class ReplyReader:
             error = self.shape("cancel", data)
             return {order: error for order in ids}
         return _per_id(ids, entries, one, lambda: self.shape("cancel", data, "no entry for this id"))
+
+
+def _out_of_bounds(raw: Any) -> bool:
+    try:
+        to_decimal(raw)
+    except NumberOutOfBounds:
+        return True
+    return False
 
 
 def _has_id_keys(data: dict[str, Any]) -> bool:

@@ -142,6 +142,8 @@ class BackupFailed(PanelError):
     """params: reason (what went wrong, for the operator)"""
 
     code = "backup_failed"
+
+
 class SignInFailed(PanelError):
     """Wrong username, email or password: deliberately not saying which."""
 
@@ -152,6 +154,13 @@ class SignInThrottled(PanelError):
     """Too many failed sign-ins for this account or address. params: minutes"""
 
     code = "sign_in_throttled"
+
+
+class UpstreamFailed(PanelError):
+    """An operator's call on an upstream got no usable answer (unreachable, a
+    refusal, an unreadable reply). params: provider, action, detail."""
+
+    code = "upstream_failed"
 
 
 class AlreadyDecided(PanelError):

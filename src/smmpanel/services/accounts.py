@@ -7,9 +7,9 @@ from decimal import Decimal
 
 from ..domain.errors import AlreadyExists, InvalidField, NotFound
 from ..domain.money import to_micros
-from ..store import repo
+from ..store import accounts as accounts_store, catalog as catalog_store
 from ..store.db import IntegrityError
-from ..store.repo import LedgerEntry
+from ..store.accounts import LedgerEntry
 from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
 from .panel import Panel, hash_key, new_api_key
 from .principal import Customer, account, check_actor
@@ -19,7 +19,7 @@ MAX_NAME_CHARS = 64
 
 async def balance(panel: Panel, customer: Customer) -> int:
     """The customer's balance in micro-units: one statement, account lookup included."""
-    micros = await repo.balance_of(panel.db, customer.ref)
+    micros = await accounts_store.balance_of(panel.db, customer.ref)
     if micros is None:
         raise customer.refusal()
     return micros
@@ -34,7 +34,7 @@ class Summary:
 
 
 async def summary(panel: Panel, customer: Customer) -> Summary:
-    row = await repo.account_summary(panel.db, customer.ref)
+    row = await accounts_store.account_summary(panel.db, customer.ref)
     if row is None:
         raise customer.refusal()
     return Summary(row.name, row.balance_micros, row.spent_micros, panel.currency)
@@ -45,7 +45,7 @@ async def statement(
 ) -> Page[LedgerEntry]:
     """The customer's ledger entries, newest first."""
     limit, before_id = check_limit(limit), check_before_id(before_id)
-    rows = await repo.ledger_page(panel.db, customer.ref, before_id=before_id, limit=limit + 1)
+    rows = await accounts_store.ledger_page(panel.db, customer.ref, before_id=before_id, limit=limit + 1)
     if not rows:
         await account(panel, customer)  # an empty statement, or no such account?
     return page_of(rows, limit)
@@ -70,41 +70,41 @@ async def add_user(panel: Panel, name: str, balance: Decimal = Decimal(0), *, ac
     now = panel.clock()
     async with panel.db.transaction() as tx:
         try:
-            user_id = await repo.insert_user(tx, name, hash_key(key), now, email=email,
-                                             password_hash=password_hash, role=role)
+            user_id = await accounts_store.insert_user(tx, name, hash_key(key), now, email=email,
+                                                       password_hash=password_hash, role=role)
         except IntegrityError as exc:
             if "email" in exc.constraint:
                 raise InvalidField("email", "taken") from None
             raise AlreadyExists(what="user", name=name) from None
         if balance:
-            if await repo.post_entry(tx, user_id, "deposit", to_micros(balance), now, note="opening balance",
+            if await accounts_store.post_entry(tx, user_id, "deposit", to_micros(balance), now, note="opening balance",
                                      actor=actor) is None:
                 raise InvalidField("balance", "not_negative")
     return user_id, key
 
 
 async def user_named(panel: Panel, name: str):
-    row = await repo.user_by_name(panel.db, name)
+    row = await accounts_store.user_by_name(panel.db, name)
     if row is None:
         raise NotFound(what="user", name=name)
     return row
 
 
 async def list_users(panel: Panel) -> list:
-    return await repo.list_users(panel.db)
+    return await accounts_store.list_users(panel.db)
 
 
 async def set_active(panel: Panel, name: str, active: bool) -> None:
     user = await user_named(panel, name)
     async with panel.db.transaction() as tx:
-        await repo.set_user_active(tx, user["id"], active)
+        await accounts_store.set_user_active(tx, user["id"], active)
 
 
 async def rotate_key(panel: Panel, name: str) -> str:
     user = await user_named(panel, name)
     key = new_api_key()
     async with panel.db.transaction() as tx:
-        await repo.set_user_key(tx, user["id"], hash_key(key))
+        await accounts_store.set_user_key(tx, user["id"], hash_key(key))
     return key
 
 
@@ -116,7 +116,8 @@ async def add_funds(panel: Panel, name: str, amount: Decimal, note: str | None =
     user = await user_named(panel, name)
     kind = "deposit" if amount > 0 else "adjustment"
     async with panel.db.transaction() as tx:
-        balance = await repo.post_entry(tx, user["id"], kind, to_micros(amount), panel.clock(), note=note, actor=actor)
+        balance = await accounts_store.post_entry(tx, user["id"], kind, to_micros(amount), panel.clock(), note=note,
+                                                  actor=actor)
     if balance is None:
         raise InvalidField("amount", "balance_below_zero")
     return balance
@@ -124,7 +125,7 @@ async def add_funds(panel: Panel, name: str, amount: Decimal, note: str | None =
 
 async def set_custom_rate(panel: Panel, name: str, service_id: int, rate: Decimal | None) -> None:
     user = await user_named(panel, name)
-    if await repo.service_by_id(panel.db, service_id) is None:
+    if await catalog_store.service_by_id(panel.db, service_id) is None:
         raise NotFound(what="service", name=str(service_id))
     async with panel.db.transaction() as tx:
-        await repo.set_custom_rate(tx, user["id"], service_id, None if rate is None else to_micros(rate))
+        await catalog_store.set_custom_rate(tx, user["id"], service_id, None if rate is None else to_micros(rate))

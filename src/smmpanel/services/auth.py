@@ -25,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..domain.errors import InvalidField, NotFound, SignInFailed, SignInThrottled
 from ..store import auth as store
-from ..store import repo
+from ..store import accounts as accounts_store
 from . import accounts
 from .panel import Panel, hash_key, new_api_key
 from .principal import ACTOR_CUSTOMER
@@ -197,7 +197,7 @@ async def change_password(panel: Panel, current: WebSession, old_password: str, 
 async def set_password(panel: Panel, name: str, password: str) -> None:
     """The operator sets a customer's password (``smmpanel users password``); their sessions end."""
     new_hash = await hash_password(check_password(password))
-    user = await repo.user_by_name(panel.db, name)
+    user = await accounts_store.user_by_name(panel.db, name)
     if user is None:
         raise NotFound(what="user", name=name)
     async with panel.db.transaction() as tx:
@@ -208,7 +208,7 @@ async def set_password(panel: Panel, name: str, password: str) -> None:
 async def set_role(panel: Panel, name: str, role: str) -> None:
     if role not in ROLES:
         raise InvalidField("role", "one_of", allowed=", ".join(ROLES))
-    user = await repo.user_by_name(panel.db, name)
+    user = await accounts_store.user_by_name(panel.db, name)
     if user is None:
         raise NotFound(what="user", name=name)
     async with panel.db.transaction() as tx:
@@ -224,5 +224,5 @@ async def new_key(panel: Panel, user_id: int) -> str:
     """A new API key for this account (shown once); the old one stops working at once."""
     key = new_api_key()
     async with panel.db.transaction() as tx:
-        await repo.set_user_key(tx, user_id, hash_key(key))
+        await accounts_store.set_user_key(tx, user_id, hash_key(key))
     return key

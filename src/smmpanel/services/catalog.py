@@ -8,7 +8,7 @@ from ..domain import fields as f
 from ..domain.errors import InvalidField, NotFound
 from ..domain.money import parse_amount, to_micros
 from ..domain.ordertypes import ServiceType
-from ..store import repo
+from ..store import catalog as catalog_store
 from .panel import Panel
 from .principal import Customer, account
 
@@ -33,7 +33,7 @@ EDITABLE = {
 
 async def customer_services(panel: Panel, customer: Customer) -> list:
     """The enabled services at the customer's own rates."""
-    rows = await repo.services_for(panel.db, customer.ref)
+    rows = await catalog_store.services_for(panel.db, customer.ref)
     if not rows:
         await account(panel, customer)  # an empty catalog, or no such account?
     return rows
@@ -54,7 +54,7 @@ async def _column_values(tx, changes: Mapping[str, Any]) -> dict[str, Any]:
         elif kind == "type":
             values[name] = ServiceType.parse(str(raw)).value
         elif name == "category":
-            values["category_id"] = await repo.ensure_category(tx, f.parse_text(raw, name) or "Other")
+            values["category_id"] = await catalog_store.ensure_category(tx, f.parse_text(raw, name) or "Other")
         else:
             values[name] = f.parse_text(raw, name, max_chars=f.MAX_TEXT_CHARS if name == "description" else 200)
     return values
@@ -74,30 +74,30 @@ async def add_service(panel: Panel, **changes: Any) -> int:
     async with panel.db.transaction() as tx:
         values = await _column_values(tx, changes)
         _check_min_max(values)
-        return await repo.insert_service(tx, values, panel.clock())
+        return await catalog_store.insert_service(tx, values, panel.clock())
 
 
 async def set_service(panel: Panel, service_id: int, changes: Mapping[str, Any]) -> None:
-    current = await repo.service_by_id(panel.db, service_id)
+    current = await catalog_store.service_by_id(panel.db, service_id)
     if current is None:
         raise NotFound(what="service", name=str(service_id))
     async with panel.db.transaction() as tx:
         values = await _column_values(tx, changes)
         _check_min_max(values, current)
-        await repo.update_service(tx, service_id, values)
+        await catalog_store.update_service(tx, service_id, values)
 
 
 async def service(panel: Panel, service_id: int):
-    row = await repo.service_by_id(panel.db, service_id)
+    row = await catalog_store.service_by_id(panel.db, service_id)
     if row is None:
         raise NotFound(what="service", name=str(service_id))
     return row
 
 
 async def all_services(panel: Panel) -> list:
-    return await repo.list_services(panel.db, enabled_only=False)
+    return await catalog_store.list_services(panel.db, enabled_only=False)
 
 
 async def public_services(panel: Panel) -> list:
     """The enabled catalog at list prices (the API documentation, readable signed out)."""
-    return await repo.list_services(panel.db, enabled_only=True)
+    return await catalog_store.list_services(panel.db, enabled_only=True)

@@ -4,6 +4,7 @@ and applying a status (from the operator or from an upstream)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Mapping, Sequence
 
 from ..client.values import to_id
@@ -20,9 +21,9 @@ from ..domain.errors import (
 )
 from ..domain.ordertypes import OrderDraft, ServiceTerms, ServiceType, build_order
 from ..domain.status import Status, decide_move
-from ..store import repo
+from ..store import accounts as accounts_store, catalog as catalog_store, orders as orders_store, sql
 from ..store.db import Conn, IntegrityError
-from ..store.repo import CustomerOrder, OrderEvent
+from ..store.orders import CustomerOrder, OrderEvent, OrderRow
 from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
 from .panel import Panel
 from .principal import ACTOR_CUSTOMER, Customer, account, check_actor
@@ -34,7 +35,7 @@ NOT_SENT = (None, "queued", "waiting_funds", "retry")
 
 async def _terms(panel: Panel, customer: Customer, raw_service: object):
     service_id = f.parse_int(raw_service, "service")
-    row = await repo.terms_for(panel.db, customer.ref, service_id)
+    row = await catalog_store.terms_for(panel.db, customer.ref, service_id)
     if row is None:
         raise customer.refusal()
     if row["service_id"] is None:
@@ -52,7 +53,7 @@ async def _terms(panel: Panel, customer: Customer, raw_service: object):
 
 
 async def _place(panel: Panel, row, draft: OrderDraft) -> int:
-    order_id = await repo.place_order(
+    order_id = await orders_store.place_order(
         panel.db,
         row["user_id"],
         draft,
@@ -121,7 +122,7 @@ async def place_bulk(panel: Panel, customer: Customer, params: Mapping[str, Any]
 
 async def statuses(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[int, Any]:
     """Status rows by id; ids the customer doesn't own are simply absent."""
-    rows = await repo.statuses_for(panel.db, customer.ref, ids)
+    rows = await orders_store.statuses_for(panel.db, customer.ref, ids)
     if not rows:
         await account(panel, customer)  # tell a bad key from unknown orders
     return {row["id"]: row for row in rows}
@@ -146,9 +147,9 @@ async def customer_orders(
     order_id = link_part = None
     if search is not None and search.strip():
         link_part = f.parse_text(search, "search", max_chars=MAX_SEARCH_CHARS).strip()
-        if link_part.isdigit() and len(link_part) <= len(str(repo.MAX_DB_ID)):
+        if link_part.isdigit() and len(link_part) <= len(str(sql.MAX_DB_ID)):
             order_id = int(link_part)
-    rows = await repo.customer_orders(panel.db, customer.ref, status=status_value, order_id=order_id,
+    rows = await orders_store.customer_orders(panel.db, customer.ref, status=status_value, order_id=order_id,
                                       link_part=link_part, before_id=before_id, limit=limit + 1)
     if not rows:
         await account(panel, customer)  # nothing found, or no such account?
@@ -158,7 +159,7 @@ async def customer_orders(
 async def customer_order(panel: Panel, customer: Customer, order_id: int) -> CustomerOrder:
     """One of the customer's orders; ``IncorrectOrder`` for anybody else's."""
     order_id = f.parse_int(order_id, "order")
-    rows = await repo.customer_orders(panel.db, customer.ref, order_id=order_id, limit=1)
+    rows = await orders_store.customer_orders(panel.db, customer.ref, order_id=order_id, limit=1)
     if not rows:
         await account(panel, customer)
         raise IncorrectOrder()
@@ -173,7 +174,7 @@ async def cancel(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[i
     now = panel.clock()
     out: dict[int, PanelError | None] = {}
     async with panel.db.transaction() as tx:
-        rows = {r["id"]: r for r in await repo.orders_of_user(tx, user["id"], ids, for_update=True)}
+        rows = {r["id"]: r for r in await orders_store.orders_of_user(tx, user["id"], ids, for_update=True)}
         services = {}
         for order_id in dict.fromkeys(ids):  # a repeated id is answered once, never refunded twice
             row = rows.get(order_id)
@@ -181,7 +182,7 @@ async def cancel(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[i
                 out[order_id] = IncorrectOrder()
                 continue
             if row["service_id"] not in services:
-                services[row["service_id"]] = await repo.service_by_id(tx, row["service_id"])
+                services[row["service_id"]] = await catalog_store.service_by_id(tx, row["service_id"])
             out[order_id] = await _cancel_one(tx, row, services[row["service_id"]], now)
     return out
 
@@ -202,13 +203,20 @@ async def _cancel_one(tx: Conn, row, service, now: int) -> PanelError | None:
         return CancelNotAllowed(reason="in_flight")
     if row["cancel_requested"]:
         return CancelNotAllowed(reason="requested")
-    await repo.update_order(tx, row["id"], now, cancel_requested=True, due_at_s=now)
+    await orders_store.update_order(tx, row["id"], now, cancel_requested=True, due_at_s=now)
     return None
+
+
+class _Unset(Enum):
+    UNSET = "unset"
+
+
+UNSET = _Unset.UNSET  # leave the column as it is (None writes NULL)
 
 
 async def apply_status(
     tx: Conn,
-    row,
+    row: OrderRow,
     new: Status,
     now: int,
     *,
@@ -216,10 +224,16 @@ async def apply_status(
     remains: int | None = None,
     start_count: int | None = None,
     note: str | None = None,
-    **extra: Any,
+    upstream_state: str | None | _Unset = UNSET,
+    upstream_status: str | None | _Unset = UNSET,
+    upstream_error: str | None | _Unset = UNSET,
+    due_at_s: int | None | _Unset = UNSET,
+    lease_until_s: int | None | _Unset = UNSET,
 ) -> bool:
     """Move an order (locked by the caller) to ``new``; post its refund once;
     record the change and who made it (``actor``) in the order's history.
+    The ``upstream_*``, ``due_at_s`` and ``lease_until_s`` given are written
+    in the same update (the worker's and the operator's bookkeeping).
 
     Returns whether anything changed. A repeat of a final status changes
     nothing; a contradicting move raises ``StatusMoveRefused``. The refund's
@@ -232,7 +246,9 @@ async def apply_status(
     move = decide_move(current, new, charge=row["charge_micros"], units=row["units"], remains=remains)
     if not move.changed:
         return False
-    values: dict[str, Any] = {"status": new.value, **extra}
+    upstream = {"upstream_state": upstream_state, "upstream_status": upstream_status,
+                "upstream_error": upstream_error, "due_at_s": due_at_s, "lease_until_s": lease_until_s}
+    values: dict[str, Any] = {"status": new.value, **{k: v for k, v in upstream.items() if v is not UNSET}}
     if remains is not None:
         values["remains"] = remains
     elif new is Status.COMPLETED:
@@ -241,13 +257,15 @@ async def apply_status(
         values["remains"] = row["units"]
     if start_count is not None:
         values["start_count"] = start_count
-    await repo.update_order(tx, row["id"], now, **values)
+    await orders_store.update_order(tx, row["id"], now, **values)
     note = note or f"order {row['id']} {new.value}"
-    await repo.insert_order_event(tx, row["id"], now, status=new.value, remains=values.get("remains", row["remains"]),
-                                  start_count=values.get("start_count", row["start_count"]), actor=actor, note=note)
+    await orders_store.insert_order_event(tx, row["id"], now, status=new.value,
+                                          remains=values.get("remains", row["remains"]),
+                                          start_count=values.get("start_count", row["start_count"]), actor=actor,
+                                          note=note)
     if move.refund_micros:
-        await repo.post_entry(tx, row["user_id"], "refund", move.refund_micros, now, order_id=row["id"], note=note,
-                              actor=actor)
+        await accounts_store.post_entry(tx, row["user_id"], "refund", move.refund_micros, now, order_id=row["id"],
+                                        note=note, actor=actor)
     return True
 
 
@@ -259,7 +277,7 @@ async def operator_set_status(
     actor = check_actor(actor)
     new = Status.parse(status)
     async with panel.db.transaction() as tx:
-        row = await repo.order_by_id(tx, order_id, for_update=True)
+        row = await orders_store.order_by_id(tx, order_id, for_update=True)
         if row is None:
             raise NotFound(what="order", name=str(order_id))
         if new is Status.PARTIAL and remains is None and row["status"] != Status.PARTIAL.value:
@@ -288,7 +306,7 @@ async def resolve(panel: Panel, order_id: int, *, actor: str, provider_order: st
     actor = check_actor(actor)
     now = panel.clock()
     async with panel.db.transaction() as tx:
-        row = await repo.order_by_id(tx, order_id, for_update=True)
+        row = await orders_store.order_by_id(tx, order_id, for_update=True)
         if row is None:
             raise NotFound(what="order", name=str(order_id))
         if row["upstream_state"] not in RESOLVABLE:
@@ -301,7 +319,7 @@ async def resolve(panel: Panel, order_id: int, *, actor: str, provider_order: st
             if upstream_id is None:
                 raise InvalidField("provider_order", "one_of", allowed="the upstream's order id, a positive number")
             try:
-                await repo.update_order(tx, order_id, now, upstream_state="placed", provider_order=upstream_id,
+                await orders_store.update_order(tx, order_id, now, upstream_state="placed", provider_order=upstream_id,
                                         upstream_error="resolved by operator", due_at_s=now)
             except IntegrityError:
                 raise InvalidField("provider_order", "one_of",
@@ -310,26 +328,26 @@ async def resolve(panel: Panel, order_id: int, *, actor: str, provider_order: st
             if row["provider_order"] is not None:
                 # It provably exists upstream: sending it again would buy it twice.
                 raise InvalidField("requeue", "exists_upstream", provider_order=row["provider_order"])
-            await repo.update_order(tx, order_id, now, upstream_state="queued", upstream_error="requeued by operator",
-                                    due_at_s=now)
+            await orders_store.update_order(tx, order_id, now, upstream_state="queued",
+                                            upstream_error="requeued by operator", due_at_s=now)
         else:
-            await apply_status(tx, row, Status.CANCELED, now, actor=actor, note=f"order {order_id} canceled by operator",
-                               upstream_state="canceled", due_at_s=None, upstream_error="canceled by operator")
+            await apply_status(tx, row, Status.CANCELED, now, actor=actor,
+                               note=f"order {order_id} canceled by operator", upstream_state="canceled", due_at_s=None, upstream_error="canceled by operator")
         if not cancel:  # the status stays as it is; the history still says who decided what
             note = "requeued by operator" if requeue else f"resolved by operator: upstream order {upstream_id}"
-            await repo.insert_order_event(tx, order_id, now, status=row["status"], remains=row["remains"],
+            await orders_store.insert_order_event(tx, order_id, now, status=row["status"], remains=row["remains"],
                                           start_count=row["start_count"], actor=actor, note=note)
-    return await repo.order_by_id(panel.db, order_id)
+    return await orders_store.order_by_id(panel.db, order_id)
 
 
 async def history(panel: Panel, order_id: int) -> list[OrderEvent]:
     """An order's status changes and operator decisions, oldest first."""
     await order(panel, order_id)  # NotFound for an unknown order
-    return await repo.order_events(panel.db, order_id)
+    return await orders_store.order_events(panel.db, order_id)
 
 
 async def order(panel: Panel, order_id: int):
-    row = await repo.order_by_id(panel.db, order_id)
+    row = await orders_store.order_by_id(panel.db, order_id)
     if row is None:
         raise NotFound(what="order", name=str(order_id))
     return row
@@ -339,4 +357,5 @@ async def list_orders(panel: Panel, *, status: str | None = None, user: str | No
                       upstream_state: str | None = None, limit: int = 100) -> list:
     if status is not None:
         status = Status.parse(status).value
-    return await repo.list_orders(panel.db, status=status, user_name=user, upstream_state=upstream_state, limit=limit)
+    return await orders_store.list_orders(panel.db, status=status, user_name=user, upstream_state=upstream_state,
+                                          limit=limit)

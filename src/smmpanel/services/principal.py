@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from ..domain import fields as f
 from ..domain.errors import AccountUnavailable, InvalidApiKey, InvalidField, PanelError
-from ..store import repo
-from ..store.repo import UserRef
+from ..store import accounts as accounts_store
+from ..store.sql import UserRef
 from .panel import Panel, hash_key
 
 
@@ -55,7 +55,7 @@ async def account(panel: Panel, customer: Customer):
     """The customer's user row, or its refusal: for use cases that must know
     the account before they act (writes), or must tell a bad key from an
     empty answer."""
-    row = await repo.user_by_ref(panel.db, customer.ref)
+    row = await accounts_store.user_by_ref(panel.db, customer.ref)
     if row is None:
         raise customer.refusal()
     return row

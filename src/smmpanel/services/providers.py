@@ -8,17 +8,15 @@ service, so a sync moves a customer price only by that rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 from ..client import ProviderClient, UpstreamError, UpstreamService
-from ..domain.errors import AlreadyExists, InvalidField, NotFound
-from ..domain.money import MICROS_PER_UNIT, to_micros
-from ..domain.ordertypes import ServiceType
-from ..domain.pricing import resale_rate_micros
+from ..domain.errors import AlreadyExists, InvalidField, NotFound, UpstreamFailed
+from ..domain.resale import duplicated, resale_terms
 from ..secrets import seal, unseal
-from ..store import repo, upstream
+from ..store import catalog as catalog_store, upstream
 from ..store.db import IntegrityError
 from .panel import Panel
 
@@ -185,7 +183,7 @@ async def remove_provider(panel: Panel, name: str) -> None:
         raise InvalidField("provider", "has_unsettled_orders", counts=", ".join(f"{k}: {v}" for k, v in busy.items()))
     now = panel.clock()
     async with panel.db.transaction() as tx:
-        await tx.execute("UPDATE services SET enabled = false WHERE provider_id = $1", row["id"])
+        await catalog_store.disable_provider_services(tx, row["id"])
         await upstream.update_provider(tx, row["id"], removed_at_s=now, name=f"{name}~removed-{row['id']}")
 
 
@@ -203,16 +201,25 @@ class Imported:
     created: bool
 
 
-def _service_values(item: UpstreamService, fx: Decimal, markup: Decimal) -> dict[str, Any]:
-    cost = to_micros(item.rate * fx)
+class Skipped(NamedTuple):
+    """A catalog entry left out of an import or sync, and why."""
+
+    provider_service: str
+    reason: str
+
+
+def _service_values(item: UpstreamService, fx: Decimal, markup: Decimal) -> dict[str, Any] | str:
+    """Our columns for an upstream entry, or why it can't be sold (``domain.resale``)."""
+    terms = resale_terms(item.type, item.rate, item.min, item.max, fx, markup)
+    if isinstance(terms, str):
+        return terms
     values: dict[str, Any] = {
-        "type": ServiceType.parse(item.type or "Default").value,
-        # The exact upstream rate (not rounded to micro-units first): one rounding, at the end.
-        "rate_micros": resale_rate_micros(item.rate * MICROS_PER_UNIT, fx, markup),
-        "cost_micros": cost,
+        "type": terms.type.value,
+        "rate_micros": terms.rate_micros,
+        "cost_micros": terms.cost_micros,
         "markup_percent": str(markup),
-        "min": max(1, item.min),
-        "max": max(1, item.min, item.max),
+        "min": terms.min,
+        "max": terms.max,
     }
     # A flag the upstream's list doesn't carry is left as the operator set it
     # (off for a new import).
@@ -220,6 +227,23 @@ def _service_values(item: UpstreamService, fx: Decimal, markup: Decimal) -> dict
         if getattr(item, flag) is not None:
             values[flag] = getattr(item, flag)
     return values
+
+
+async def _fetch_catalog(provider: Any, make_client: ClientFactory) -> tuple[dict[str, UpstreamService], list[Skipped]]:
+    """The upstream's readable, unambiguous entries by id, and the entries left out with their reason.
+
+    An id listed twice is ambiguous (which price is true?): every copy is left out."""
+    try:
+        async with make_client(provider) as client:
+            catalog = await client.catalog()
+    except UpstreamError as exc:
+        raise UpstreamFailed(provider=provider["name"], action="services", detail=str(exc)) from None
+    skipped = [Skipped(r.service, r.reason) for r in catalog.rejected]
+    twice = duplicated([item.service for item in catalog.services] + [r.service for r in catalog.rejected])
+    skipped = [entry for entry in skipped if entry.provider_service not in twice]
+    skipped.extend(Skipped(sid, f"service id listed {n} times upstream") for sid, n in twice.items())
+    usable = {item.service: item for item in catalog.services if item.service not in twice}
+    return usable, skipped
 
 
 async def import_services(
@@ -230,43 +254,46 @@ async def import_services(
     only: Sequence[str] | None = None,
     category_prefix: str = "",
     make_client: ClientFactory = client_for,
-) -> tuple[list[Imported], list[tuple[str, str]]]:
+) -> tuple[list[Imported], list[Skipped]]:
     """Copy an upstream catalog into ours with a markup. Re-importing a service
-    updates it (idempotent). Returns (imported, skipped with reason)."""
+    updates it (idempotent). An entry that can't be sold (unreadable, a
+    duplicate id, a negative rate or one that rounds to 0, limits or prices
+    past our columns) is skipped with its reason; the rest imports. Returns
+    (imported, skipped)."""
     if markup_percent <= -100:
         raise InvalidField("markup", "at_least", min=-99)
     provider = await provider_named(panel, name)
-    async with make_client(provider) as client:
-        catalog = await client.services()
+    catalog, unusable = await _fetch_catalog(provider, make_client)
     wanted = set(only) if only else None
+    skipped = [entry for entry in unusable if wanted is None or entry.provider_service in wanted]
     fx = Decimal(provider["fx"])
     existing = {row["provider_service"]: row for row in await upstream.provider_services(panel.db, provider["id"])}
-    imported, skipped = [], []
+    imported = []
     now = panel.clock()
     async with panel.db.transaction() as tx:
-        for item in catalog:
+        for item in catalog.values():
             if wanted is not None and item.service not in wanted:
                 continue
-            try:
-                values = _service_values(item, fx, markup_percent)
-            except InvalidField:  # an upstream type we can't sell
-                skipped.append((item.service, f"unsupported type {item.type!r}"))
+            values = _service_values(item, fx, markup_percent)
+            if isinstance(values, str):
+                skipped.append(Skipped(item.service, values))
                 continue
             category = (category_prefix + (item.category or "Other")).strip() or "Other"
             values["name"] = item.name[:200] or f"{name} {item.service}"
-            values["category_id"] = await repo.ensure_category(tx, category)
+            values["category_id"] = await catalog_store.ensure_category(tx, category)
             old = existing.get(item.service)
             if old is None:
                 values.update(provider_id=provider["id"], provider_service=item.service, enabled=True)
-                service_id = await repo.insert_service(tx, values, now)
+                service_id = await catalog_store.insert_service(tx, values, now)
             else:
                 service_id = old["id"]
-                await repo.update_service(tx, service_id, values)
+                await catalog_store.update_service(tx, service_id, values)
             imported.append(Imported(service_id, item.service, values["name"], values["type"], category,
                                      values["rate_micros"], values["cost_micros"], values["min"], values["max"],
                                      old is None))
         if wanted:
-            skipped.extend((sid, "not offered upstream") for sid in sorted(wanted - {i.service for i in catalog}))
+            listed = set(catalog) | {entry.provider_service for entry in unusable}
+            skipped.extend(Skipped(sid, "not offered upstream") for sid in sorted(wanted - listed))
     return imported, skipped
 
 
@@ -275,32 +302,38 @@ class SyncReport:
     updated: list[int]
     disabled: list[int]
     price_changes: list[tuple[int, int, int]]  # service, old rate, new rate
+    # Entries of the upstream's list left out, with why; a service of ours whose entry is
+    # among them keeps its terms (an unreadable entry is not "gone upstream").
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 async def sync_services(panel: Panel, name: str, *, make_client: ClientFactory = client_for) -> SyncReport:
     """Refresh limits, flags and costs of imported services; disable the ones
-    gone upstream. Customer prices move only by each service's own markup."""
+    gone upstream. Customer prices move only by each service's own markup.
+    ``report.skipped`` lists the entries that can't be read or are listed
+    twice, and services of ours whose new terms can't be sold: those keep
+    their terms (and stay enabled): an unreadable entry is not "gone"."""
     provider = await provider_named(panel, name)
-    async with make_client(provider) as client:
-        catalog = {item.service: item for item in await client.services()}
+    catalog, unusable = await _fetch_catalog(provider, make_client)
+    listed_unusable = {entry.provider_service for entry in unusable}
     fx = Decimal(provider["fx"])
-    report = SyncReport([], [], [])
+    report = SyncReport([], [], [], list(unusable))
     async with panel.db.transaction() as tx:
         for row in await upstream.provider_services(tx, provider["id"]):
             item = catalog.get(row["provider_service"])
             if item is None:
-                if row["enabled"]:
-                    await repo.update_service(tx, row["id"], {"enabled": False})
+                if row["enabled"] and row["provider_service"] not in listed_unusable:
+                    await catalog_store.update_service(tx, row["id"], {"enabled": False})
                     report.disabled.append(row["id"])
                 continue
             markup = Decimal(row["markup_percent"] or "0")
-            try:
-                values = _service_values(item, fx, markup)
-            except InvalidField:
+            values = _service_values(item, fx, markup)
+            if isinstance(values, str):
+                report.skipped.append(Skipped(item.service, values))
                 continue
             values.pop("type")
             if values["rate_micros"] != row["rate_micros"]:
                 report.price_changes.append((row["id"], row["rate_micros"], values["rate_micros"]))
-            await repo.update_service(tx, row["id"], values)
+            await catalog_store.update_service(tx, row["id"], values)
             report.updated.append(row["id"])
     return report

@@ -13,11 +13,13 @@ thread while a ``SimulatorServer`` serves it from another.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import time
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import anyio
 import httpx
@@ -25,6 +27,26 @@ import httpx
 from ..domain.status import Status
 from . import render, texts
 from .faults import BEFORE_EXECUTION, Fault, FaultQueue, PlannedFault
+from .hostile import (
+    ABOVE_QUANTITY_FACTOR,
+    BAD_SERVICE_FIRST_ID,
+    COMPLETED_CODE,
+    HUGE_MAX,
+    HUGE_NUMBER,
+    HUGE_RATE,
+    NEGATIVE_RATE,
+    NEGATIVE_REMAINS,
+    OVER_DELIVERY_REMAINS,
+    OVERFLOW_REMAINS,
+    OVERFLOW_START_COUNT,
+    PARTIAL_HUGE_REMAINS,
+    TINY_RATE,
+    HostileModes,
+    Mode,
+    ModeSetting,
+    RawNumber,
+    is_number_text,
+)
 from .profiles import PROFILES, Profile, SimService
 from .requests import Params, Unreadable, read_params
 from .state import (
@@ -41,6 +63,9 @@ DEFAULT_KEY = "sim-key"
 DEFAULT_HANG_S = 60.0  # longer than any sane client timeout
 DEFAULT_SLOW_S = 2.0
 API_PATH = "/api/v2"
+CONTROL_PATH = "/control"
+# Auto-progress: the start count an order shows once it is under way.
+AUTO_START_COUNT = 1000
 MAX_IDS = 100
 MAX_LINKS = 100
 MAX_LINK_CHARS = 2048
@@ -62,7 +87,8 @@ class Reply:
 
     ``outcome``: "reply" (send ``status``/``body`` after ``delay_s``), "drop"
     (close the connection without a reply after ``delay_s``) or "hang" (say
-    nothing for ``delay_s``, then close).
+    nothing for ``delay_s``, then close). ``drip_s``: the body goes out a few
+    bytes at a time over that many seconds (after the headers).
     """
 
     status: int
@@ -70,6 +96,7 @@ class Reply:
     content_type: str = render.JSON_CONTENT_TYPE
     delay_s: float = 0.0
     outcome: str = "reply"
+    drip_s: float = 0.0
 
 
 class SimulatedDisconnect(Exception):
@@ -129,11 +156,16 @@ class Simulator:
         balance: Decimal | int | str | None = None,
         hang_s: float = DEFAULT_HANG_S,
         slow_s: float = DEFAULT_SLOW_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.profile = profile
         self.key = key
         self.hang_s = hang_s
         self.slow_s = slow_s
+        self._clock = clock
+        self._auto_progress_s: float | None = None
+        self._modes = HostileModes()
+        self._lies: dict[Mode, ModeSetting] = {}  # the modes acting on the request being answered
         self._lock = threading.RLock()
         self._balance = Decimal(str(balance)) if balance is not None else profile.balance
         self._services: dict[int, SimService] = {s.id: s for s in profile.services}
@@ -165,24 +197,35 @@ class Simulator:
         order_id: int | str,
         *,
         status: Status | str | int | None = None,
-        remains: int | None = None,
-        start_count: int | None = None,
+        remains: int | str | None = None,
+        start_count: int | str | None = None,
         charge: Decimal | int | str | None = None,
     ) -> None:
         """Change an order as the upstream would. ``status`` may be any raw value
         (``"Cancelled"``, ``"Fail"``, ``4``...): it is reported as given. Moving
-        into Canceled or Partial refunds our balance there, once."""
+        into Canceled or Partial refunds our balance there, once.
+
+        ``remains``/``start_count`` may be text, reported as given in the
+        profile's number style (``"1e99999999"``, ``"-2"``); ``RawNumber``
+        forces a bare JSON number. The panel's own refund uses them only when
+        they are plain whole numbers."""
         with self._lock:
             order = self._order(order_id)
-            if remains is not None:
-                order.remains = remains
-            if start_count is not None:
-                order.start_count = start_count
+            for name, value in (("remains", remains), ("start_count", start_count)):
+                if value is None:
+                    continue
+                whole = value if isinstance(value, int) else _int(value)
+                if whole is not None and not isinstance(value, RawNumber):
+                    setattr(order, name, whole)
+                    order.reported.pop(name, None)
+                else:
+                    order.reported[name] = value
             if charge is not None:
                 order.charge = Decimal(str(charge))
             if status is not None:
                 order.status = status.value if isinstance(status, Status) else status  # type: ignore[assignment]
                 self._settle(order)
+            order.changed_at_s = self._clock()
 
     def set_refill(self, refill_id: int | str, status: str) -> None:
         with self._lock:
@@ -201,6 +244,40 @@ class Simulator:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+
+    def enable(self, mode: Mode | str, *, orders: Iterable[int | str] | None = None, **options: Any) -> ModeSetting:
+        """Switch a hostile mode on (see ``hostile``): until ``disable``, or for
+        ``count`` requests it acts on; ``orders`` limits a status lie to those
+        orders, ``action`` a timing mode to that action (``delay_s``: how long)."""
+        return self._modes.enable(mode, orders=None if orders is None else [int(o) for o in orders], **options)
+
+    def disable(self, mode: Mode | str) -> bool:
+        """Switch a hostile mode off; False when it was not on."""
+        return self._modes.disable(mode)
+
+    def clear_modes(self) -> None:
+        self._modes.clear()
+
+    @property
+    def modes(self) -> list[ModeSetting]:
+        """The hostile modes switched on."""
+        return self._modes.active()
+
+    def auto_progress(self, interval_s: float | None) -> None:
+        """Move every unfinished order one step each ``interval_s`` (None: stop):
+        Pending -> In progress -> half delivered -> Completed."""
+        if interval_s is not None and interval_s <= 0:
+            raise ValueError("interval_s must be positive")
+        with self._lock:
+            self._progress()  # what is due under the old cadence happens first
+            now = self._clock()
+            for order in self._orders.values():  # the new cadence counts from now
+                order.changed_at_s = now
+            self._auto_progress_s = interval_s
+
+    @property
+    def auto_progress_s(self) -> float | None:
+        return self._auto_progress_s
 
     @property
     def pending_faults(self) -> int:
@@ -237,8 +314,9 @@ class Simulator:
     def order(self, order_id: int | str) -> OrderView:
         with self._lock:
             o = self._order(order_id)
+            self._progress()
             return OrderView(o.id, o.service, o.link, o.quantity, o.charge, str(o.status), o.remains,
-                             o.start_count, o.refunded, dict(o.params))
+                             o.start_count, o.refunded, dict(o.params), dict(o.reported))
 
     def orders(self) -> list[OrderView]:
         with self._lock:
@@ -255,18 +333,71 @@ class Simulator:
     # ================================================================== the core
 
     def respond(self, method: str, path: str, query: str, content_type: str, body: bytes) -> Reply:
-        """One request -> what the panel does (faults included)."""
-        if path.rstrip("/") != API_PATH:
+        """One request -> what the panel does (faults and hostile modes included)."""
+        route = path.rstrip("/")
+        if route == CONTROL_PATH or route.startswith(CONTROL_PATH + "/"):
+            from .control import handle_control  # the control side needs the panel, not the reverse
+
+            status, data = handle_control(self, method, route[len(CONTROL_PATH):], query, body)
+            return Reply(status, json.dumps(data).encode())
+        if route != API_PATH:
             return Reply(404, render.NOT_FOUND_PAGE, render.HTML_CONTENT_TYPE)
         with self._lock:
+            self._progress()
             params = read_params(self.profile, method, query, content_type, body)
             action = "" if isinstance(params, Unreadable) else str(_first(params.get("action")) or "")
             self._counters.requests[action or "?"] += 1
             planned = self._faults.take(action)
             if planned is not None and planned.fault in BEFORE_EXECUTION:
                 return self._faulted(planned, None)
-            reply = self._execute(params)
+            multi = not isinstance(params, Unreadable) and self._is_multi_status(action, params)
+            self._lies = self._modes.take(action, multi) if action in self.profile.actions else {}
+            try:
+                reply = self._hostile_reply(self._execute(params))
+            finally:
+                self._lies = {}
             return reply if planned is None else self._faulted(planned, reply)
+
+    def _is_multi_status(self, action: str, params: Params) -> bool:
+        return action == "orders" or (action == "status" and self.profile.status_takes_orders and "orders" in params)
+
+    def _hostile_reply(self, reply: Reply) -> Reply:
+        """The timing and HTTP lies of the modes acting on this request."""
+        if Mode.CREATED_THEN_429 in self._lies and reply.status == 200:
+            reply = Reply(429, render.TOO_MANY_REQUESTS_BODY)
+        slow = self._lies.get(Mode.SLOW)
+        if slow is not None:
+            reply = replace(reply, delay_s=slow.delay_s if slow.delay_s is not None else self.slow_s)
+        drip = self._lies.get(Mode.DRIP)
+        if drip is not None:
+            reply = replace(reply, drip_s=drip.delay_s if drip.delay_s is not None else self.slow_s)
+        return reply
+
+    def _progress(self) -> None:
+        """Auto-progress: apply every step that is due by now."""
+        interval = self._auto_progress_s
+        if interval is None:
+            return
+        now = self._clock()
+        for order in self._orders.values():
+            while now - order.changed_at_s >= interval and self._step(order):
+                order.changed_at_s += interval
+
+    @staticmethod
+    def _step(order: SimOrder) -> bool:
+        """One auto-progress step; False when the order is finished (nothing moves it)."""
+        status = canonical(str(order.status))
+        if status in (Status.PENDING, Status.PROCESSING):
+            order.status = Status.IN_PROGRESS.value
+            order.start_count = AUTO_START_COUNT
+        elif status is Status.IN_PROGRESS and order.remains > order.quantity // 2:
+            order.remains = order.quantity // 2
+        elif status is Status.IN_PROGRESS:
+            order.status, order.remains = Status.COMPLETED.value, 0
+        else:
+            return False
+        order.reported.clear()
+        return True
 
     def handle(self, method: str, path: str, query: str, content_type: str, body: bytes) -> tuple[int, bytes]:
         """``respond`` without timing; a drop or hang raises ``SimulatedDisconnect``."""
@@ -294,7 +425,10 @@ class Simulator:
                 await anyio.sleep(reply.delay_s)
             if reply.outcome == "drop":
                 raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
-            return httpx.Response(reply.status, content=reply.body, headers={"Content-Type": reply.content_type})
+            headers = {"Content-Type": reply.content_type}
+            if reply.drip_s:
+                return httpx.Response(reply.status, content=_dripped(reply), headers=headers)
+            return httpx.Response(reply.status, content=reply.body, headers=headers)
 
         return httpx.MockTransport(serve)
 
@@ -338,8 +472,14 @@ class Simulator:
             return self._error(refusal.code, **refusal.params)
         return Reply(200, render.dumps(data))
 
-    def _num(self, value: Decimal | int) -> object:
-        """Money and counts in the profile's style."""
+    def _num(self, value: Decimal | int | str) -> object:
+        """Money and counts in the profile's style (text: a hostile value, written as given)."""
+        if isinstance(value, RawNumber):
+            return value
+        if isinstance(value, str):
+            if self.profile.numbers_as_strings or not is_number_text(value):
+                return value
+            return RawNumber(value)
         if self.profile.numbers_as_strings:
             return render.plain(value) if isinstance(value, Decimal) else str(value)
         if isinstance(value, Decimal) and value == value.to_integral_value():
@@ -388,21 +528,49 @@ class Simulator:
     # ================================================================== actions
 
     def _do_services(self, params: Params) -> list[dict[str, object]]:
-        entries = []
-        for s in self._services.values():
-            full: dict[str, object] = {
-                "service": s.id, "name": s.name, "type": s.type, "category": s.category,
-                "rate": self._num(s.rate), "min": self._num(s.min), "max": self._num(s.max),
-                "refill": s.refill, "cancel": s.cancel, "dripfeed": s.dripfeed,
-            }
-            entries.append({name: full[name] for name in self.profile.service_fields})
+        entries = [self._service_entry(s.id, s.name, s.rate, s.min, s.max, s) for s in self._services.values()]
+        return entries + self._bad_catalog_entries()
+
+    def _service_entry(self, ident: int, name: str, rate: Decimal | int | str, low: int | str, high: int | str,
+                       like: SimService) -> dict[str, object]:
+        full: dict[str, object] = {
+            "service": ident, "name": name, "type": like.type, "category": like.category,
+            "rate": self._num(rate), "min": self._num(low), "max": self._num(high),
+            "refill": like.refill, "cancel": like.cancel, "dripfeed": like.dripfeed,
+        }
+        return {field: full[field] for field in self.profile.service_fields}
+
+    def _bad_catalog_entries(self) -> list[dict[str, object]]:
+        """The entries the catalog modes on add to the list (ids from ``BAD_SERVICE_FIRST_ID``)."""
+        first = next(iter(self._services.values()))
+        bad: list[tuple[str, Decimal | int | str, int | str, int | str]] = []  # name, rate, min, max
+        if Mode.CATALOG_NEGATIVE_RATE in self._lies:
+            bad.append(("Bad: negative rate", NEGATIVE_RATE, first.min, first.max))
+        if Mode.CATALOG_HUGE_RATE in self._lies:
+            bad.append(("Bad: rate 1e30", HUGE_RATE, first.min, first.max))
+        if Mode.CATALOG_HUGE_MAX in self._lies:
+            bad.append(("Bad: max 10^20", first.rate, first.min, HUGE_MAX))
+        if Mode.CATALOG_TINY_RATE in self._lies:
+            bad.append(("Bad: tiny rate", TINY_RATE, first.min, first.max))
+        if Mode.CATALOG_ABSURD_NUMBERS in self._lies:
+            bad.append(("Bad: absurd rate", HUGE_NUMBER, first.min, first.max))
+            bad.append(("Bad: absurd min", first.rate, HUGE_NUMBER, first.max))
+            bad.append(("Bad: absurd max", first.rate, first.min, HUGE_NUMBER))
+        entries = [self._service_entry(BAD_SERVICE_FIRST_ID + n, name, rate, low, high, first)
+                   for n, (name, rate, low, high) in enumerate(bad)]
+        if Mode.CATALOG_DUPLICATE_ID in self._lies:
+            entries.append(self._service_entry(first.id, first.name + " (duplicate)", first.rate * 2, first.min,
+                                               first.max, first))
         return entries
 
     def _do_balance(self, params: Params) -> dict[str, object]:
         return {"balance": self._num(self._balance), "currency": self.profile.currency}
 
     def _do_add(self, params: Params) -> dict[str, object]:
-        return {"order": self._place(params)}
+        order_id = self._place(params)
+        if Mode.HUGE_ORDER_ID in self._lies:
+            return {"order": RawNumber(HUGE_NUMBER)}
+        return {"order": order_id}
 
     def _do_add_bulk(self, params: Params) -> dict[str, object]:
         raw = params.get("links")
@@ -446,7 +614,8 @@ class Simulator:
         order_id = self._next_order
         self._next_order += 1
         received = {k: v for k, v in params.items() if k not in ("key", "action")}
-        self._orders[order_id] = SimOrder(order_id, service.id, link, units, charge, received)
+        self._orders[order_id] = SimOrder(order_id, service.id, link, units, charge, received,
+                                          changed_at_s=self._clock())
         self._counters.created.append(CreatedOrder(order_id, received))
         return order_id
 
@@ -478,20 +647,51 @@ class Simulator:
         return runs
 
     def _status_entry(self, order: SimOrder, full: bool = True) -> dict[str, object]:
-        status: object = order.status
+        status, remains, start_count = self._reported(order)
         if not full:
             return {"status": status}
         entry: dict[str, object] = {
             "charge": self._num(order.charge - order.refunded),
-            "start_count": self._num(order.start_count),
+            "start_count": self._num(start_count),
             "status": status,
-            "remains": self._num(order.remains),
+            "remains": self._num(remains),
         }
         if self.profile.status_has_currency:
             entry["currency"] = self.profile.currency
         return entry
 
+    def _reported(self, order: SimOrder) -> tuple[object, int | str, int | str]:
+        """Status, remains and start count as this reply tells them (the status lies applied)."""
+        status: object = order.status
+        remains: int | str = order.reported.get("remains", order.remains)  # type: ignore[assignment]
+        start_count: int | str = order.reported.get("start_count", order.start_count)  # type: ignore[assignment]
+        lies = {mode for mode, setting in self._lies.items() if setting.covers(order.id)}
+        undelivered = order.remains if order.remains > 0 else max(order.quantity // 2, 1)
+        if Mode.COMPLETED_WITH_REMAINS in lies:
+            status, remains = Status.COMPLETED.value, undelivered
+        if Mode.CODE_COMPLETED_WITH_REMAINS in lies:
+            status, remains = COMPLETED_CODE, undelivered
+        if Mode.PARTIAL_NEGATIVE_REMAINS in lies:
+            status, remains = Status.PARTIAL.value, NEGATIVE_REMAINS
+        if Mode.PARTIAL_REMAINS_ABOVE_QUANTITY in lies:
+            status, remains = Status.PARTIAL.value, order.quantity * ABOVE_QUANTITY_FACTOR
+        if Mode.PARTIAL_HUGE_REMAINS in lies:
+            status, remains = Status.PARTIAL.value, PARTIAL_HUGE_REMAINS
+        if Mode.OVER_DELIVERY in lies:
+            status, remains = Status.COMPLETED.value, OVER_DELIVERY_REMAINS
+        if Mode.HUGE_REMAINS in lies:
+            remains = HUGE_NUMBER
+        if Mode.OVERFLOW_REMAINS in lies:
+            remains = OVERFLOW_REMAINS
+        if Mode.HUGE_START_COUNT in lies:
+            start_count = HUGE_NUMBER
+        if Mode.OVERFLOW_START_COUNT in lies:
+            start_count = OVERFLOW_START_COUNT
+        return status, remains, start_count
+
     def _multi_status(self, raw: object) -> dict[str, object]:
+        if Mode.EMPTY_MULTI_STATUS in self._lies:
+            return {}
         result: dict[str, object] = {}
         for token in self._ids(raw, "orders"):
             order = self._orders.get(int(token))
@@ -589,6 +789,21 @@ class Simulator:
         return result
 
 
+DRIP_PIECES = 20  # a dripped body goes out in this many pieces, evenly spread over ``drip_s``
+
+
+def drip_pieces(body: bytes) -> list[bytes]:
+    size = max(1, -(-len(body) // DRIP_PIECES))
+    return [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+
+
+async def _dripped(reply: Reply):  # type: ignore[no-untyped-def]
+    pieces = drip_pieces(reply.body)
+    for piece in pieces:
+        await anyio.sleep(reply.drip_s / len(pieces))
+        yield piece
+
+
 def create_simulator(
     profile: str,
     *,
@@ -596,6 +811,7 @@ def create_simulator(
     balance: Decimal | int | str | None = None,
     hang_s: float = DEFAULT_HANG_S,
     slow_s: float = DEFAULT_SLOW_S,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Simulator:
     """A fresh simulated panel: ``profile`` is one of ``PROFILES`` (like3s, shopvn,
     baostar, subpro, 68smm, standard)."""
@@ -603,7 +819,7 @@ def create_simulator(
         chosen = PROFILES[profile]
     except KeyError:
         raise ValueError(f"unknown simulator profile {profile!r}; choose one of: {', '.join(PROFILES)}") from None
-    return Simulator(chosen, key=key, balance=balance, hang_s=hang_s, slow_s=slow_s)
+    return Simulator(chosen, key=key, balance=balance, hang_s=hang_s, slow_s=slow_s, clock=clock)
 
 
 __all__ = [

@@ -24,7 +24,7 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Callable
 
-from .panel import API_PATH, Reply, Simulator
+from .panel import API_PATH, Reply, Simulator, drip_pieces
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -173,8 +173,11 @@ class _Http:
                     await asyncio.sleep(reply.delay_s)
                 if reply.outcome != "reply":
                     return  # a drop or a hang: close without a byte of reply
-                writer.write(_response_bytes(reply.status, reply.body, reply.content_type, request.keep_alive))
-                await writer.drain()
+                if reply.drip_s:
+                    await self._drip(writer, reply, request.keep_alive)
+                else:
+                    writer.write(_response_bytes(reply.status, reply.body, reply.content_type, request.keep_alive))
+                    await writer.drain()
                 if not request.keep_alive:
                     return
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
@@ -186,6 +189,20 @@ class _Http:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+
+    @staticmethod
+    async def _drip(writer: asyncio.StreamWriter, reply: Reply, keep_alive: bool) -> None:
+        """The headers at once, then the body a piece at a time: every read gets a byte
+        before a read timeout would fire, so only a deadline on the whole call stops it."""
+        whole = _response_bytes(reply.status, reply.body, reply.content_type, keep_alive)
+        writer.write(whole[: len(whole) - len(reply.body)])
+        await writer.drain()
+        pieces = drip_pieces(reply.body)
+        for piece in pieces:
+            await asyncio.sleep(reply.drip_s / len(pieces))
+            writer.write(piece)
+            await writer.drain()
 
 
 class SimulatorServer:

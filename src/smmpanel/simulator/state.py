@@ -37,6 +37,9 @@ class SimOrder:
     remains: int = 0
     start_count: int = 0
     refunded: Decimal = Decimal(0)
+    changed_at_s: float = 0.0  # the simulator's clock at the last change (auto-progress counts from it)
+    # Values reported verbatim instead of the fields above (``"1e99999999"``...), by field name.
+    reported: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.remains = self.quantity
@@ -71,6 +74,7 @@ class OrderView:
     start_count: int
     refunded: Decimal
     params: Mapping[str, object]
+    reported: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass

@@ -28,7 +28,7 @@ async def credit(
 ) -> tuple[int, int]:
     """Post a paid-for deposit in the caller's transaction: (ledger id, new balance).
 
-    Unlike ``repo.post_entry`` it returns the entry's id (the payment links
+    Unlike ``accounts.post_entry`` it returns the entry's id (the payment links
     it) and records the payment method. Money that arrived is credited even
     to a disabled account: disabling stops spending, not receiving.
     """

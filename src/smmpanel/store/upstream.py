@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .db import Conn, Row
-from .repo import ORDER_COLUMNS, ORDER_FROM, _ids_arg, _ids_clause
+from .orders import ORDER_COLUMNS, ORDER_FROM
+from .sql import ids_arg as _ids_arg, ids_clause as _ids_clause
 
 PROVIDER_COLUMNS = (
     "id, name, url, key_sealed, encoding, currency, fx, timeout_s, max_ids, concurrency, multi_status_action, "

@@ -19,7 +19,7 @@ from ..services.orders import apply_status
 from ..services.principal import ACTOR_WORKER
 from ..services.panel import Panel
 from ..services.providers import client_for
-from ..store import repo, upstream
+from ..store import orders as orders_store, refills as refills_store, upstream
 
 log = logging.getLogger("smmpanel.worker")
 
@@ -177,7 +177,7 @@ class Worker:
         now = self.panel.clock()
         order_id = row["id"]
         async with self.panel.db.transaction() as tx:
-            current = await repo.order_by_id(tx, order_id, for_update=True)
+            current = await orders_store.order_by_id(tx, order_id, for_update=True)
             late = current["upstream_state"] != "in_flight"
             if late and not (isinstance(outcome, str) and current["upstream_state"] == "needs_attention"
                              and current["provider_order"] is None):
@@ -189,12 +189,12 @@ class Worker:
             if isinstance(outcome, str):
                 if await upstream.provider_order_taken(tx, provider["id"], outcome):
                     # Checked rather than caught: a failed statement would abort a PostgreSQL transaction.
-                    await repo.update_order(tx, order_id, now, upstream_state="needs_attention", lease_until_s=None,
+                    await orders_store.update_order(tx, order_id, now, upstream_state="needs_attention", lease_until_s=None,
                                             upstream_error=f"upstream returned order id {outcome}, already used by "
                                                            "another order")
                     report.needs_attention += 1
                     return
-                await repo.update_order(tx, order_id, now, upstream_state="placed", provider_order=outcome,
+                await orders_store.update_order(tx, order_id, now, upstream_state="placed", provider_order=outcome,
                                         upstream_error=None, lease_until_s=None, due_at_s=now + self.poll_interval(0))
                 if provider["out_of_funds"]:
                     await upstream.update_provider(tx, provider["id"], out_of_funds=False)
@@ -203,23 +203,23 @@ class Worker:
                 return
             kind, detail = outcome.kind, outcome.detail[:500]
             if kind is ErrorKind.UNREACHABLE:
-                await repo.update_order(tx, order_id, now, upstream_state="queued", lease_until_s=None,
+                await orders_store.update_order(tx, order_id, now, upstream_state="queued", lease_until_s=None,
                                         upstream_error=detail, due_at_s=now + retry_backoff_s(row["attempts"]))
                 report.requeued += 1
             elif kind is ErrorKind.OUT_OF_FUNDS:
-                await repo.update_order(tx, order_id, now, upstream_state="waiting_funds", lease_until_s=None,
+                await orders_store.update_order(tx, order_id, now, upstream_state="waiting_funds", lease_until_s=None,
                                         upstream_error=detail, due_at_s=now + self.funds_retry_s)
                 await upstream.update_provider(tx, provider["id"], out_of_funds=True)
                 await upstream.defer_for_funds(tx, provider["id"], now + self.funds_retry_s)
                 report.waiting_funds += 1
             elif kind in DEFINITE_REJECTIONS:
-                locked = await repo.order_by_id(tx, order_id, for_update=True)
+                locked = await orders_store.order_by_id(tx, order_id, for_update=True)
                 await apply_status(tx, locked, Status.CANCELED, now, actor=ACTOR_WORKER,
                                    note=f"order {order_id} rejected upstream",
                                    upstream_state="rejected", upstream_error=detail, lease_until_s=None, due_at_s=None)
                 report.rejected += 1
             else:
-                await repo.update_order(tx, order_id, now, upstream_state="needs_attention", lease_until_s=None,
+                await orders_store.update_order(tx, order_id, now, upstream_state="needs_attention", lease_until_s=None,
                                         upstream_error=f"{kind.value}: {detail}", due_at_s=None)
                 report.needs_attention += 1
 
@@ -253,7 +253,7 @@ class Worker:
                         note, again = f"cancel sent, answer lost: {result.detail[:200]}", False
                     else:
                         note, again = f"cancel refused upstream: {result.detail[:200]}", False
-                    await repo.update_order(tx, row["id"], now, cancel_requested=again, upstream_error=note,
+                    await orders_store.update_order(tx, row["id"], now, cancel_requested=again, upstream_error=note,
                                             due_at_s=now)
                     report.cancels_forwarded += 0 if again else 1
 
@@ -304,10 +304,10 @@ class Worker:
         if row["upstream_state"] != "placed":  # resolved by the operator meanwhile
             return
         if result is None or (isinstance(result, UpstreamError) and result.kind is not ErrorKind.UNKNOWN_ORDER):
-            await repo.update_order(tx, row["id"], now, due_at_s=next_due)
+            await orders_store.update_order(tx, row["id"], now, due_at_s=next_due)
             return
         if isinstance(result, UpstreamError):
-            await repo.update_order(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
+            await orders_store.update_order(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
                                     upstream_error=f"upstream does not know order {row['provider_order']}: "
                                                    f"{result.detail[:200]}")
             report.needs_attention += 1
@@ -315,10 +315,10 @@ class Worker:
         status: UpstreamStatus = result
         if status.status is None:
             log.warning("order %s: unknown upstream status %r kept, not acted on", row["id"], status.raw_status)
-            await repo.update_order(tx, row["id"], now, upstream_status=status.raw_status[:100], due_at_s=next_due)
+            await orders_store.update_order(tx, row["id"], now, upstream_status=status.raw_status[:100], due_at_s=next_due)
             return
         if status.status is Status.PARTIAL and status.remains is None:
-            await repo.update_order(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
+            await orders_store.update_order(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
                                     upstream_status=status.raw_status[:100],
                                     upstream_error="upstream reported Partial without remains: set it by hand")
             report.needs_attention += 1
@@ -332,10 +332,10 @@ class Worker:
                                          start_count=status.start_count,
                                          note=f"order {row['id']} {status.status.value} upstream", **extra)
             if not changed:
-                await repo.update_order(tx, row["id"], now, **extra)
+                await orders_store.update_order(tx, row["id"], now, **extra)
         except StatusMoveRefused:
             log.warning("order %s: upstream move %s -> %s refused", row["id"], row["status"], status.status.value)
-            await repo.update_order(tx, row["id"], now, upstream_status=status.raw_status[:100],
+            await orders_store.update_order(tx, row["id"], now, upstream_status=status.raw_status[:100],
                                     due_at_s=None if Status(row["status"]) in FINAL else next_due,
                                     upstream_state="done" if Status(row["status"]) in FINAL else "placed")
         if terminal:
@@ -370,17 +370,17 @@ class Worker:
         now = self.panel.clock()
         async with self.panel.db.transaction() as tx:
             if isinstance(outcome, str):
-                await repo.update_refill(tx, row["id"], now, upstream_state="placed", provider_refill=outcome,
+                await refills_store.update_refill(tx, row["id"], now, upstream_state="placed", provider_refill=outcome,
                                          due_at_s=now + self.poll_interval(0), upstream_error=None)
                 report.refills_placed += 1
             elif outcome.kind is ErrorKind.UNREACHABLE:
-                await repo.update_refill(tx, row["id"], now, upstream_state="queued",
+                await refills_store.update_refill(tx, row["id"], now, upstream_state="queued",
                                          due_at_s=now + retry_backoff_s(1), upstream_error=outcome.detail[:500])
             elif outcome.kind is ErrorKind.UNKNOWN_OUTCOME:
-                await repo.update_refill(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
+                await refills_store.update_refill(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
                                          upstream_error=outcome.detail[:500])
             else:
-                await repo.update_refill(tx, row["id"], now, status=RefillStatus.REJECTED.value,
+                await refills_store.update_refill(tx, row["id"], now, status=RefillStatus.REJECTED.value,
                                          upstream_state="rejected", due_at_s=None,
                                          upstream_error=f"{outcome.kind.value}: {outcome.detail[:400]}")
 
@@ -406,14 +406,14 @@ class Worker:
                     report.refills_polled += 1
                     result = results.get(row["provider_refill"])
                     if isinstance(result, UpstreamError) and result.kind is ErrorKind.UNKNOWN_ORDER:
-                        await repo.update_refill(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
+                        await refills_store.update_refill(tx, row["id"], now, upstream_state="needs_attention", due_at_s=None,
                                                  upstream_error=f"upstream does not know refill "
                                                                 f"{row['provider_refill']}: {result.detail[:200]}")
                         continue
                     if not isinstance(result, RefillStatus):
-                        await repo.update_refill(tx, row["id"], now, due_at_s=now + self.poll_interval(0))
+                        await refills_store.update_refill(tx, row["id"], now, due_at_s=now + self.poll_interval(0))
                         continue
                     done = result in (RefillStatus.COMPLETED, RefillStatus.REJECTED)
-                    await repo.update_refill(tx, row["id"], now, status=result.value,
+                    await refills_store.update_refill(tx, row["id"], now, status=result.value,
                                              upstream_state="done" if done else "placed",
                                              due_at_s=None if done else now + self.poll_interval(0))

@@ -1,0 +1,163 @@
+"""Customers (``users``) and their money (``ledger``).
+
+Every balance change is a ledger entry with the running balance, written in
+the caller's transaction (``post_entry``); an order's charge is written with
+the order itself (``store.orders``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TypedDict, cast
+
+from .db import Conn
+from .sql import Args, UserRef, keyset_page, user_match
+
+
+class UserRow(TypedDict):
+    id: int
+    name: str
+    active: bool
+    balance_micros: int
+    created_at_s: int
+
+
+USER_COLUMNS = "id, name, active, balance_micros, created_at_s"
+
+
+async def insert_user(conn: Conn, name: str, key_hash: str, now_s: int, *, email: str | None = None,
+                      password_hash: str | None = None, role: str = "customer") -> int:
+    return await conn.fetchval(
+        "INSERT INTO users (name, api_key_hash, active, balance_micros, created_at_s, email, password_hash, role) "
+        "VALUES ($1, $2, true, 0, $3, $4, $5, $6) RETURNING id",
+        name,
+        key_hash,
+        now_s,
+        email,
+        password_hash,
+        role,
+    )
+
+
+async def user_by_name(conn: Conn, name: str) -> UserRow | None:
+    return cast("UserRow | None", await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE name = $1", name))
+
+
+async def list_users(conn: Conn) -> list[UserRow]:
+    return cast("list[UserRow]", await conn.fetch(f"SELECT {USER_COLUMNS} FROM users ORDER BY id"))
+
+
+async def set_user_active(conn: Conn, user_id: int, active: bool) -> None:
+    await conn.execute("UPDATE users SET active = $2 WHERE id = $1", user_id, active)
+
+
+async def set_user_key(conn: Conn, user_id: int, key_hash: str) -> None:
+    await conn.execute("UPDATE users SET api_key_hash = $2 WHERE id = $1", user_id, key_hash)
+
+
+async def user_by_ref(conn: Conn, who: UserRef) -> UserRow | None:
+    """The active user ``who`` names, or None."""
+    return cast("UserRow | None", await conn.fetchrow(_user_by_ref_sql(who.column), who.value))
+
+
+@lru_cache(maxsize=None)
+def _user_by_ref_sql(column: str) -> str:
+    return f"SELECT {USER_COLUMNS} FROM users u WHERE {user_match(column, 1)}"
+
+
+async def balance_of(conn: Conn, who: UserRef) -> int | None:
+    """The hot ``balance`` read: one statement, the user lookup included."""
+    return await conn.fetchval(_balance_sql(who.column), who.value)
+
+
+@lru_cache(maxsize=None)
+def _balance_sql(column: str) -> str:
+    return f"SELECT balance_micros FROM users u WHERE {user_match(column, 1)}"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    name: str
+    balance_micros: int
+    spent_micros: int  # charges net of refunds
+
+
+async def account_summary(conn: Conn, who: UserRef) -> AccountSummary | None:
+    row = await conn.fetchrow(
+        "SELECT u.name, u.balance_micros, (SELECT COALESCE(-SUM(l.amount_micros), 0) FROM ledger l "
+        "WHERE l.user_id = u.id AND l.kind IN ('charge', 'refund')) AS spent "
+        f"FROM users u WHERE {user_match(who.column, 1)}",
+        who.value,
+    )
+    if row is None:
+        return None
+    # PostgreSQL sums BIGINTs into NUMERIC: back to an integer of micro-units.
+    return AccountSummary(row["name"], row["balance_micros"], int(row["spent"]))
+
+
+# ------------------------------------------------------------------- ledger
+
+
+async def post_entry(
+    conn: Conn,
+    user_id: int,
+    kind: str,
+    amount_micros: int,
+    now_s: int,
+    *,
+    order_id: int | None = None,
+    note: str | None = None,
+    actor: str | None = None,
+) -> int | None:
+    """Move a balance and record why (and who: ``actor``), in the caller's transaction.
+
+    Returns the new balance, or None when it would go below zero (nothing is
+    written then). A second refund of one order raises ``IntegrityError``
+    from the unique index: the database, not a status read, says no.
+    """
+    balance = await conn.fetchval(
+        "UPDATE users SET balance_micros = balance_micros + $2 "
+        "WHERE id = $1 AND balance_micros + $2 >= 0 RETURNING balance_micros",
+        user_id,
+        amount_micros,
+    )
+    if balance is None:
+        return None
+    await conn.execute(
+        "INSERT INTO ledger (user_id, kind, amount_micros, balance_after_micros, order_id, note, created_at_s, actor) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        user_id,
+        kind,
+        amount_micros,
+        balance,
+        order_id,
+        note,
+        now_s,
+        actor,
+    )
+    return balance
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    id: int
+    kind: str  # deposit | charge | refund | adjustment
+    amount_micros: int  # signed: + credits, - debits
+    balance_after_micros: int
+    order_id: int | None
+    note: str | None
+    created_at_s: int
+    actor: str | None  # who moved the money by hand (an operator, "cli"), or whose status change refunded it
+
+
+async def ledger_page(conn: Conn, who: UserRef, *, before_id: int | None, limit: int) -> list[LedgerEntry]:
+    """A customer's ledger entries, newest first, older than ``before_id``."""
+    args = Args(who.value)
+    older, tail = keyset_page(args, "l.id", before_id, limit)
+    rows = await conn.fetch(
+        "SELECT l.id, l.kind, l.amount_micros, l.balance_after_micros, l.order_id, l.note, l.created_at_s, l.actor "
+        f"FROM ledger l JOIN users u ON u.id = l.user_id WHERE {user_match(who.column, 1)}{older}{tail}",
+        *args.values,
+    )
+    return [LedgerEntry(*row) for row in rows]

@@ -1,0 +1,362 @@
+"""Orders: placing one (charge, order row and ledger entry, atomically),
+reading them (the customer's, the operator's), their history of status
+changes, and the operator's and worker's updates.
+
+The worker's claims on orders (the outbox) are in ``store.upstream``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from typing import Any, Sequence, TypedDict, cast
+
+import orjson
+
+from ..domain.errors import ActiveOrderWithLink
+from ..domain.ordertypes import OrderDraft
+from ..domain.status import ACTIVE
+from .db import Conn, Database, Row
+from .groupcommit import lane
+from .sql import (
+    Args,
+    UserRef,
+    checked_columns,
+    ids_arg,
+    ids_clause,
+    ids_sql,
+    keyset_page,
+    like_pattern,
+    set_clause,
+    storable_id,
+    user_match,
+)
+
+
+class StatusRow(TypedDict):
+    """The API's ``status`` of one order."""
+
+    id: int
+    net_micros: int  # the charge net of its refund
+    status: str
+    start_count: int | None
+    remains: int | None
+
+
+class OrderRow(TypedDict):
+    """An order with everything the operator, the services and the worker read."""
+
+    id: int
+    user_id: int
+    user_name: str
+    service_id: int
+    type: str
+    link: str
+    quantity: int
+    runs: int | None
+    interval_min: int | None
+    units: int
+    params: str  # JSON of the type's own values
+    charge_micros: int
+    refund_micros: int
+    status: str
+    start_count: int | None
+    remains: int | None
+    created_at_s: int
+    updated_at_s: int
+    provider_id: int | None
+    provider: str | None
+    provider_service: str | None
+    provider_order: str | None
+    upstream_state: str | None
+    upstream_status: str | None
+    upstream_error: str | None
+    attempts: int
+    due_at_s: int | None
+    cancel_requested: bool
+
+
+# What ``update_order`` may write (``updated_at_s`` always is).
+ORDER_UPDATE_COLUMNS = frozenset({
+    "status", "remains", "start_count", "cancel_requested", "provider_order", "upstream_state", "upstream_status",
+    "upstream_error", "due_at_s", "lease_until_s",
+})
+
+_ACTIVE_STATUSES = "(" + ", ".join(f"'{s.value}'" for s in ACTIVE) + ")"
+
+# $1 user, $2 charge, $3.. the order's own values (see _order_args)
+_ORDER_INSERT = (
+    "INSERT INTO orders (user_id, charge_micros, service_id, type, link, quantity, runs, interval_min, units, "
+    "params, status, remains, created_at_s, updated_at_s, provider_id, provider_service, upstream_state, due_at_s) "
+    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, CAST($9 AS INTEGER), $10, 'Pending', CAST($9 AS INTEGER), "
+    "$11, $11, $12, $13, $14, $15"
+)
+_CHARGE_DEBIT = (
+    "UPDATE users SET balance_micros = balance_micros - $2 "
+    "WHERE id = $1 AND active AND balance_micros >= $2 RETURNING balance_micros"
+)
+_CHARGE_ENTRY = "INSERT INTO ledger (user_id, kind, amount_micros, balance_after_micros, order_id, created_at_s)"
+
+PG_PLACE_ORDER = (
+    f"WITH debit AS ({_CHARGE_DEBIT}), "
+    f"o AS ({_ORDER_INSERT} FROM debit RETURNING id) "
+    f"{_CHARGE_ENTRY} SELECT $1, 'charge', -$2, debit.balance_micros, o.id, $11 FROM debit, o RETURNING order_id"
+)
+
+
+def _order_args(user_id: int, draft: OrderDraft, now_s: int, provider_id: int | None, provider_service: str | None):
+    queued = provider_id is not None
+    return (
+        user_id,
+        draft.charge_micros,
+        draft.service_id,
+        draft.type.value,
+        draft.link,
+        draft.quantity,
+        draft.runs,
+        draft.interval,
+        draft.units,
+        orjson.dumps(draft.params).decode(),
+        now_s,
+        provider_id,
+        provider_service,
+        "queued" if queued else None,
+        now_s if queued else None,
+    )
+
+
+async def place_order(
+    db: Database,
+    user_id: int,
+    draft: OrderDraft,
+    now_s: int,
+    *,
+    provider_id: int | None = None,
+    provider_service: str | None = None,
+    guard_link: bool = False,
+) -> int | None:
+    """Charge the customer and record the order, atomically. None: not enough funds.
+
+    The debit is conditional (``balance >= charge`` in the UPDATE itself), so
+    concurrent orders can never overspend. Orders arriving together share one
+    commit (``groupcommit``); on PostgreSQL each order is one statement.
+    """
+    args = _order_args(user_id, draft, now_s, provider_id, provider_service)
+    if guard_link:
+        return await _place_guarded(db, draft, args)
+    return await lane(db, "orders", partial(_place_batch, db)).submit(args)
+
+
+async def _place_batch(db: Database, batch: Sequence[tuple]) -> list[int | None]:
+    async with db.transaction() as tx:
+        if tx.dialect == "postgresql":
+            return [await tx.fetchval(PG_PLACE_ORDER, *args) for args in batch]
+        return [await _place_in(tx, args) for args in batch]
+
+
+async def _place_in(tx: Conn, args: tuple) -> int | None:
+    user_id, charge, now_s = args[0], args[1], args[10]
+    balance = await tx.fetchval(_CHARGE_DEBIT, user_id, charge)
+    if balance is None:
+        return None
+    order_id = await tx.fetchval(_ORDER_INSERT + " RETURNING id", *args)
+    await tx.execute(_CHARGE_ENTRY + " VALUES ($1, 'charge', $2, $3, $4, $5)", user_id, -charge, balance, order_id,
+                     now_s)
+    return order_id
+
+
+async def _place_guarded(db: Database, draft: OrderDraft, args: tuple) -> int | None:
+    """A service that refuses a link with an active order: check and place in one transaction."""
+    async with db.transaction() as tx:
+        if tx.dialect == "postgresql":
+            # Serialise orders for one link so two can't both pass the check.
+            await tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", draft.link)
+        if await active_link_exists(tx, draft.service_id, draft.link):
+            raise ActiveOrderWithLink()
+        return await _place_in(tx, args)
+
+
+async def active_link_exists(conn: Conn, service_id: int, link: str) -> bool:
+    found = await conn.fetchval(
+        f"SELECT 1 FROM orders WHERE service_id = $1 AND link = $2 AND status IN {_ACTIVE_STATUSES} LIMIT 1",
+        service_id,
+        link,
+    )
+    return found is not None
+
+
+_STATUS_SELECT = (
+    "SELECT o.id, o.charge_micros - COALESCE(r.amount_micros, 0) AS net_micros, o.status, o.start_count, o.remains "
+    "FROM orders o LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
+)
+
+
+async def statuses_for(conn: Conn, who: UserRef, ids: Sequence[int]) -> list[StatusRow]:
+    """The hot ``status`` read: the user lookup joined in, one statement."""
+    rows = await conn.fetch(_statuses_sql(who.column, conn.dialect), who.value, ids_arg(conn, ids))
+    return cast("list[StatusRow]", rows)
+
+
+@lru_cache(maxsize=None)
+def _statuses_sql(column: str, dialect: str) -> str:
+    # "+o.user_id": SQLite then finds each order by its primary key (one
+    # B-tree search) instead of through ix_orders_user and then the table.
+    return (
+        _STATUS_SELECT + "JOIN users u ON u.id = +o.user_id "
+        f"WHERE {user_match(column, 1)} AND {ids_sql(dialect, 'o.id', 2)}"
+    )
+
+
+ORDER_COLUMNS = (
+    "o.id, o.user_id, u.name AS user_name, o.service_id, o.type, o.link, o.quantity, o.runs, o.interval_min, "
+    "o.units, o.params, o.charge_micros, COALESCE(r.amount_micros, 0) AS refund_micros, o.status, "
+    "o.start_count, o.remains, o.created_at_s, o.updated_at_s, o.provider_id, p.name AS provider, "
+    "o.provider_service, o.provider_order, o.upstream_state, o.upstream_status, o.upstream_error, "
+    "o.attempts, o.due_at_s, o.cancel_requested"
+)
+ORDER_FROM = (
+    "orders o JOIN users u ON u.id = o.user_id "
+    "LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
+    "LEFT JOIN providers p ON p.id = o.provider_id"
+)
+
+
+def _lock(conn: Conn, for_update: bool) -> str:
+    """Lock the order rows read (PostgreSQL; SQLite's transaction holds the whole database)."""
+    return " FOR UPDATE OF o" if for_update and conn.dialect == "postgresql" else ""
+
+
+async def order_by_id(conn: Conn, order_id: int, *, for_update: bool = False) -> OrderRow | None:
+    return cast("OrderRow | None", await conn.fetchrow(
+        f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE o.id = $1{_lock(conn, for_update)}", storable_id(order_id)))
+
+
+async def orders_of_user(conn: Conn, user_id: int, ids: Sequence[int], *, for_update: bool = False) -> list[OrderRow]:
+    return cast("list[OrderRow]", await conn.fetch(
+        f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE o.user_id = $1 AND {ids_clause(conn, 'o.id', 2)} "
+        f"ORDER BY o.id{_lock(conn, for_update)}",
+        user_id,
+        ids_arg(conn, ids),
+    ))
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerOrder:
+    """An order as its customer sees it (no provider, no upstream state)."""
+
+    id: int
+    service_id: int
+    service_name: str
+    type: str
+    link: str
+    quantity: int
+    runs: int | None
+    interval_min: int | None
+    units: int
+    params: dict[str, Any]  # the type's own values: comments, usernames...
+    charge_micros: int
+    refund_micros: int
+    status: str
+    start_count: int | None
+    remains: int | None
+    created_at_s: int
+    updated_at_s: int
+    cancel_requested: bool
+
+    @classmethod
+    def from_row(cls, row: Row) -> "CustomerOrder":
+        values = list(row)
+        values[9] = orjson.loads(values[9])
+        values[17] = bool(values[17])
+        return cls(*values)
+
+
+_CUSTOMER_ORDER_SELECT = (
+    "SELECT o.id, o.service_id, s.name, o.type, o.link, o.quantity, o.runs, o.interval_min, o.units, o.params, "
+    "o.charge_micros, COALESCE(r.amount_micros, 0), o.status, o.start_count, o.remains, o.created_at_s, "
+    "o.updated_at_s, o.cancel_requested "
+    "FROM orders o JOIN users u ON u.id = o.user_id JOIN services s ON s.id = o.service_id "
+    "LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
+)
+
+
+async def customer_orders(
+    conn: Conn,
+    who: UserRef,
+    *,
+    status: str | None = None,
+    order_id: int | None = None,
+    link_part: str | None = None,
+    before_id: int | None = None,
+    limit: int,
+) -> list[CustomerOrder]:
+    """A customer's orders, newest first. ``order_id`` and ``link_part`` (a
+    case-insensitive substring of the link) match either; ``before_id`` pages."""
+    args = Args(who.value)
+    where = user_match(who.column, 1)
+    if status is not None:
+        where += f" AND o.status = {args.add(status)}"
+    found = []
+    if order_id is not None:
+        found.append(f"o.id = {args.add(storable_id(order_id))}")
+    if link_part is not None:
+        found.append(f"lower(o.link) LIKE {args.add(like_pattern(link_part.lower()))} ESCAPE '\\'")
+    if found:
+        where += " AND (" + " OR ".join(found) + ")"
+    older, tail = keyset_page(args, "o.id", before_id, limit)
+    rows = await conn.fetch(f"{_CUSTOMER_ORDER_SELECT}WHERE {where}{older}{tail}", *args.values)
+    return [CustomerOrder.from_row(row) for row in rows]
+
+
+async def list_orders(
+    conn: Conn, *, status: str | None = None, user_name: str | None = None, upstream_state: str | None = None,
+    limit: int = 100,
+) -> list[OrderRow]:
+    """The operator's list, newest first."""
+    args = Args()
+    clauses = [f"{column} = {args.add(value)}"
+               for column, value in (("o.status", status), ("u.name", user_name), ("o.upstream_state", upstream_state))
+               if value is not None]
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    return cast("list[OrderRow]", await conn.fetch(
+        f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM}{where} ORDER BY o.id DESC LIMIT {args.add(limit)}", *args.values))
+
+
+async def update_order(conn: Conn, order_id: int, now_s: int, **values: Any) -> None:
+    """Write ``values`` (columns of ``ORDER_UPDATE_COLUMNS``) to the order."""
+    names = checked_columns(values, ORDER_UPDATE_COLUMNS, "orders")
+    await conn.execute(
+        f"UPDATE orders SET updated_at_s = $2, {set_clause(names, 3)} WHERE id = $1", order_id, now_s,
+        *[values[k] for k in names]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    id: int
+    status: str
+    remains: int | None
+    start_count: int | None
+    actor: str
+    note: str | None
+    created_at_s: int
+
+
+async def insert_order_event(conn: Conn, order_id: int, now_s: int, *, status: str, remains: int | None,
+                             start_count: int | None, actor: str, note: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO order_events (order_id, status, remains, start_count, actor, note, created_at_s) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        order_id, status, remains, start_count, actor, note, now_s,
+    )
+
+
+async def order_events(conn: Conn, order_id: int) -> list[OrderEvent]:
+    rows = await conn.fetch(
+        "SELECT id, status, remains, start_count, actor, note, created_at_s FROM order_events "
+        "WHERE order_id = $1 ORDER BY id",
+        storable_id(order_id),
+    )
+    return [OrderEvent(*row) for row in rows]
+
+
