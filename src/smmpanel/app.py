@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .api import openapi
 from .api.app import API_PATHS, ApiV2
 from .api.render import Dialect
 from .ops.logs import REQUEST_ID_HEADER, RequestIds, request_id_var
@@ -58,10 +59,16 @@ class PanelApp:
         async def health(request: Any) -> JSONResponse:
             return JSONResponse({"ok": True, "dialect": settings.dialect, "currency": settings.currency})
 
+        description = openapi.document(Dialect(settings.dialect, settings.currency))
+
+        async def openapi_json(request: Any) -> JSONResponse:
+            return JSONResponse(description)
+
         def live() -> tuple[Panel, RequestCounters] | None:
             return None if self.api is None else (self.api.panel, self.api.counters)
 
-        self.site = Starlette(routes=[Route("/health", health), *ops_routes(live, settings.metrics_token),
+        self.site = Starlette(routes=[Route("/health", health), Route(openapi.PATH, openapi_json),
+                                      *ops_routes(live, settings.metrics_token),
                                       *site_routes()],
                               lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
         self.site.router.routes.extend(webhook_routes(self))
