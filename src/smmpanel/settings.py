@@ -48,6 +48,7 @@ class Settings:
     log_format: str = "text"
     # None: /metrics is off. A bearer token, compared in constant time.
     metrics_token: str | None = field(default=None, repr=False)
+    allow_private_upstreams: bool = False  # loopback/private/link-local upstream addresses (tests, a LAN)
     rate_limit: RateLimit | None = None  # per API account; None: no limit
     login_rate_limit: RateLimit | None = DEFAULT_LOGIN_RATE_LIMIT  # per address on sign-in and sign-up
     bank: BankTerms | None = None  # VietQR bank transfer; None: not offered
@@ -87,6 +88,7 @@ class Settings:
                                 "characters without spaces")
         rate_limit = _rate_limit(env, "SMMPANEL_RATE_LIMIT", DEFAULT_RATE_LIMIT)
         login_rate_limit = _rate_limit(env, "SMMPANEL_LOGIN_RATE_LIMIT", str(DEFAULT_LOGIN_RATE_LIMIT))
+        allow_private = private_upstreams_allowed(env)
         return cls(
             database_url=url,
             dialect=dialect,
@@ -96,10 +98,20 @@ class Settings:
             log_format=log_format,
             metrics_token=metrics_token,
             rate_limit=rate_limit,
+            allow_private_upstreams=allow_private,
             login_rate_limit=login_rate_limit,
             bank=bank_terms_from_env(env, currency),
             sepay_api_key=sepay_key_from_env(env),
         )
+
+
+def private_upstreams_allowed(env: Mapping[str, str] | None = None) -> bool:
+    """SMMPANEL_ALLOW_PRIVATE_UPSTREAMS: ``1`` lets the client reach loopback,
+    private and link-local addresses; unset or ``0`` refuses them."""
+    raw = (os.environ if env is None else env).get("SMMPANEL_ALLOW_PRIVATE_UPSTREAMS", "0").strip()
+    if raw not in ("0", "1"):
+        raise SettingsError(f"SMMPANEL_ALLOW_PRIVATE_UPSTREAMS must be 0 or 1 (got {raw!r})")
+    return raw == "1"
 
 
 def _rate_limit(env: Mapping[str, str], name: str, default: str) -> RateLimit | None:

@@ -239,7 +239,8 @@ def call_cmd(url: str, key: str, action: str, params: tuple[str, ...], encoding:
         name, value = item.split("=", 1)
         fields[name] = value
     try:
-        reply = asyncio.run(call(url, key, action, fields, encoding=encoding, timeout_s=timeout_s))
+        reply = asyncio.run(call(url, key, action, fields, encoding=encoding, timeout_s=timeout_s,
+                                 allow_private=load_settings().allow_private_upstreams))
     except UpstreamError as exc:
         click.echo(orjson.dumps({"error": exc.detail, "kind": exc.kind.value}).decode())
         sys.exit(1)

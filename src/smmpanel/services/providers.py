@@ -8,11 +8,14 @@ service, so a sync moves a customer price only by that rule.
 
 from __future__ import annotations
 
+from functools import partial
+
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, NamedTuple, Sequence
 
 from ..client import ProviderClient, UpstreamError, UpstreamService
+from ..settings import private_upstreams_allowed
 from ..domain.errors import AlreadyExists, InvalidField, NotFound, UpstreamFailed
 from ..domain.resale import duplicated, resale_terms
 from ..secrets import seal, unseal
@@ -38,6 +41,8 @@ def client_for(provider: Any, **overrides: Any) -> ProviderClient:
         "max_ids": provider["max_ids"],
         "multi_status_action": provider["multi_status_action"],
     }
+    if "transport" not in overrides:
+        options["allow_private"] = private_upstreams_allowed()
     options.update(overrides)
     return ProviderClient(provider["url"], unseal(provider["key_sealed"]), **options)
 
@@ -61,7 +66,7 @@ async def add_provider(
     timeout_s: int = DEFAULT_TIMEOUT_S,
     max_ids: int = DEFAULT_MAX_IDS,
     concurrency: int = DEFAULT_CONCURRENCY,
-    make_client: Callable[..., ProviderClient] = ProviderClient,
+    make_client: Callable[..., ProviderClient] | None = None,
 ) -> Any:
     """Register an upstream; detect its encoding with a harmless ``balance``."""
     if not url.startswith(("http://", "https://")):
@@ -74,6 +79,8 @@ async def add_provider(
         raise InvalidField("timeout", "range", min=1, max=MAX_TIMEOUT_S)
     if await upstream.provider_by_name(panel.db, name) is not None:
         raise AlreadyExists(what="provider", name=name)
+    if make_client is None:
+        make_client = partial(ProviderClient, allow_private=private_upstreams_allowed())
     if encoding == "auto":
         async with make_client(url, key, encoding="form", timeout_s=timeout_s) as probe:
             encoding = await probe.detect_encoding()
