@@ -31,7 +31,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from typing import Any
 
 import httpx
 
+from common import drop_pg_database, free_port, scratch_pg_database, stop
 from smmpanel.simulator import SimulatorServer, create_simulator
 from smmpanel.store.db import open_database
 from smmpanel.store.migrate import upgrade
@@ -61,12 +61,6 @@ UPSTREAM_PROGRESS_S = 1.0
 FAULTS = ["timeout_before_create", "timeout_after_create", "drop_before_create", "drop_after_create", "http_500",
           "http_500_after_create", "garbled", "slow"]
 FAULTED_ACTIONS = ["add", "status", "cancel", "refill", "*"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cli(env: dict[str, str], *args: str) -> Any:
@@ -116,13 +110,7 @@ class Process:
         self.start()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
 
 
 class Load:
@@ -240,9 +228,7 @@ def main() -> int:
     if args.engine == "sqlite":
         url = f"sqlite:///{workdir / 'panel.db'}"
     else:
-        pg_name = f"smmpanel_crash_{uuid.uuid4().hex[:10]}"
-        _pg_admin(args.pg_admin_url, f'CREATE DATABASE "{pg_name}"')
-        url = args.pg_admin_url.rsplit("/", 1)[0] + "/" + pg_name
+        pg_name, url = scratch_pg_database(args.pg_admin_url, "smmpanel_crash")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMMPANEL_")}
     env.update({"SMMPANEL_DATABASE_URL": url, "SMMPANEL_SECRET": "crash", "SMMPANEL_LOG_LEVEL": "warning",
                 "SMMPANEL_ALLOW_PRIVATE_UPSTREAMS": "1"})
@@ -295,7 +281,7 @@ def main() -> int:
         for process in processes:
             process.stop()
         if pg_name is not None:
-            _pg_admin(args.pg_admin_url, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            drop_pg_database(args.pg_admin_url, pg_name)
 
     audit_ok = audit.returncode == 0 and json.loads(audit.stdout).get("ok") is True
     kills_server = sum(s.kills for s in servers)
@@ -329,19 +315,6 @@ def main() -> int:
           and len(load.acknowledged) > 0)
     print("  verdict:", "PASS" if ok else "FAIL")
     return 0 if ok else 1
-
-
-def _pg_admin(admin_url: str, sql: str) -> None:
-    import asyncpg
-
-    async def run() -> None:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
 
 
 if __name__ == "__main__":

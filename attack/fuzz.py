@@ -29,8 +29,6 @@ import asyncio
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +43,7 @@ import httpx
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from common import drop_pg_database, free_port, scratch_pg_database, stop
 from smmpanel.api.actions import ACTIONS
 from smmpanel.services import accounts, catalog, orders
 from smmpanel.services.panel import Panel
@@ -93,12 +92,6 @@ async def build_world(url: str) -> dict[str, Any]:
         await db.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.port = free_port()
@@ -129,13 +122,7 @@ class Server:
         return counts
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
 
 
 # -------------------------------------------------------------- schemathesis
@@ -306,19 +293,7 @@ def main() -> int:
     if args.engine == "sqlite":
         url = f"sqlite:///{workdir / 'panel.db'}"
     else:
-        import asyncpg
-
-        pg_name = f"smmpanel_fuzz_{uuid.uuid4().hex[:10]}"
-
-        async def admin(sql: str) -> None:
-            conn = await asyncpg.connect(args.pg_admin_url)
-            try:
-                await conn.execute(sql)
-            finally:
-                await conn.close()
-
-        asyncio.run(admin(f'CREATE DATABASE "{pg_name}"'))
-        url = args.pg_admin_url.rsplit("/", 1)[0] + "/" + pg_name
+        pg_name, url = scratch_pg_database(args.pg_admin_url, "smmpanel_fuzz")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMMPANEL_")}
     env.update({"SMMPANEL_DATABASE_URL": url, "SMMPANEL_DIALECT": args.dialect, "SMMPANEL_LOG_FORMAT": "json",
                 "SMMPANEL_LOG_LEVEL": "warning", "SMMPANEL_METRICS_TOKEN": METRICS_TOKEN,
@@ -339,7 +314,7 @@ def main() -> int:
         if server is not None:
             server.stop()
         if pg_name is not None:
-            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+            drop_pg_database(args.pg_admin_url, pg_name)
 
     total = int(sum(counts.values()))
     via_st = int(sum(after_st.values()))

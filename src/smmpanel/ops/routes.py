@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from typing import Any, Callable
+from typing import Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
