@@ -123,6 +123,7 @@ def main() -> None:
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
     os.environ.setdefault("SMMPANEL_SECRET", "bench-sync")
+    os.environ.setdefault("SMMPANEL_ALLOW_PRIVATE_UPSTREAMS", "1")  # the simulated upstream is on 127.0.0.1
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/sync.db"
         upgrade(url)

@@ -32,6 +32,12 @@ PG_ADMIN_URL = os.environ.get("SMMPANEL_TEST_PG_URL", "postgresql://postgres@127
 PG_TEMPLATE = f"smmpanel_test_template_{os.getpid()}"
 REQUIRE_PG = os.environ.get("SMMPANEL_REQUIRE_PG") == "1"
 SERVER_START_TIMEOUT_S = 20
+# The simulated upstreams of the tests listen on 127.0.0.1, which the client
+# refuses unless told otherwise (client/guard.py): the tests allow it
+# explicitly, here for this process and in run_cli/start_server for the
+# commands they start.
+LOOPBACK_UPSTREAMS = {"SMMPANEL_ALLOW_PRIVATE_UPSTREAMS": "1"}
+os.environ.update(LOOPBACK_UPSTREAMS)
 
 
 def _pg_base() -> str:
@@ -172,7 +178,7 @@ class ServerProcess:
 
 def run_cli(env: dict[str, str], *args: str, check: bool = False) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-m", "smmpanel.cli", *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "smmpanel.cli", *args], env={**LOOPBACK_UPSTREAMS, **env}, capture_output=True, text=True, timeout=60
     )
     if check and result.returncode != 0:
         raise AssertionError(f"smmpanel {' '.join(args)} failed: {result.stdout}\n{result.stderr}")
@@ -181,6 +187,7 @@ def run_cli(env: dict[str, str], *args: str, check: bool = False) -> subprocess.
 
 def start_server(extra_env: dict[str, str], *, workers: int = 1) -> ServerProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMMPANEL_")}
+    env.update(LOOPBACK_UPSTREAMS)
     env.update(extra_env)
     env.setdefault("SMMPANEL_LOG_LEVEL", "warning")
     port = free_port()

@@ -13,8 +13,13 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .api import openapi
 from .api.app import API_PATHS, ApiV2
 from .api.render import Dialect
+from .ops.logs import REQUEST_ID_HEADER, RequestIds, request_id_var
+from .ops.metrics import RequestCounters
+from .ops.ratelimit import Limiter
+from .ops.routes import routes as ops_routes
 from .payments.webhook import webhook_routes
 from .services.panel import Panel
 from .settings import Settings
@@ -34,26 +39,60 @@ class PanelApp:
             kwargs = {"pg_pool_max": self._pg_pool_max} if self._pg_pool_max else {}
             db = await open_database(settings.database_url, **kwargs)
             panel = Panel(db=db, currency=settings.currency)
-            self.api = ApiV2(panel, Dialect(settings.dialect, settings.currency), settings.max_body_bytes)
-            app.state.web = Web(panel, settings)
+            limiters = [Limiter(limit, prefix=prefix) if limit is not None else None
+                        for limit, prefix in ((settings.rate_limit, "api:"), (settings.login_rate_limit, "login:"))]
+            for limiter in limiters:
+                if limiter is not None:
+                    limiter.start_sharing(db)
+            api_limiter, login_limiter = limiters
+            self.api = ApiV2(panel, Dialect(settings.dialect, settings.currency), settings.max_body_bytes, api_limiter)
+            app.state.web = Web(panel, settings, login_limiter)
             try:
                 yield
             finally:
                 self.api = None
+                for limiter in limiters:
+                    if limiter is not None:
+                        await limiter.stop()
                 await db.close()
 
         async def health(request: Any) -> JSONResponse:
             return JSONResponse({"ok": True, "dialect": settings.dialect, "currency": settings.currency})
 
-        self.site = Starlette(routes=[Route("/health", health), *site_routes()], lifespan=lifespan,
-                              middleware=[Middleware(SecurityHeaders)])
+        description = openapi.document(Dialect(settings.dialect, settings.currency))
+
+        async def openapi_json(request: Any) -> JSONResponse:
+            return JSONResponse(description)
+
+        def live() -> tuple[Panel, RequestCounters] | None:
+            return None if self.api is None else (self.api.panel, self.api.counters)
+
+        self.site = Starlette(routes=[Route("/health", health), Route(openapi.PATH, openapi_json),
+                                      *ops_routes(live, settings.metrics_token),
+                                      *site_routes()],
+                              lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
         self.site.router.routes.extend(webhook_routes(self))
+        self._site_request_ids = RequestIds()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] in API_PATHS and self.api is not None:
             await self.api(scope, receive, send)
+        elif scope["type"] == "http":
+            await self._site(scope, receive, send)
         else:
             await self.site(scope, receive, send)
+
+    async def _site(self, scope: Any, receive: Any, send: Any) -> None:
+        """Every other page also gets a request id, in its logs and its reply."""
+        request_id = self._site_request_ids.from_headers(scope["headers"])
+        request_id_var.set(request_id)
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]}
+            await send(message)
+
+        await self.site(scope, receive, send_with_id)
 
 
 def create_app(settings: Settings | None = None) -> PanelApp:

@@ -14,11 +14,21 @@ from decimal import Decimal, InvalidOperation
 from typing import Mapping
 
 from .domain.banktransfer import MAX_PREFIX_CHARS, BankTerms
+from .domain.ratelimit import RateLimit, parse_rate_limit
 from .domain.vietqr import MAX_ACCOUNT_CHARS
 
 DIALECTS = ("standard", "like3s")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 DEFAULT_DATABASE_URL = "sqlite:///smmpanel.db"
 DEFAULT_MAX_BODY_BYTES = 1_000_000  # a 100-link addBulk with comments fits easily
+# No API limit by default: a reseller's scripts burst, and the benchmark drives
+# one key at ~20,000 requests/s. Operators set one (e.g. 3000/minute).
+DEFAULT_RATE_LIMIT = "0"
+# Sign-in and sign-up per address: a person needs a handful, a password
+# guesser thousands (failed sign-ins are also throttled per account).
+DEFAULT_LOGIN_RATE_LIMIT = RateLimit(20, 60)
+MIN_METRICS_TOKEN_CHARS = 16  # a guessable token would expose order and money figures
 DEFAULT_DEPOSIT_PREFIX = "SMM"
 DEFAULT_DEPOSIT_MIN_VND = 10_000
 MAX_ACCOUNT_NAME_CHARS = 100
@@ -35,6 +45,12 @@ class Settings:
     currency: str = "USD"
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     log_level: str = "info"
+    log_format: str = "text"
+    # None: /metrics is off. A bearer token, compared in constant time.
+    metrics_token: str | None = field(default=None, repr=False)
+    allow_private_upstreams: bool = False  # loopback/private/link-local upstream addresses (tests, a LAN)
+    rate_limit: RateLimit | None = None  # per API account; None: no limit
+    login_rate_limit: RateLimit | None = DEFAULT_LOGIN_RATE_LIMIT  # per address on sign-in and sign-up
     bank: BankTerms | None = None  # VietQR bank transfer; None: not offered
     # Turns the SePay webhook on; repr=False so printing settings never shows it.
     sepay_api_key: str | None = field(default=None, repr=False)
@@ -58,15 +74,52 @@ class Settings:
         raw_max = env.get("SMMPANEL_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES))
         if not raw_max.isdigit() or int(raw_max) < 1024:
             raise SettingsError(f"SMMPANEL_MAX_BODY_BYTES must be a whole number >= 1024 (got {raw_max!r})")
+        log_level = env.get("SMMPANEL_LOG_LEVEL", "info").strip().lower()
+        if log_level not in LOG_LEVELS:
+            raise SettingsError(f"SMMPANEL_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (got {log_level!r})")
+        log_format = env.get("SMMPANEL_LOG_FORMAT", "text").strip().lower()
+        if log_format not in LOG_FORMATS:
+            raise SettingsError(f"SMMPANEL_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} (got {log_format!r})")
+        metrics_token = env.get("SMMPANEL_METRICS_TOKEN") or None
+        if metrics_token is not None and (len(metrics_token) < MIN_METRICS_TOKEN_CHARS or not metrics_token.isprintable()
+                                          or " " in metrics_token):
+            # the value is a secret: the message names the rule, never the value
+            raise SettingsError(f"SMMPANEL_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_CHARS} printable "
+                                "characters without spaces")
+        rate_limit = _rate_limit(env, "SMMPANEL_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+        login_rate_limit = _rate_limit(env, "SMMPANEL_LOGIN_RATE_LIMIT", str(DEFAULT_LOGIN_RATE_LIMIT))
+        allow_private = private_upstreams_allowed(env)
         return cls(
             database_url=url,
             dialect=dialect,
             currency=currency,
             max_body_bytes=int(raw_max),
-            log_level=env.get("SMMPANEL_LOG_LEVEL", "info"),
+            log_level=log_level,
+            log_format=log_format,
+            metrics_token=metrics_token,
+            rate_limit=rate_limit,
+            allow_private_upstreams=allow_private,
+            login_rate_limit=login_rate_limit,
             bank=bank_terms_from_env(env, currency),
             sepay_api_key=sepay_key_from_env(env),
         )
+
+
+def private_upstreams_allowed(env: Mapping[str, str] | None = None) -> bool:
+    """SMMPANEL_ALLOW_PRIVATE_UPSTREAMS: ``1`` lets the client reach loopback,
+    private and link-local addresses; unset or ``0`` refuses them."""
+    raw = (os.environ if env is None else env).get("SMMPANEL_ALLOW_PRIVATE_UPSTREAMS", "0").strip()
+    if raw not in ("0", "1"):
+        raise SettingsError(f"SMMPANEL_ALLOW_PRIVATE_UPSTREAMS must be 0 or 1 (got {raw!r})")
+    return raw == "1"
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> RateLimit | None:
+    raw = env.get(name, default)
+    try:
+        return parse_rate_limit(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} {exc} (got {raw!r})") from None
 
 
 def bank_terms_from_env(env: Mapping[str, str], currency: str) -> BankTerms | None:

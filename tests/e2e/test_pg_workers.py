@@ -30,6 +30,7 @@ DEADLINE_S = 240  # a wait, not a speed test: generous for a loaded machine
 
 def _env(pg_url: str, tmp_path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMMPANEL_")}
+    env["SMMPANEL_ALLOW_PRIVATE_UPSTREAMS"] = "1"  # the simulated upstream is on 127.0.0.1
     env.update(SMMPANEL_DATABASE_URL=pg_url, SMMPANEL_SECRET="pg-workers-test", SMMPANEL_LOG_LEVEL="warning")
     return env
 

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.e2e
 def running_simulator(tmp_path, *options: str) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
     """``smmpanel simulate OPTIONS --json`` on a free port: (the CLI's environment, its start line)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMMPANEL_")}
+    env["SMMPANEL_ALLOW_PRIVATE_UPSTREAMS"] = "1"  # the simulated upstream is on 127.0.0.1
     env["SMMPANEL_DATABASE_URL"] = f"sqlite:///{tmp_path / 'panel.db'}"
     env["SMMPANEL_SECRET"] = "simulate-test"
     proc = subprocess.Popen([sys.executable, "-m", "smmpanel.cli", "simulate", "--port", str(free_port()),

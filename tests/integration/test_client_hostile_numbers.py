@@ -43,7 +43,7 @@ def promptly(make: Callable[[], Awaitable[Any]]) -> Any:
 def with_client(sim: Simulator, use: Callable[[ProviderClient], Awaitable[Any]]) -> Any:
     with SimulatorServer(sim) as server:
         async def main() -> Any:
-            async with ProviderClient(server.url, sim.key, encoding=ENCODING[sim.profile.name],
+            async with ProviderClient(server.url, sim.key, allow_private=True, encoding=ENCODING[sim.profile.name],
                                       timeout_s=2) as client:
                 return await use(client)
 
@@ -120,7 +120,8 @@ def test_an_integer_token_of_a_hundred_thousand_digits_is_read_promptly() -> Non
     assert isinstance(result[order], UpstreamError) and "protocol error: remains" in result[order].detail
     # The raw call (what ``smmpanel call`` prints) never converts it: it shows its start and length.
     with SimulatorServer(sim) as server:
-        reply = promptly(lambda: call(server.url, sim.key, "status", {"order": order}, encoding="json"))
+        reply = promptly(lambda: call(server.url, sim.key, "status", {"order": order}, encoding="json",
+                                      allow_private=True))
     assert reply["remains"] == "9" * 24 + "…(100000 characters)"
     assert reply["status"] == "Pending"  # the rest of the reply reads as usual
 
@@ -136,6 +137,7 @@ def test_smmpanel_call_prints_a_reply_with_numbers_past_64_bits(tmp_path) -> Non
     order = place(sim, 1000)
     sim.set_order(order, start_count=RawNumber("123456789012345678901234567890"), remains=RawNumber("1e99999999"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMMPANEL_")}
+    env["SMMPANEL_ALLOW_PRIVATE_UPSTREAMS"] = "1"  # the simulated upstream is on 127.0.0.1
     with SimulatorServer(sim) as server:
         done = subprocess.run([sys.executable, "-m", "smmpanel.cli", "call", server.url, sim.key, "status",
                                f"order={order}", "--encoding", "json"], env=env, capture_output=True, text=True,

@@ -38,7 +38,7 @@ class Served:
     def client(self, **options: object) -> ProviderClient:
         options.setdefault("encoding", EXPECTED_ENCODING[self.sim.profile.name])
         options.setdefault("timeout_s", CLIENT_TIMEOUT_S)
-        return ProviderClient(self.url, self.sim.key, **options)  # type: ignore[arg-type]
+        return ProviderClient(self.url, self.sim.key, allow_private=True, **options)  # type: ignore[arg-type]
 
     def order_params(self, quantity: int | None = None) -> dict[str, str | int]:
         service = self.sim.profile.services[0]
@@ -200,7 +200,7 @@ async def test_connection_refused_is_unreachable() -> None:
     server = SimulatorServer(sim)
     url = server.start()
     server.stop()
-    async with ProviderClient(url, sim.key, timeout_s=CLIENT_TIMEOUT_S) as client:
+    async with ProviderClient(url, sim.key, timeout_s=CLIENT_TIMEOUT_S, allow_private=True) as client:
         with pytest.raises(UpstreamError) as failed:
             await client.add({"service": 1, "link": LINK, "quantity": 100})
     assert failed.value.kind is ErrorKind.UNREACHABLE and failed.value.safe_to_retry
@@ -220,7 +220,7 @@ async def test_connect_timeout_is_unreachable() -> None:
                 filler.setblocking(False)
                 filler.connect_ex(("127.0.0.1", port))
                 fillers.append(filler)
-            async with ProviderClient(f"http://127.0.0.1:{port}/api/v2", "k", timeout_s=0.2) as client:
+            async with ProviderClient(f"http://127.0.0.1:{port}/api/v2", "k", timeout_s=0.2, allow_private=True) as client:
                 with pytest.raises(UpstreamError) as failed:
                     await client.balance()
         finally:
@@ -233,11 +233,11 @@ async def test_connect_timeout_is_unreachable() -> None:
 async def test_raw_call_over_the_wire() -> None:
     sim = create_simulator("like3s")
     with SimulatorServer(sim) as server:
-        assert await call(server.url, sim.key, "balance", {}, encoding="json") == {"balance": 100000,
+        assert await call(server.url, sim.key, "balance", {}, encoding="json", allow_private=True) == {"balance": 100000,
                                                                                      "currency": "VND"}
-        assert await call(server.url, sim.key, "refill", {"order": 1}, encoding="json") == {
+        assert await call(server.url, sim.key, "refill", {"order": 1}, encoding="json", allow_private=True) == {
             "error": "Action không hợp lệ"}
-        reply = await call(server.url, sim.key, "services", {}, encoding="json")
+        reply = await call(server.url, sim.key, "services", {}, encoding="json", allow_private=True)
     assert reply[1]["rate"] == Decimal("1234.5")
 
 
@@ -246,7 +246,7 @@ async def test_server_stop_closes_hanging_connections_quickly() -> None:
     server = SimulatorServer(sim)
     server.start()
     sim.inject("balance", "timeout_before_create")
-    async with ProviderClient(server.url, sim.key, timeout_s=0.2) as client:
+    async with ProviderClient(server.url, sim.key, timeout_s=0.2, allow_private=True) as client:
         with pytest.raises(UpstreamError):
             await client.balance()
     started = time.monotonic()

@@ -234,3 +234,24 @@ async def test_api_docs_are_generated_from_the_live_catalog_and_readable_signed_
         assert '"currency": "VND"' in page and '"balance": 100842920' not in page  # like3s: VND numbers
         assert re.search(r'"balance": 101\b', page)  # 100.84292 shown with VND's 0 decimals
         assert "curl" in page and "import requests" in page and "curl_init" in page
+
+
+async def test_a_double_clicked_place_order_makes_one_order(db_url):
+    """The order form carries an idempotency key: the same form sent twice
+    (a double click, a browser retry) places one order and charges once."""
+    import re as _re
+
+    from websupport import csrf_of
+
+    async with website(db_url) as (app, browser):
+        panel = await shop(app)
+        b = await customer(panel, browser, "dora")
+        form_page = (await b.get(f"/order?service={LIKES}")).text
+        key = _re.search(r'name="idempotency_key" value="([^"]+)"', form_page).group(1)
+        data = {"csrf": csrf_of(form_page), "idempotency_key": key, "service": LIKES,
+                "link": "https://facebook.com/p/9", "quantity": "1000"}
+        first, second = [await b.client.post("/order", data=data) for _ in range(2)]
+        assert placed_id(first) == placed_id(second)
+        assert balance_on((await b.get("/")).text).startswith("49.10000")  # one charge of 0.90
+        next_key = _re.search(r'name="idempotency_key" value="([^"]+)"', (await b.get("/order")).text).group(1)
+        assert next_key != key  # a new form, a new order

@@ -14,6 +14,7 @@ oversized body gets 413, a database too busy to take the write gets 503 with
 from __future__ import annotations
 
 import logging
+from time import perf_counter
 from typing import Any
 
 import orjson
@@ -26,7 +27,14 @@ from ..domain.errors import (
     InvalidAction,
     MethodNotAllowed,
     PanelError,
+    RateLimited,
 )
+from ..domain.idempotency import IDEMPOTENT_ACTIONS, KEY_FIELD, fingerprint, parse_key
+from ..domain.ratelimit import whole_seconds
+from ..ops.logs import REQUEST_ID_HEADER, RequestIds, request_id_var
+from ..ops.metrics import OTHER_ACTION, RequestCounters
+from ..ops.ratelimit import Limiter
+from ..services import idempotency
 from ..services.panel import Panel
 from ..services.principal import Customer, account
 from .actions import ACTIONS
@@ -41,11 +49,11 @@ API_PATHS = ("/api/v2", "/api/v2/")
 ACTION_METHODS = ("GET", "POST")
 _NOT_ALLOWED_HEADERS = _JSON_HEADERS + [(b"allow", ", ".join(ACTION_METHODS).encode())]
 RETRY_AFTER_S = 1  # what a busy database tells clients to wait before sending again
-_BUSY_HEADERS = _JSON_HEADERS + [(b"retry-after", str(RETRY_AFTER_S).encode())]
 
 
 async def send_json(send: Any, status: int, body: Any, headers: list[tuple[bytes, bytes]] = _JSON_HEADERS) -> None:
-    payload = orjson.dumps(body)
+    """``body`` is a reply to encode, or bytes already encoded (an idempotent replay)."""
+    payload = body if isinstance(body, bytes) else orjson.dumps(body)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
@@ -77,40 +85,60 @@ async def _multipart(scope: Any, body: bytes, into: dict[str, Any]) -> None:
 
 
 class ApiV2:
-    def __init__(self, panel: Panel, dialect: Dialect, max_body_bytes: int) -> None:
+    def __init__(self, panel: Panel, dialect: Dialect, max_body_bytes: int, limiter: Limiter | None = None) -> None:
         self.panel = panel
+        self.limiter = limiter  # per account (API key), None: no limit
         self.dialect = dialect
         self.max_body_bytes = max_body_bytes
+        self.counters = RequestCounters(ACTIONS)
+        self.request_ids = RequestIds()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        started = perf_counter()
+        request_id = self.request_ids.from_headers(scope["headers"])
+        request_id_var.set(request_id)
+        headers = [*_JSON_HEADERS, (REQUEST_ID_HEADER, request_id.encode())]
+        action = OTHER_ACTION
         if scope["method"] not in ACTION_METHODS:
-            await send_json(send, 405, {"error": message(MethodNotAllowed(), self.dialect.lang)}, _NOT_ALLOWED_HEADERS)
+            await send_json(send, 405, {"error": message(MethodNotAllowed(), self.dialect.lang)},
+                            [*_NOT_ALLOWED_HEADERS, (REQUEST_ID_HEADER, request_id.encode())])
+            self.counters.observe(action, "method_not_allowed", perf_counter() - started)
             return
         body = await _read_body(receive, self.max_body_bytes)
         if body is None:
-            await send_json(send, 413, {"error": message(BodyTooLarge(max=self.max_body_bytes), self.dialect.lang)})
+            await send_json(send, 413, {"error": message(BodyTooLarge(max=self.max_body_bytes), self.dialect.lang)},
+                            headers)
+            self.counters.observe(action, "too_large", perf_counter() - started)
             return
+        status, outcome = 200, "ok"
         try:
-            reply = await self.handle(scope, body)
+            params = await self.params(scope, body)
+            action = self.counters.action_label(params.get("action"))
+            reply = await self.dispatch(params)
+        except RateLimited as exc:
+            reply, status, outcome = {"error": message(exc, self.dialect.lang)}, 429, "rate_limited"
+            headers.append((b"retry-after", str(exc.params["retry_after_s"]).encode()))
         except DatabaseBusy as exc:
-            await send_json(send, 503, {"error": message(exc, self.dialect.lang)}, _BUSY_HEADERS)
-            return
+            reply, status, outcome = {"error": message(exc, self.dialect.lang)}, 503, "busy"
+            headers.append((b"retry-after", str(RETRY_AFTER_S).encode()))
         except PanelError as exc:
-            reply = {"error": message(exc, self.dialect.lang)}
+            reply, outcome = {"error": message(exc, self.dialect.lang)}, "error"
         except Exception:
             log.exception("unexpected fault in /api/v2")
-            await send_json(send, 500, {"error": message(InternalFault(), self.dialect.lang)})
-            return
-        await send_json(send, 200, reply)
+            reply, status, outcome = {"error": message(InternalFault(), self.dialect.lang)}, 500, "fault"
+        await send_json(send, status, reply, headers)
+        self.counters.observe(action, outcome, perf_counter() - started)
 
-    async def handle(self, scope: Any, body: bytes) -> Any:
+    async def params(self, scope: Any, body: bytes) -> dict[str, Any]:
         params: dict[str, Any] = {}
         parse_query(scope.get("query_string", b""), params)
         ctype = ""
+        idempotency_key = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 ctype = value.decode("latin-1")
-                break
+            elif name == b"idempotency-key":
+                idempotency_key = value.decode("latin-1")
         try:
             if ctype.lower().startswith("multipart/form-data"):
                 await _multipart(scope, body, params)
@@ -118,12 +146,33 @@ class ApiV2:
                 parse_body(ctype, body, params)
         except BadBody:
             raise IncorrectRequest() from None
+        if idempotency_key is not None:  # the header wins over a form field
+            params[KEY_FIELD] = idempotency_key
+        return params
+
+    async def dispatch(self, params: dict[str, Any]) -> Any:
         key, action = params.get("key"), params.get("action")
         if not isinstance(key, str) or not key or not isinstance(action, str) or not action:
             raise IncorrectRequest()
         customer = Customer.from_api_key(key)
+        if self.limiter is not None:
+            # before any read or write: a refused request costs the database nothing
+            wait_s = self.limiter.hit(customer.value)
+            if wait_s is not None:
+                raise RateLimited(retry_after_s=whole_seconds(wait_s))
         handler = ACTIONS.get(action)
         if handler is None:
             await account(self.panel, customer)
             raise InvalidAction()
+        if action in IDEMPOTENT_ACTIONS and params.get(KEY_FIELD) not in (None, ""):
+            return await self._once(handler, customer, action, params)
         return await handler(self.panel, self.dialect, customer, params)
+
+    async def _once(self, handler: Any, customer: Customer, action: str, params: dict[str, Any]) -> bytes:
+        """A write under an Idempotency-Key: its first reply, byte for byte."""
+        key = parse_key(params[KEY_FIELD])
+
+        async def write(panel: Panel) -> str:
+            return orjson.dumps(await handler(panel, self.dialect, customer, params)).decode()
+
+        return (await idempotency.once(self.panel, customer, key, fingerprint(action, params), write)).encode()

@@ -52,6 +52,15 @@ FIXED: dict[str, tuple[str, str]] = {
         "Too many failed sign-ins; try again in {minutes} minutes",
         "Đăng nhập sai quá nhiều lần; thử lại sau {minutes} phút",
     ),
+    "rate_limited": (
+        "Too many requests; retry in {retry_after_s} seconds",
+        "Quá nhiều yêu cầu; thử lại sau {retry_after_s} giây",
+    ),
+    "idempotency_key_reused": (
+        "Idempotency key already used for a different request; use a new key",
+        "Idempotency key đã dùng cho một yêu cầu khác; hãy dùng key mới",
+    ),
+    "backup_failed": ("Backup or restore failed: {reason}", "Sao lưu hoặc khôi phục thất bại: {reason}"),
     "upstream_failed": (
         "Provider {provider} did not answer {action}: {detail}",
         "Nhà cung cấp {provider} không trả lời {action}: {detail}",

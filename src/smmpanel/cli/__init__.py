@@ -6,7 +6,7 @@ work is done by ``smmpanel.services``. Every command first brings the schema
 up to date (Alembic; a no-op when it already is).
 """
 
-from . import accounts, catalog, orders, panel, payments, upstream  # each registers its commands on main
+from . import accounts, catalog, maintenance, orders, panel, payments, upstream  # each registers its commands on main
 from .base import main
 
 __all__ = ["main"]

@@ -8,6 +8,7 @@ import sys
 import click
 import orjson
 
+from ..ops.logs import log_config
 from ..services import audit
 from ..services.panel import Panel
 from ..store.migrate import upgrade
@@ -47,6 +48,7 @@ def serve(host: str, port: int, workers: int, as_json: bool) -> None:
         workers=workers,
         access_log=False,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_format, settings.log_level),
     )
 
 
@@ -127,4 +129,4 @@ def demo(host: str, port: int, db_path: str, fresh: bool, no_serve: bool, as_jso
         import uvicorn
 
         uvicorn.run("smmpanel.app:create_app", factory=True, host=host, port=port, access_log=False,
-                    log_level=settings.log_level)
+                    log_level=settings.log_level, log_config=log_config(settings.log_format, settings.log_level))

@@ -221,10 +221,12 @@ def worker_cmd(once: bool, poll_interval_s: int | None, funds_retry_s: int | Non
     import logging
 
     from ..domain.schedule import FUNDS_RETRY_S, POLL_STEPS_S
+    from ..ops.logs import setup_logging
     from ..worker import Worker
     from ..worker.loop import IDLE_SLEEP_S
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = load_settings()
+    setup_logging(settings.log_format, settings.log_level)
     # httpx logs one INFO line per request: thousands per pass on a busy panel.
     logging.getLogger("httpx").setLevel(logging.INFO if verbose else logging.WARNING)
 
@@ -307,7 +309,8 @@ def call_cmd(url: str, key: str, action: str, params: tuple[str, ...], encoding:
         name, value = item.split("=", 1)
         fields[name] = value
     try:
-        reply = asyncio.run(call(url, key, action, fields, encoding=encoding, timeout_s=timeout_s))
+        reply = asyncio.run(call(url, key, action, fields, encoding=encoding, timeout_s=timeout_s,
+                                 allow_private=load_settings().allow_private_upstreams))
     except UpstreamError as exc:
         click.echo(orjson.dumps({"error": exc.detail, "kind": exc.kind.value}).decode())
         sys.exit(1)

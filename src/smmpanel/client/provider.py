@@ -53,6 +53,7 @@ class ProviderClient:
         max_ids: int = limits.MAX_IDS_PER_CALL,
         multi_status_action: str = "status",
         transport: httpx.AsyncBaseTransport | None = None,
+        allow_private: bool = False,  # loopback/private upstream addresses (guard.py); off by default
         status_codes: Mapping[int, Status | None] = PERFECT_PANEL_STATUS_CODES,
     ) -> None:
         if encoding not in ENCODINGS:
@@ -67,7 +68,7 @@ class ProviderClient:
         self.encoding = encoding
         self.max_ids = max_ids
         self.multi_status_action = multi_status_action
-        self._wire = Wire(url, key, timeout_s=timeout_s, transport=transport)
+        self._wire = Wire(url, key, timeout_s=timeout_s, transport=transport, allow_private=allow_private)
         self._read = ReplyReader(key, status_codes)
 
     def __repr__(self) -> str:

@@ -19,6 +19,7 @@ async def call(
     encoding: str = "form",
     timeout_s: float = limits.DEFAULT_TIMEOUT_S,
     transport: httpx.AsyncBaseTransport | None = None,
+    allow_private: bool = False,
 ) -> Any:
     """Send one request and return the decoded JSON of the reply, as the panel sent it.
 
@@ -28,7 +29,7 @@ async def call(
     Transport faults, HTTP errors and unreadable bodies raise ``UpstreamError``
     exactly as in ``ProviderClient``.
     """
-    wire = Wire(url, key, timeout_s=timeout_s, transport=transport)
+    wire = Wire(url, key, timeout_s=timeout_s, transport=transport, allow_private=allow_private)
     try:
         return (await wire.send(action, params or {}, encoding)).data
     finally:

@@ -42,6 +42,7 @@ import httpx
 from . import limits
 from .classify import classify
 from .errors import ClientUsageError, ErrorKind, UpstreamError
+from .guard import PublicOnlyTransport
 from .values import NotJson, loads
 
 ENCODINGS = ("form", "json")
@@ -219,9 +220,12 @@ class Wire:
         *,
         timeout_s: float = limits.DEFAULT_TIMEOUT_S,
         transport: httpx.AsyncBaseTransport | None = None,
+        allow_private: bool = False,
     ) -> None:
         if timeout_s <= 0:
             raise ClientUsageError("timeout_s must be positive")
+        if transport is None and not allow_private:
+            transport = PublicOnlyTransport()  # see guard.py: resolved addresses are checked
         self.url = url
         self._key = key
         self.timeout_s = timeout_s

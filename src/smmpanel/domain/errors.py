@@ -145,6 +145,12 @@ class AlreadyExists(PanelError):
     code = "already_exists"
 
 
+class BackupFailed(PanelError):
+    """params: reason (what went wrong, for the operator)"""
+
+    code = "backup_failed"
+
+
 class SignInFailed(PanelError):
     """Wrong username, email or password: deliberately not saying which."""
 
@@ -190,3 +196,17 @@ class MethodNotAllowed(PanelError):
     """An HTTP method other than GET or POST (HTTP 405); nothing was run."""
 
     code = "method_not_allowed"
+
+
+class RateLimited(PanelError):
+    """Over a request rate limit (HTTP 429 with Retry-After), decided before
+    anything is written. params: retry_after_s (whole seconds)"""
+
+    code = "rate_limited"
+
+
+class IdempotencyKeyReused(PanelError):
+    """The account already used this Idempotency-Key for a different request
+    (another action or other parameters) within its lifetime."""
+
+    code = "idempotency_key_reused"

@@ -8,12 +8,15 @@ service, so a sync moves a customer price only by that rule.
 
 from __future__ import annotations
 
+from functools import partial
+
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, NamedTuple, Sequence
 
 from ..client import MAX_IDS_PER_CALL, MULTI_STATUS_ACTIONS, ProviderClient, UpstreamError, UpstreamService
 from ..domain.breaker import Breaker
+from ..settings import private_upstreams_allowed
 from ..domain.errors import AlreadyExists, InvalidField, NotFound, UpstreamFailed
 from ..domain.resale import duplicated, resale_terms
 from ..secrets import seal, unseal
@@ -40,6 +43,8 @@ def client_for(provider: Any, **overrides: Any) -> ProviderClient:
         "max_ids": provider["max_ids"],
         "multi_status_action": provider["multi_status_action"],
     }
+    if "transport" not in overrides:
+        options["allow_private"] = private_upstreams_allowed()
     options.update(overrides)
     return ProviderClient(provider["url"], unseal(provider["key_sealed"]), **options)
 
@@ -75,7 +80,7 @@ async def add_provider(
     timeout_s: int = DEFAULT_TIMEOUT_S,
     max_ids: int = DEFAULT_MAX_IDS,
     concurrency: int = DEFAULT_CONCURRENCY,
-    make_client: Callable[..., ProviderClient] = ProviderClient,
+    make_client: Callable[..., ProviderClient] | None = None,
 ) -> Any:
     """Register an upstream; detect its encoding with a harmless ``balance``."""
     if not url.startswith(("http://", "https://")):
@@ -87,6 +92,8 @@ async def add_provider(
     check_call_limits(timeout_s=timeout_s, max_ids=max_ids, concurrency=concurrency)
     if await upstream.provider_by_name(panel.db, name) is not None:
         raise AlreadyExists(what="provider", name=name)
+    if make_client is None:
+        make_client = partial(ProviderClient, allow_private=private_upstreams_allowed())
     if encoding == "auto":
         async with make_client(url, key, encoding="form", timeout_s=timeout_s) as probe:
             encoding = await probe.detect_encoding()

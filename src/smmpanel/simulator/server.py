@@ -7,7 +7,7 @@ In tests::
 
     sim = create_simulator("68smm", hang_s=2)
     with SimulatorServer(sim) as server:        # .start() / .stop() also work
-        client = ProviderClient(server.url, sim.key, timeout_s=0.3)
+        client = ProviderClient(server.url, sim.key, timeout_s=0.3, allow_private=True)  # it listens on 127.0.0.1
         ...
 
 For operators (``smmpanel simulate``): ``serve(sim, port=8765)`` blocks until

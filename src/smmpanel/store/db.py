@@ -254,6 +254,40 @@ class PostgresDatabase(_PgConn):
         await self._raw.close()
 
 
+class InTransaction:
+    """An open transaction that looks like a database: use cases run on it
+    unchanged, their own transactions becoming savepoints of this one, so
+    that everything they write commits (or not) together with what the
+    caller writes in it (an idempotency key and the write it guards)."""
+
+    in_transaction = True
+
+    def __init__(self, tx: Any) -> None:
+        self._tx = tx
+        self.dialect = tx.dialect
+        self.group_commit_lanes: dict = {}  # groupcommit.lane runs each item at once here
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await self._tx.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        return await self._tx.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self._tx.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return await self._tx.execute(sql, *args)
+
+    def savepoint(self) -> Any:
+        return self._tx.savepoint()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator["InTransaction"]:
+        async with self._tx.savepoint():
+            yield self
+
+
 Database = SqliteDatabase | PostgresDatabase
 
 

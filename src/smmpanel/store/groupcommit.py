@@ -84,10 +84,22 @@ def _fail(batch: list[tuple[Any, asyncio.Future]], exc: Exception) -> None:
             future.set_exception(exc)
 
 
+class _Direct:
+    def __init__(self, run_batch: Callable[[Sequence[Any]], Awaitable[Sequence[Any]]]) -> None:
+        self._run_batch = run_batch
+
+    async def submit(self, item: Any) -> Any:
+        return (await self._run_batch([item]))[0]
+
+
 def lane(db: Any, name: str, run_batch: Callable[[Sequence[Any]], Awaitable[Sequence[Any]]]) -> GroupCommit:
     """The database's group-commit lane ``name``: one per database object, so
     one per process and connection pool."""
     lanes: dict[str, GroupCommit] = db.group_commit_lanes
+    if getattr(db, "in_transaction", False):
+        # Inside a caller's transaction (db.InTransaction) there is nothing to
+        # share: the item runs at once, and commits with that transaction.
+        return _Direct(run_batch)  # type: ignore[return-value]
     if name not in lanes:
         lanes[name] = GroupCommit(run_batch)
     return lanes[name]

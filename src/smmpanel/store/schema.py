@@ -338,3 +338,27 @@ payments = Table(
 )
 Index("ix_payments_status", payments.c.status, payments.c.id)
 Index("ix_payments_user", payments.c.user_id, payments.c.id)
+
+# Requests counted per rate-limit bucket ("api:<key hash>", "login:<ip>") and
+# fixed window, shared by every server process (see ops/ratelimit.py).
+rate_limit_hits = Table(
+    "rate_limit_hits",
+    metadata,
+    Column("bucket", Text, primary_key=True),
+    Column("window_start_s", BigInteger, primary_key=True),
+    Column("hits", BigInteger, nullable=False),
+)
+Index("ix_rate_limit_hits_window", rate_limit_hits.c.window_start_s)
+
+# A customer's Idempotency-Key: claimed in the same transaction as the write
+# it guards, with the reply that write gave, so a retry gets that reply again.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("idem_key", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),  # sha256 of the action and its parameters
+    Column("reply", Text, nullable=False),  # the first reply's JSON, byte for byte
+    Column("created_at_s", BigInteger, nullable=False),
+)
+Index("ix_idempotency_keys_created", idempotency_keys.c.created_at_s)

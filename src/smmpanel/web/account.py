@@ -5,10 +5,27 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..domain.errors import PanelError
+from ..domain.errors import PanelError, RateLimited
+from ..domain.ratelimit import whole_seconds
 from ..services import auth
 from .core import LANG_COOKIE, LANG_COOKIE_MAX_AGE_S, SESSION_COOKIE, Page, form_values, page, safe_next
 from .i18n import LANGUAGES
+
+
+def _over_login_limit(current: Page) -> Response | None:
+    """Sign-in and sign-up attempts per address: a 429 page with Retry-After
+    once over ``SMMPANEL_LOGIN_RATE_LIMIT``, before the form is even read."""
+    limiter = current.web.login_limiter
+    if limiter is None:
+        return None
+    wait_s = limiter.hit(current.request.client.host if current.request.client else "unknown")
+    if wait_s is None:
+        return None
+    refusal = RateLimited(retry_after_s=whole_seconds(wait_s))
+    response = current.render("error.html", status=429, title=current._("Too many attempts"),
+                              text=current.error_text(refusal))
+    response.headers["retry-after"] = str(refusal.params["retry_after_s"])
+    return response
 
 
 def _start_session(current: Page, session: auth.WebSession, to: str) -> Response:
@@ -24,6 +41,8 @@ async def signup(current: Page) -> Response:
     values: dict[str, str] = {}
     errors: dict[str, str] = {}
     if current.request.method == "POST":
+        if (refused := _over_login_limit(current)) is not None:
+            return refused
         form = await current.form()
         values = form_values(form, ("name", "email"))
         try:
@@ -44,6 +63,8 @@ async def login(current: Page) -> Response:
     values: dict[str, str] = {}
     errors: dict[str, str] = {}
     if current.request.method == "POST":
+        if (refused := _over_login_limit(current)) is not None:
+            return refused
         form = await current.form()
         values = form_values(form, ("login",))
         ip = current.request.client.host if current.request.client else "unknown"

@@ -92,9 +92,10 @@ class SecurityHeaders:
 class Web:
     """The site's per-process state, made when the database opens."""
 
-    def __init__(self, panel: Panel, settings: Settings) -> None:
+    def __init__(self, panel: Panel, settings: Settings, login_limiter: Any = None) -> None:
         self.panel = panel
         self.settings = settings
+        self.login_limiter = login_limiter  # per address on sign-in and sign-up (ops.ratelimit.Limiter), or None
         self.currency = settings.currency
         self.default_lang = settings.lang
         self.show_money = formatter(settings.currency)

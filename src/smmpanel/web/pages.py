@@ -7,6 +7,7 @@ validation and error texts are the API's own (``services``, ``domain``,
 from __future__ import annotations
 
 import asyncio
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,8 @@ from ..domain.errors import IncorrectOrder, InvalidField, MissingAddFields, Pane
 from ..domain.money import parse_amount
 from ..domain.ordertypes import SUBSCRIPTION_DELAYS, TYPE_SPECS, ServiceType, Units, form_fields
 from ..domain.status import RefillStatus, Status
-from ..services import accounts, catalog, funds, orders, refills
+from ..domain.idempotency import KEY_FIELD
+from ..services import accounts, catalog, funds, idempotency, orders, refills
 from ..services.principal import Customer
 from .core import Page, form_values, page
 
@@ -104,6 +106,9 @@ def _order_error_field(current: Page, exc: PanelError, service: dict[str, Any] |
     return name if name in ("service", *(service["fields"] if service else ())) else "form"
 
 
+ORDER_KEY_BYTES = 16  # each order form shown carries its own idempotency key
+
+
 async def _order_page(current: Page, *, values: dict[str, str], errors: dict[str, str], status: int = 200,
                       charge: str | None = None, placed: Any = None, balance: str | None = None) -> Response:
     rows = await catalog.customer_services(current.panel, customer_of(current))
@@ -115,6 +120,7 @@ async def _order_page(current: Page, *, values: dict[str, str], errors: dict[str
         "order.html", status=status, services=services, chosen=chosen, categories=categories, category=category,
         values=values, errors=errors, charge=charge, placed=placed, balance=balance, all_fields=ORDER_FIELDS,
         multiline=MULTILINE_FIELDS, delays=sorted(SUBSCRIPTION_DELAYS),
+        order_key=secrets.token_urlsafe(ORDER_KEY_BYTES),
     )
 
 
@@ -147,7 +153,10 @@ async def place_order(current: Page) -> Response:
         if form.get("quote"):
             charge = current.web.money(await orders.quote(current.panel, customer, params))
             return await _order_page(current, values=values, errors={}, charge=charge)
-        order_id = await orders.place_order(current.panel, customer, params)
+        if form.get(KEY_FIELD):
+            order_id = await idempotency.place_order(current.panel, customer, form.get(KEY_FIELD), params)
+        else:
+            order_id = await orders.place_order(current.panel, customer, params)
     except PanelError as exc:
         field = _order_error_field(current, exc, chosen, form)
         return await _order_page(current, values=values, errors={field: current.error_text(exc)}, status=400)

@@ -1,7 +1,7 @@
 """provider health: the worker's circuit breaker and multi-status fallback, visible to the operator
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 
 (Numbered 0007 so that 0005/0006 of the branches merged beside it keep
 theirs; when merging, point ``down_revision`` at the newest of those.)
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Operating the panel: metrics, health and readiness, structured logs."""

@@ -1,0 +1,111 @@
+"""No secret the run creates shows up where it must not: a panel with an
+upstream, customers, the website and metrics is driven through its CLI
+(``--json``), API, website and worker with debug logs in JSON, and every
+output, log, reply and page, and the database file itself, is scanned for
+every secret: the upstream's API key (sealed at rest), passwords, session
+ids, the metrics token, the panel secret. A customer's API key is shown
+once, where it is made (``users add``, ``rotate-key``), and nowhere else."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import LOOPBACK_UPSTREAMS, free_port, run_cli
+from smmpanel.simulator import SimulatorServer, create_simulator
+
+pytestmark = pytest.mark.e2e
+
+
+def test_no_secret_in_any_output_log_reply_or_the_database(tmp_path: Path):
+    upstream_key = "upstream-" + uuid.uuid4().hex
+    password = "pw-" + uuid.uuid4().hex
+    metrics_token = "metrics-" + uuid.uuid4().hex
+    panel_secret = "panel-secret-" + uuid.uuid4().hex
+    db_path = tmp_path / "panel.db"
+    env = {"SMMPANEL_DATABASE_URL": f"sqlite:///{db_path}", "SMMPANEL_SECRET": panel_secret,
+           "SMMPANEL_LOG_FORMAT": "json", "SMMPANEL_LOG_LEVEL": "debug", "SMMPANEL_METRICS_TOKEN": metrics_token,
+           "PATH": "/usr/bin:/bin", **LOOPBACK_UPSTREAMS}
+    outputs: list[str] = []  # everything that must be clean
+    shown_once: list[str] = []  # outputs that show a customer key on purpose
+
+    def cli(*args: str, shows_key: bool = False) -> subprocess.CompletedProcess:
+        done = run_cli(env, *args, check=True)
+        (shown_once if shows_key else outputs).append(done.stdout)
+        outputs.append(done.stderr)
+        return done
+
+    sim = create_simulator("standard", key=upstream_key)
+    with SimulatorServer(sim) as upstream:
+        cli("providers", "add", "up", "--url", upstream.url, "--key", upstream_key, "--json")
+        cli("providers", "list", "--json")
+        imported = json.loads(cli("providers", "import", "up", "--markup", "10", "--json").stdout)["imported"]
+        service = next(i["service"] for i in imported if i["type"] == "Default" and int(i["min"]) <= 100)
+        first_key = json.loads(cli("users", "add", "alice", "--balance", "100", "--email", "a@example.com",
+                                   "--password", password, "--json", shows_key=True).stdout)["api_key"]
+        key = json.loads(cli("users", "rotate-key", "alice", "--json", shows_key=True).stdout)["api_key"]
+        cli("users", "list", "--json")
+
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-m", "smmpanel.cli", "serve", "--port", str(port)],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                subprocess.run(["sleep", "0.1"])
+            api = base + "/api/v2"
+            for params in ({"action": "balance"}, {"action": "services"},
+                           {"action": "add", "service": service, "link": "https://x.com/p", "quantity": 100},
+                           {"action": "status", "order": 1}, {"action": "nonsense"}):
+                outputs.append(httpx.post(api, data={"key": key, **params}).text)
+            outputs.append(httpx.post(api, data={"key": first_key, "action": "balance"}).text)  # the old key
+            outputs.append(httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {metrics_token}"}).text)
+            outputs.append(httpx.get(base + "/metrics", headers={"Authorization": "Bearer wrong-token"}).text)
+
+            browser = httpx.Client(base_url=base)
+            login = browser.get("/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)
+            signed_in = browser.post("/login", data={"csrf": csrf, "login": "alice", "password": password})
+            assert signed_in.status_code == 303
+            session_id = browser.cookies.get("smm_session")
+            assert session_id
+            for page in ("/", "/orders", "/funds", "/api-docs"):
+                outputs.append(browser.get(page).text)
+            wrong = browser.post("/login", data={"csrf": csrf, "login": "alice", "password": password + "x"})
+            outputs.append(wrong.text)
+
+            worker = subprocess.run([sys.executable, "-m", "smmpanel.cli", "worker", "--once", "--json"],
+                                    env={**env}, capture_output=True, text=True, timeout=60)
+            outputs.extend([worker.stdout, worker.stderr])
+        finally:
+            server.terminate()
+            server_out, server_err = server.communicate(timeout=20)
+        outputs.extend([server_out, server_err])
+    cli("orders", "list", "--json")
+    cli("audit", "--json")
+
+    assert sim.created_orders, "the worker reached the upstream: its key was really used"
+    secrets = {"upstream key": upstream_key, "password": password, "session id": session_id,
+               "metrics token": metrics_token, "panel secret": panel_secret, "API key": key,
+               "old API key": first_key}
+    everything = "\n".join(outputs)
+    assert any('"level": "debug"' in line or '"level":"debug"' in line for line in everything.splitlines()) or \
+        "request_id" in everything  # the logs were really captured
+    leaks = {name for name, secret in secrets.items() if secret in everything}
+    assert not leaks, f"secrets found in outputs: {sorted(leaks)}"
+    database = b"".join(p.read_bytes() for p in tmp_path.glob("panel.db*"))
+    at_rest = {name for name, secret in secrets.items() if secret.encode() in database}
+    assert not at_rest, f"secrets stored in the clear: {sorted(at_rest)}"
+    assert all(k in "".join(shown_once) for k in (first_key, key))  # shown where they were made

@@ -1,0 +1,186 @@
+"""Idempotency-Key on add, addBulk, refill and cancel, through the real app
+on both engines: a retry gets the first reply byte for byte and nothing new
+is charged; another request under the same key is refused; concurrent
+requests with one key make one order; the claim commits with the write."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from decimal import Decimal
+
+import httpx
+import orjson
+import pytest
+
+from smmpanel.app import PanelApp
+from smmpanel.services import accounts, audit, catalog, idempotency, orders
+from smmpanel.services.panel import Panel
+from smmpanel.services.principal import Customer
+from smmpanel.settings import Settings
+from smmpanel.store.db import open_database
+
+pytestmark = pytest.mark.anyio
+API = "/api/v2"
+REUSED = "Idempotency key already used for a different request; use a new key"
+
+
+@asynccontextmanager
+async def api(url: str):
+    app = PanelApp(Settings(database_url=url), pg_pool_max=20)
+    async with app.site.router.lifespan_context(app.site):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://panel.test") as client:
+            yield client
+
+
+async def _seed(url: str, balance: str = "10"):
+    db = await open_database(url, pg_pool_max=2)
+    try:
+        panel = Panel(db=db)
+        _, alice = await accounts.add_user(panel, "alice", Decimal(balance), actor="ops")
+        _, bob = await accounts.add_user(panel, "bob", Decimal(balance), actor="ops")
+        sid = await catalog.add_service(panel, name="Likes", category="FB", type="Default", rate="1", min=10,
+                                        max=10000, cancel=True, refill=True)
+        return alice, bob, sid
+    finally:
+        await db.close()
+
+
+async def _scalar(url: str, sql: str):
+    db = await open_database(url, pg_pool_max=1)
+    try:
+        return await db.fetchval(sql)
+    finally:
+        await db.close()
+
+
+def _add(key: str, sid: int, **extra) -> dict:
+    return {"key": key, "action": "add", "service": sid, "link": "https://x.com/p", "quantity": 1000, **extra}
+
+
+async def test_a_retried_add_gets_the_first_reply_and_is_charged_once(db_url):
+    alice, _, sid = await _seed(db_url)
+    async with api(db_url) as client:
+        first = await client.post(API, data=_add(alice, sid), headers={"Idempotency-Key": "k-1"})
+        again = await client.post(API, json=_add(alice, sid), headers={"Idempotency-Key": "k-1"})  # JSON this time
+        by_field = await client.post(API, data=_add(alice, sid, idempotency_key="k-1"))
+        assert "order" in first.json()
+        assert again.content == first.content and by_field.content == first.content
+        balance = (await client.post(API, data={"key": alice, "action": "balance"})).json()["balance"]
+    assert Decimal(balance) == Decimal("9")  # one order of 1000 at 1 per 1000
+    assert await _scalar(db_url, "SELECT COUNT(*) FROM orders") == 1
+    assert await _scalar(db_url, "SELECT COUNT(*) FROM ledger WHERE kind = 'charge'") == 1
+
+
+async def test_the_same_key_for_another_request_is_refused_and_changes_nothing(db_url):
+    alice, _, sid = await _seed(db_url)
+    async with api(db_url) as client:
+        await client.post(API, data=_add(alice, sid), headers={"Idempotency-Key": "k-2"})
+        other = await client.post(API, data=_add(alice, sid, quantity=2000), headers={"Idempotency-Key": "k-2"})
+        assert other.status_code == 200 and other.json() == {"error": REUSED}
+        other_action = await client.post(API, data={"key": alice, "action": "cancel", "orders": "1"},
+                                         headers={"Idempotency-Key": "k-2"})
+        assert other_action.json() == {"error": REUSED}
+        too_long = await client.post(API, data=_add(alice, sid), headers={"Idempotency-Key": "x" * 256})
+        assert too_long.json() == {"error": "Invalid idempotency_key: must be at most 255 characters"}
+    assert await _scalar(db_url, "SELECT COUNT(*) FROM orders") == 1
+
+
+async def test_keys_are_per_account(db_url):
+    alice, bob, sid = await _seed(db_url)
+    async with api(db_url) as client:
+        mine = await client.post(API, data=_add(alice, sid), headers={"Idempotency-Key": "shared"})
+        his = await client.post(API, data=_add(bob, sid), headers={"Idempotency-Key": "shared"})
+        assert mine.json()["order"] != his.json()["order"]
+
+
+async def test_concurrent_requests_with_one_key_make_one_order(db_url):
+    alice, _, sid = await _seed(db_url)
+    async with api(db_url) as client:
+        replies = await asyncio.gather(*(client.post(API, data=_add(alice, sid), headers={"Idempotency-Key": "race"})
+                                         for _ in range(12)))
+    assert len({reply.content for reply in replies}) == 1 and "order" in replies[0].json()
+    assert await _scalar(db_url, "SELECT COUNT(*) FROM orders") == 1
+
+
+async def test_bulk_cancel_and_refill_replay_their_first_reply(db_url):
+    alice, _, sid = await _seed(db_url)
+    bulk = {"key": alice, "action": "addBulk", "service": sid, "quantity": 100,
+            "links": ["https://x.com/1", "https://x.com/2", "not a link at all \x01"]}
+    async with api(db_url) as client:
+        first = await client.post(API, json=bulk, headers={"Idempotency-Key": "bulk"})
+        again = await client.post(API, json=bulk, headers={"Idempotency-Key": "bulk"})
+        assert again.content == first.content and len(first.json()["created"]) == 2
+        order = first.json()["created"][0]["order"]
+        cancel = {"key": alice, "action": "cancel", "orders": str(order)}
+        canceled = await client.post(API, data=cancel, headers={"Idempotency-Key": "c"})
+        assert canceled.json() == [{"order": order, "cancel": 1}]
+        # without the key a second cancel is refused; with it, the first answer again
+        assert (await client.post(API, data=cancel, headers={"Idempotency-Key": "c"})).content == canceled.content
+        assert "error" in (await client.post(API, data=cancel)).json()[0]["cancel"]
+    assert await _scalar(db_url, "SELECT COUNT(*) FROM orders") == 2
+    assert await _scalar(db_url, "SELECT COUNT(*) FROM ledger WHERE kind = 'refund'") == 1
+
+    other = (first.json()["created"][1]["order"])
+    db = await open_database(db_url, pg_pool_max=2)
+    try:
+        await orders.operator_set_status(Panel(db=db), other, "Completed", actor="ops")
+    finally:
+        await db.close()
+    async with api(db_url) as client:
+        refill = {"key": alice, "action": "refill", "order": other}
+        one = await client.post(API, data=refill, headers={"Idempotency-Key": "r"})
+        two = await client.post(API, data=refill, headers={"Idempotency-Key": "r"})
+        assert "refill" in one.json() and two.content == one.content
+    assert await _scalar(db_url, "SELECT COUNT(*) FROM refills") == 1
+
+
+async def test_a_refused_write_keeps_no_claim(db_url):
+    alice, _, sid = await _seed(db_url, balance="0.5")
+    async with api(db_url) as client:
+        poor = await client.post(API, data=_add(alice, sid), headers={"Idempotency-Key": "later"})
+        assert poor.json() == {"error": "Not enough funds on balance"}
+        db = await open_database(db_url, pg_pool_max=2)
+        try:
+            await accounts.add_funds(Panel(db=db), "alice", Decimal("5"), actor="ops")
+        finally:
+            await db.close()
+        rich = await client.post(API, data=_add(alice, sid), headers={"Idempotency-Key": "later"})
+        assert "order" in rich.json()
+
+
+async def test_claim_order_and_charge_commit_together(db_url, panel_factory):
+    """A failure after the order was written inside the guarded write (as a
+    crash would) leaves no order, no charge and no claim."""
+    alice, _, sid = await _seed(db_url)
+    async with panel_factory(db_url) as panel:
+        customer = Customer.from_api_key(alice)
+
+        async def place_then_fail(inner: Panel) -> str:
+            await orders.place_order(inner, customer, {"service": sid, "link": "https://x.com/p", "quantity": 1000})
+            raise RuntimeError("the process died here")
+
+        with pytest.raises(RuntimeError):
+            await idempotency.once(panel, customer, "crash", "fp", place_then_fail)
+        assert await panel.db.fetchval("SELECT COUNT(*) FROM orders") == 0
+        assert await panel.db.fetchval("SELECT COUNT(*) FROM idempotency_keys") == 0
+        assert await accounts.balance(panel, customer) == 10_000_000
+        assert await audit.run(panel) == []
+
+
+async def test_keys_expire_after_24_hours(db_url, panel_factory, clock):
+    alice, _, sid = await _seed(db_url)
+    async with panel_factory(db_url) as panel:
+        customer = Customer.from_api_key(alice)
+
+        async def place(inner: Panel) -> str:
+            order = await orders.place_order(inner, customer, {"service": sid, "link": "https://x.com/p",
+                                                               "quantity": 1000})
+            return orjson.dumps({"order": order}).decode()
+
+        first = await idempotency.once(panel, customer, "daily", "fp", place)
+        clock.advance(23 * 3600)
+        assert await idempotency.once(panel, customer, "daily", "fp", place) == first
+        clock.advance(2 * 3600)
+        assert await idempotency.once(panel, customer, "daily", "fp", place) != first
+        assert await panel.db.fetchval("SELECT COUNT(*) FROM orders") == 2
