@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..domain.upstream_state import UpstreamState
 from ..store import stats as store
 from ..store.migrate import SCHEMA_HEAD
 from .panel import Panel
@@ -27,7 +28,7 @@ async def figures(panel: Panel) -> PanelFigures:
     return PanelFigures(
         orders_by_status=await store.orders_by_status(db),
         orders_by_upstream_state=by_state,
-        needs_attention=by_state.get(store.NEEDS_ATTENTION_STATE, 0) + await store.refills_needing_attention(db),
+        needs_attention=by_state.get(UpstreamState.NEEDS_ATTENTION.value, 0) + await store.refills_needing_attention(db),
         ledger_entries={kind: n for kind, (n, _) in ledger.items()},
         ledger_micros={kind: total for kind, (_, total) in ledger.items()},
         balances_micros=await store.balances_total(db),

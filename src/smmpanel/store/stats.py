@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..domain.upstream_state import UpstreamState
 from .db import Conn
-
-# The one upstream state an operator must act on (see the worker's rules).
-NEEDS_ATTENTION_STATE = "needs_attention"
 
 
 async def orders_by_status(conn: Conn) -> dict[str, int]:
@@ -25,7 +23,7 @@ async def orders_by_upstream_state(conn: Conn) -> dict[str, int]:
 
 
 async def refills_needing_attention(conn: Conn) -> int:
-    return int(await conn.fetchval("SELECT COUNT(*) FROM refills WHERE upstream_state = $1", NEEDS_ATTENTION_STATE))
+    return int(await conn.fetchval("SELECT COUNT(*) FROM refills WHERE upstream_state = $1", UpstreamState.NEEDS_ATTENTION.value))
 
 
 async def ledger_totals(conn: Conn) -> dict[str, tuple[int, int]]:
