@@ -1,6 +1,7 @@
 """The ASGI application: ``/api/v2`` straight to its handler, everything else
-through a small Starlette app (health check, and the lifespan that opens and
-closes the database)."""
+through a Starlette app (health check, the customer website, and the lifespan
+that opens and closes the database). The website's middleware (security
+headers) wraps only that app: the API's hot path never sees it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -17,6 +19,8 @@ from .payments.webhook import webhook_routes
 from .services.panel import Panel
 from .settings import Settings
 from .store.db import open_database
+from .web import site_routes
+from .web.core import SecurityHeaders, Web
 
 
 class PanelApp:
@@ -31,6 +35,7 @@ class PanelApp:
             db = await open_database(settings.database_url, **kwargs)
             panel = Panel(db=db, currency=settings.currency)
             self.api = ApiV2(panel, Dialect(settings.dialect, settings.currency), settings.max_body_bytes)
+            app.state.web = Web(panel, settings)
             try:
                 yield
             finally:
@@ -40,7 +45,8 @@ class PanelApp:
         async def health(request: Any) -> JSONResponse:
             return JSONResponse({"ok": True, "dialect": settings.dialect, "currency": settings.currency})
 
-        self.site = Starlette(routes=[Route("/health", health)], lifespan=lifespan)
+        self.site = Starlette(routes=[Route("/health", health), *site_routes()], lifespan=lifespan,
+                              middleware=[Middleware(SecurityHeaders)])
         self.site.router.routes.extend(webhook_routes(self))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

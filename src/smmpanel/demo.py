@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from .services import accounts, catalog
+from .services import auth, catalog
 from .services.panel import Panel
 from .services.principal import ACTOR_CLI
 from .settings import Settings
 from .store.db import open_database
 
 DEMO_BALANCE = Decimal("100")
+DEMO_USER = "demo"
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password"  # a demo on 127.0.0.1, printed at start: not a secret
 
 # (category, name, type, rate per 1000 or per package, min, max, flags)
 DEMO_CATALOG: list[tuple[str, str, str, str, int, int, dict]] = [
@@ -50,7 +53,8 @@ async def build_demo(settings: Settings) -> tuple[str, list[int]]:
     db = await open_database(settings.database_url)
     try:
         panel = Panel(db=db, currency=settings.currency)
-        _, key = await accounts.add_user(panel, "demo", DEMO_BALANCE, actor=ACTOR_CLI)
+        _, key = await auth.register(panel, DEMO_USER, email=DEMO_EMAIL, password=DEMO_PASSWORD, balance=DEMO_BALANCE,
+                                     actor=ACTOR_CLI)
         ids = []
         for category, name, type_, rate, lo, hi, flags in DEMO_CATALOG:
             ids.append(await catalog.add_service(

@@ -69,6 +69,14 @@ def test_demo_serves_services_balance_add_status(tmp_path):
                                       "link": "https://facebook.com/post/1", "quantity": likes["min"]}).json()["order"]
         status = httpx.get(url, params={"key": key, "action": "status", "order": order}).json()
         assert status["status"] == "Pending" and status["remains"] == likes["min"]
+        # The printed username and password sign in on the website.
+        with httpx.Client(base_url=info["site_url"]) as browser:
+            form = browser.get("/login").text
+            csrf = form.split('name="csrf" value="')[1].split('"')[0]
+            signed_in = browser.post("/login", data={"csrf": csrf, "login": info["username"],
+                                                     "password": info["password"]})
+            assert signed_in.status_code == 303
+            assert browser.get("/").status_code == 200
     finally:
         stop(proc)
 

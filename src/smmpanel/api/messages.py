@@ -47,6 +47,11 @@ FIXED: dict[str, tuple[str, str]] = {
     ),
     "not_found": ("{what} {name} not found", "Không tìm thấy {what} {name}"),
     "already_exists": ("A {what} named {name} already exists", "{what} {name} đã tồn tại"),
+    "sign_in_failed": ("Wrong username or password", "Sai tên đăng nhập hoặc mật khẩu"),
+    "sign_in_throttled": (
+        "Too many failed sign-ins; try again in {minutes} minutes",
+        "Đăng nhập sai quá nhiều lần; thử lại sau {minutes} phút",
+    ),
     "upstream_failed": (
         "Provider {provider} did not answer {action}: {detail}",
         "Nhà cung cấp {provider} không trả lời {action}: {detail}",
@@ -112,6 +117,10 @@ RULES: dict[str, tuple[str, str]] = {
         "has unsettled orders ({counts}); settle them first",
         "còn đơn chưa xong ({counts}); xử lý trước",
     ),
+    "too_short": ("must be at least {min} characters", "phải có ít nhất {min} ký tự"),
+    "email": ("must be an email address like name@example.com", "phải là địa chỉ email dạng ten@example.com"),
+    "taken": ("is already taken", "đã được sử dụng"),
+    "wrong_password": ("is not correct", "không đúng"),
     "user_name": (
         "must be 1-{max} letters, digits or . _ - @",
         "gồm 1-{max} chữ cái, chữ số hoặc . _ - @",

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..domain.money import display, plain, to_micros
-from ..services import accounts
+from ..services import accounts, auth
 from ..services.panel import Panel
 from ..services.principal import ACTOR_CLI
 from .base import emit, json_option, local_time, main, parse_money_arg, table, with_panel
@@ -29,15 +29,46 @@ def _user_json(row: Any) -> dict[str, Any]:
 @users.command("add")
 @click.argument("name")
 @click.option("--balance", default="0", help="Opening balance (a deposit).")
+@click.option("--email", default=None, help="Sign-in email for the website.")
+@click.option("--password", default=None, help="Website password (else the account is API only).")
+@click.option("--operator", is_flag=True, help="An operator account instead of a customer.")
 @json_option
 @with_panel
-async def users_add(panel: Panel, name: str, balance: str, as_json: bool) -> None:
-    """Create a customer; prints their API key, this once only."""
+async def users_add(panel: Panel, name: str, balance: str, email: str | None, password: str | None, operator: bool,
+                    as_json: bool) -> None:
+    """Create a customer (or an operator); prints their API key, this once only."""
     opening = parse_money_arg(balance, "balance")
-    user_id, key = await accounts.add_user(panel, name, opening, actor=ACTOR_CLI)
-    emit(as_json, {"id": user_id, "name": name, "api_key": key, "balance": plain(to_micros(opening))},
-         f"user {name} (id {user_id}) created, balance {display(to_micros(opening), panel.currency)} "
-         f"{panel.currency}\nAPI key (shown once): {key}")
+    role = "operator" if operator else "customer"
+    user_id, key = await auth.register(panel, name, email=email, password=password, role=role, balance=opening,
+                                       actor=ACTOR_CLI)
+    emit(as_json, {"id": user_id, "name": name, "api_key": key, "balance": plain(to_micros(opening)), "role": role,
+                   "email": email},
+         f"{'operator' if operator else 'user'} {name} (id {user_id}) created, balance "
+         f"{display(to_micros(opening), panel.currency)} {panel.currency}\nAPI key (shown once): {key}")
+
+
+@users.command("password")
+@click.argument("name")
+@click.option("--password", default=None, help="The new password (else read from standard input).")
+@json_option
+@with_panel
+async def users_password(panel: Panel, name: str, password: str | None, as_json: bool) -> None:
+    """Set NAME's website password; their open sessions end."""
+    if password is None:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    await auth.set_password(panel, name, password)
+    emit(as_json, {"name": name, "password_set": True}, f"password of {name} set; their sessions are signed out")
+
+
+@users.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(auth.ROLES))
+@json_option
+@with_panel
+async def users_role(panel: Panel, name: str, role: str, as_json: bool) -> None:
+    """Make NAME an operator or a customer."""
+    await auth.set_role(panel, name, role)
+    emit(as_json, {"name": name, "role": role}, f"{name} is now {'an operator' if role == 'operator' else 'a customer'}")
 
 
 @users.command("list")

@@ -97,7 +97,7 @@ def demo(host: str, port: int, db_path: str, fresh: bool, no_serve: bool, as_jso
     """A new SQLite panel with a demo customer and catalog, then serve it."""
     import os
 
-    from ..demo import DemoRefused, build_demo, choose_database, choose_port
+    from ..demo import DEMO_PASSWORD, DEMO_USER, DemoRefused, build_demo, choose_database, choose_port
 
     notes = []
     try:
@@ -116,9 +116,11 @@ def demo(host: str, port: int, db_path: str, fresh: bool, no_serve: bool, as_jso
     upgrade(url)
     key, service_ids = asyncio.run(build_demo(settings))
     env_line = f"export SMMPANEL_DATABASE_URL={url}"
-    info = {"api_url": f"http://{host}:{port}/api/v2", "api_key": key, "services": len(service_ids), "database": url,
+    info = {"api_url": f"http://{host}:{port}/api/v2", "site_url": f"http://{host}:{port}/", "api_key": key,
+            "username": DEMO_USER, "password": DEMO_PASSWORD, "services": len(service_ids), "database": url,
             "env": env_line}
-    emit(as_json, info, f"demo panel: {info['api_url']}\ndemo customer 'demo', API key: {key}\n"
+    emit(as_json, info, f"demo panel: {info['site_url']} (website), {info['api_url']} (API)\n"
+         f"demo customer: username {DEMO_USER}, password {DEMO_PASSWORD}, API key: {key}\n"
          f"try: curl -s '{info['api_url']}?key={key}&action=balance'\n"
          f"to run smmpanel commands on this demo's database, first: {env_line}")
     if not no_serve:

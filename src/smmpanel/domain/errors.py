@@ -145,6 +145,18 @@ class AlreadyExists(PanelError):
     code = "already_exists"
 
 
+class SignInFailed(PanelError):
+    """Wrong username, email or password: deliberately not saying which."""
+
+    code = "sign_in_failed"
+
+
+class SignInThrottled(PanelError):
+    """Too many failed sign-ins for this account or address. params: minutes"""
+
+    code = "sign_in_throttled"
+
+
 class UpstreamFailed(PanelError):
     """An operator's call on an upstream got no usable answer (unreachable, a
     refusal, an unreadable reply). params: provider, action, detail."""

@@ -299,3 +299,25 @@ def upstream_params(
             out["interval"] = interval
     out.update(params)
     return out
+
+
+SUBSCRIPTION_FIELDS = ("username", "min", "max", "posts", "old_posts", "delay", "expiry")
+DRIPFEED_FIELDS = ("runs", "interval")
+
+
+def form_fields(type_: ServiceType, dripfeed: bool) -> tuple[str, ...]:
+    """The fields an order form shows for a service of this type, in order:
+    exactly what ``build_order`` reads (Default's rarely used optional
+    extras aside), drip-feed only where the service allows it."""
+    spec = TYPE_SPECS[type_]
+    if spec.units is Units.SUBSCRIPTION:
+        return SUBSCRIPTION_FIELDS
+    out: list[str] = ["link"] if spec.needs_link else []
+    if spec.units is Units.QUANTITY:
+        out.append("quantity")
+    if spec.lines_field:
+        out.append(spec.lines_field)
+    out.extend(spec.texts)
+    if spec.units is Units.QUANTITY and dripfeed:
+        out.extend(DRIPFEED_FIELDS)
+    return tuple(out)

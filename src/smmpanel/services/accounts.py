@@ -52,24 +52,30 @@ async def statement(
     return page_of(rows, limit)
 
 
-def _check_name(name: str) -> str:
+def check_name(name: str) -> str:
+    """Usernames: the CLI's rule, which the website's sign-up shares."""
     name = name.strip()
     if not name or len(name) > MAX_NAME_CHARS or any(not (c.isalnum() or c in "._-@") for c in name):
         raise InvalidField("name", "user_name", max=MAX_NAME_CHARS)
     return name
 
 
-async def add_user(panel: Panel, name: str, balance: Decimal = Decimal(0), *, actor: str) -> tuple[int, str]:
-    """Create a customer (``actor``: the operator who did); returns its id and
-    the API key (shown this once only)."""
-    name = _check_name(name)
+async def add_user(panel: Panel, name: str, balance: Decimal = Decimal(0), *, actor: str, email: str | None = None,
+                   password_hash: str | None = None, role: str = "customer") -> tuple[int, str]:
+    """Create a customer (``actor``: who did); returns its id and the API key
+    (shown this once only). The website's sign-in fields are checked by
+    ``services.auth``, which calls this."""
+    name = check_name(name)
     actor = check_actor(actor)
     key = new_api_key()
     now = panel.clock()
     async with panel.db.transaction() as tx:
         try:
-            user_id = await accounts_store.insert_user(tx, name, hash_key(key), now)
-        except IntegrityError:
+            user_id = await accounts_store.insert_user(tx, name, hash_key(key), now, email=email,
+                                                       password_hash=password_hash, role=role)
+        except IntegrityError as exc:
+            if "email" in exc.constraint:
+                raise InvalidField("email", "taken") from None
             raise AlreadyExists(what="user", name=name) from None
         if balance:
             if await accounts_store.post_entry(tx, user_id, "deposit", to_micros(balance), now, note="opening balance",

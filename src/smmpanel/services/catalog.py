@@ -96,3 +96,8 @@ async def service(panel: Panel, service_id: int):
 
 async def all_services(panel: Panel) -> list:
     return await catalog_store.list_services(panel.db, enabled_only=False)
+
+
+async def public_services(panel: Panel) -> list:
+    """The enabled catalog at list prices (the API documentation, readable signed out)."""
+    return await catalog_store.list_services(panel.db, enabled_only=True)

@@ -74,6 +74,24 @@ async def place_order(panel: Panel, customer: Customer, params: Mapping[str, Any
     return await _place(panel, row, build_order(terms, params))
 
 
+async def quote(panel: Panel, customer: Customer, params: Mapping[str, Any]) -> int:
+    """What ``place_order`` would charge for these parameters (micros), placing
+    nothing: the order form's charge before submitting. Same checks, same errors."""
+    if params.get("service") in (None, ""):
+        raise MissingAddFields()
+    _row, terms = await _terms(panel, customer, params["service"])
+    return build_order(terms, params).charge_micros
+
+
+FINAL = (Status.COMPLETED.value, Status.PARTIAL.value, Status.CANCELED.value)
+
+
+def may_cancel(order: CustomerOrder, service: Any) -> bool:
+    """Whether offering Cancel makes sense from what the customer sees; ``cancel``
+    has the last word (an order already started here is refused there)."""
+    return bool(service["cancel"]) and order.status not in FINAL and not order.cancel_requested
+
+
 @dataclass
 class BulkResult:
     created: list[tuple[int, str]]

@@ -9,6 +9,7 @@ from ..domain.status import RefillStatus, Status
 from ..domain.upstream_state import UpstreamState
 from ..store import catalog as catalog_store, orders as orders_store, refills as refills_store
 from ..store.db import IntegrityError
+from ..store.orders import CustomerOrder
 from ..store.refills import CustomerRefill
 from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
 from .panel import Panel
@@ -48,11 +49,17 @@ async def request(panel: Panel, customer: Customer, ids: Sequence[int]) -> dict[
 
 
 def _refusal(row, service, now: int) -> str | None:
-    if row["status"] not in (Status.COMPLETED.value, Status.PARTIAL.value):
+    return refusal(row["status"], row["created_at_s"], service, now)
+
+
+def refusal(status: str, created_at_s: int, service, now: int) -> str | None:
+    """The rule a refill of this order would break now (a key of the API's
+    refill reasons), or None. The one-active-refill rule is checked on request."""
+    if status not in (Status.COMPLETED.value, Status.PARTIAL.value):
         return "status"
     if not service["refill"]:
         return "service"
-    if now - row["created_at_s"] > service["refill_days"] * SECONDS_PER_DAY:
+    if now - created_at_s > service["refill_days"] * SECONDS_PER_DAY:
         return "window"
     return None
 
@@ -92,3 +99,8 @@ async def operator_set_status(panel: Panel, refill_id: int, status: str) -> Any:
 async def list_refills(panel: Panel, status: str | None = None) -> list:
     wanted = None if status is None else RefillStatus.parse(status).value
     return await refills_store.list_refills(panel.db, status=wanted)
+
+
+async def has_active(panel: Panel, order: CustomerOrder) -> bool:
+    """Whether a customer's order (as ``orders.customer_order`` gave it) has a refill Pending or In progress."""
+    return await refills_store.has_active_refill(panel.db, order.id)

@@ -26,13 +26,17 @@ class UserRow(TypedDict):
 USER_COLUMNS = "id, name, active, balance_micros, created_at_s"
 
 
-async def insert_user(conn: Conn, name: str, key_hash: str, now_s: int) -> int:
+async def insert_user(conn: Conn, name: str, key_hash: str, now_s: int, *, email: str | None = None,
+                      password_hash: str | None = None, role: str = "customer") -> int:
     return await conn.fetchval(
-        "INSERT INTO users (name, api_key_hash, active, balance_micros, created_at_s) "
-        "VALUES ($1, $2, true, 0, $3) RETURNING id",
+        "INSERT INTO users (name, api_key_hash, active, balance_micros, created_at_s, email, password_hash, role) "
+        "VALUES ($1, $2, true, 0, $3, $4, $5, $6) RETURNING id",
         name,
         key_hash,
         now_s,
+        email,
+        password_hash,
+        role,
     )
 
 
