@@ -271,10 +271,11 @@ def form_values(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, st
 
 
 def site_routes() -> list[BaseRoute]:
-    from . import account, pages
+    from . import account, bank, pages
 
     return [
         *account.ROUTES,
+        *bank.ROUTES,
         *pages.ROUTES,
         Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"),
     ]

@@ -22,6 +22,7 @@ from ..domain.ordertypes import SUBSCRIPTION_DELAYS, TYPE_SPECS, ServiceType, Un
 from ..domain.status import RefillStatus, Status
 from ..services import accounts, catalog, funds, orders, refills
 from ..services.principal import Customer
+from .bank import bank_block
 from .core import Page, form_values, page
 
 RECENT_ORDERS = 5
@@ -303,7 +304,8 @@ async def _funds_page(current: Page, *, values: dict[str, str], errors: dict[str
         funds.customer_requests(current.panel, customer),
     )
     return current.render("funds.html", status=status, summary=summary, statement=statement, requests=requests,
-                          values=values, errors=errors, notice=notice, first_page=_before(current) is None)
+                          values=values, errors=errors, notice=notice, first_page=_before(current) is None,
+                          **await bank_block(current, customer))
 
 
 @page(signed_in=True)
