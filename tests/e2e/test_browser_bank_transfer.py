@@ -11,6 +11,7 @@ import io
 import json
 import os
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,7 @@ BANK_ENV = {
 AMOUNT_VND = 250_000
 CREDIT = "9.82500 USD"  # 250,000 x 0.0000393
 WAIT_MS = 15_000
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"  # git-ignored
 
 
 if not os.path.exists(CHROMIUM):
@@ -87,6 +89,8 @@ def test_a_customer_pays_by_vietqr_and_sees_the_balance_rise(db_url, server_fact
     sync_api.expect(page.locator("[data-balance]")).to_have_text(CREDIT, timeout=WAIT_MS)
     assert page.evaluate("window.notReloaded") is True
     assert page.is_visible("[data-deposit-notice]")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "en-desktop-funds-vietqr.png"), full_page=True)
 
     page.reload()
     statement = page.inner_text("main")
