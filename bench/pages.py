@@ -39,6 +39,7 @@ ORDERS = 100_000
 BENCH_ORDERS = 10_000  # the bench customer's share
 BENCH_USER = "bench"
 BENCH_PASSWORD = "bench password"
+BENCH_OPERATOR = "benchop"  # signs in to the admin pages
 RICH_MICROS = 10**15
 DEFAULT_REQUESTS = 200
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/smmpanel_bench_pages"
@@ -128,6 +129,7 @@ async def prepare(url: str) -> None:
     db = await open_database(url, pg_pool_max=2)
     try:
         await auth.set_password(Panel(db=db), BENCH_USER, BENCH_PASSWORD)
+        await auth.register(Panel(db=db), BENCH_OPERATOR, password=BENCH_PASSWORD, role="operator", actor="bench")
     finally:
         await db.close()
 
@@ -142,31 +144,58 @@ def pages(order_id: int, older_than: int) -> list[tuple[str, str]]:
     ]
 
 
-async def measure(url: str, requests: int) -> list[tuple[str, float, float]]:
+def admin_pages(order_id: int, older_than: int) -> list[tuple[str, str]]:
+    return [
+        ("GET", "/admin"), ("GET", "/admin/users"), ("GET", "/admin/users?sort=balance"),
+        ("GET", "/admin/users?sort=spent"), ("GET", "/admin/users?q=c12"), ("GET", "/admin/users/1"),
+        ("GET", "/admin/services"), ("GET", "/admin/services/1"), ("GET", "/admin/providers"),
+        ("GET", "/admin/orders"), ("GET", "/admin/orders?status=Partial"), ("GET", "/admin/orders?q=post/12"),
+        ("GET", f"/admin/orders?q={order_id}"), ("GET", "/admin/orders?user=bench"),
+        ("GET", f"/admin/orders?before={older_than}"), ("GET", f"/admin/orders/{order_id}"),
+        ("GET", "/admin/refills"), ("GET", "/admin/funds"),
+    ]
+
+
+async def _signed_in(client: httpx.AsyncClient, login: str) -> str:
+    """Sign ``login`` in; returns its session's CSRF token."""
+    form = (await client.get("/login")).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+    signed = await client.post("/login", data={"csrf": csrf, "login": login, "password": BENCH_PASSWORD})
+    assert signed.status_code == 303, signed.text
+    return re.search(r'name="csrf" value="([^"]+)"', (await client.get("/account")).text).group(1)
+
+
+async def _timed(client: httpx.AsyncClient, method: str, path: str, requests: int, csrf: str) -> tuple[str, float, float]:
+    times = []
+    for _ in range(requests):
+        if method == "GET":
+            response = await client.get(path)
+        else:
+            response = await client.post(path, data={"csrf": csrf, "service": "1", "quantity": "1000",
+                                                     "link": "https://facebook.com/post/1"})
+        assert response.status_code == 200, (path, response.status_code, response.text[:500])
+        times.append(float(response.headers["server-timing"].split("dur=")[1]))
+    times.sort()
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    return f"{method} {path}", statistics.median(times), p99
+
+
+async def measure(url: str, requests: int, which: str = "all") -> list[tuple[str, float, float]]:
     os.environ.setdefault("SMMPANEL_SECRET", "bench secret")
     app = create_app(Settings(database_url=url))
     out = []
     async with app.site.router.lifespan_context(app.site):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            form = (await client.get("/login")).text
-            csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
-            signed = await client.post("/login", data={"csrf": csrf, "login": BENCH_USER, "password": BENCH_PASSWORD})
-            assert signed.status_code == 303, signed.text
-            csrf = re.search(r'name="csrf" value="([^"]+)"', (await client.get("/order")).text).group(1)
-            for method, path in pages(order_id=BENCH_ORDERS // 2, older_than=BENCH_ORDERS // 3):
-                times = []
-                for _ in range(requests):
-                    if method == "GET":
-                        response = await client.get(path)
-                    else:
-                        response = await client.post(path, data={"csrf": csrf, "service": "1", "quantity": "1000",
-                                                                 "link": "https://facebook.com/post/1"})
-                    assert response.status_code == 200, (path, response.status_code, response.text[:500])
-                    times.append(float(response.headers["server-timing"].split("dur=")[1]))
-                times.sort()
-                p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-                out.append((f"{method} {path}", statistics.median(times), p99))
+            csrf = await _signed_in(client, BENCH_USER)
+            for method, path in pages(order_id=BENCH_ORDERS // 2, older_than=BENCH_ORDERS // 3) \
+                    if which in ("all", "customer") else []:
+                out.append(await _timed(client, method, path, requests, csrf))
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            csrf = await _signed_in(client, BENCH_OPERATOR)
+            for method, path in admin_pages(order_id=ORDERS // 2, older_than=ORDERS // 3) \
+                    if which in ("all", "admin") else []:
+                out.append(await _timed(client, method, path, requests, csrf))
     return out
 
 
@@ -174,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS, help="requests per page (bounded)")
+    parser.add_argument("--pages", choices=("all", "customer", "admin"), default="all",
+                        help="the customer's pages, the operator's (/admin), or both")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="a database this script may drop and recreate")
     args = parser.parse_args(argv)
     requests = max(10, min(args.requests, 5_000))
@@ -192,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(prepare(url))
             print(f"{backend}: {CUSTOMERS:,} customers, {ORDERS:,} orders seeded in {time.monotonic() - started:.1f} s",
                   flush=True)
-            results[backend] = asyncio.run(measure(url, requests))
+            results[backend] = asyncio.run(measure(url, requests, args.pages))
     width = max(len(name) for rows in results.values() for name, _, _ in rows)
     print(f"\nserver time per page, ms ({requests} requests each; target: median < 20, p99 < 100)")
     header = f"{'page':<{width}}" + "".join(f"  {b + ' median':>18}  {b + ' p99':>15}" for b in results)

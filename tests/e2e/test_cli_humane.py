@@ -14,6 +14,7 @@ import pytest
 
 from conftest import run_cli
 from smmpanel.services import accounts, orders, providers
+from smmpanel.services.principal import Customer
 from smmpanel.simulator import SimulatorServer, create_simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
@@ -46,8 +47,9 @@ def shop(sqlite_url, panel_factory, clock, monkeypatch):
             await providers.add_provider(panel, "up1", server.url, sim.key)
             imported, _ = await providers.import_services(panel, "up1", markup_percent=Decimal(25), only=["1"])
             _, key = await accounts.add_user(panel, "bob", Decimal(50), actor="cli")
-            hand = await orders.place_order(panel, key, {"service": 1, "link": "https://x.com/p/1", "quantity": 100})
-            resold = await orders.place_order(panel, key, {"service": imported[0].service, "quantity": 100,
+            bob = Customer.from_api_key(key)
+            hand = await orders.place_order(panel, bob, {"service": 1, "link": "https://x.com/p/1", "quantity": 100})
+            resold = await orders.place_order(panel, bob, {"service": imported[0].service, "quantity": 100,
                                                            "link": "https://x.com/p/2"})
             return imported[0].service, hand, resold
 
@@ -143,3 +145,20 @@ def test_ledger_prints_the_customers_statement(shop):
     data = json.loads(cli("ledger", "bob", "--json").stdout)
     assert [e["amount"] for e in data["entries"]][::3] == ["-5", "50"]
     assert cli("ledger", "nobody").returncode == 1
+
+
+def test_serve_names_the_database_it_creates(tmp_path):
+    from conftest import start_server
+
+    path = tmp_path / "typo.db"
+    server = start_server({"SMMPANEL_DATABASE_URL": f"sqlite:///{path}"})
+    server.stop()
+    said = server.proc.stderr.read().decode()
+    assert f"note: created a new, empty panel database at sqlite:///{path}" in said
+
+
+def test_an_exchange_rate_keeps_every_digit(shop):
+    cli, _, _, _ = shop
+    result = cli("providers", "set", "up1", "--fx", "0.0000412", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["fx"] == "0.0000412"  # not rounded to 0.000041 as if it were money

@@ -111,3 +111,39 @@ def test_providers_import_and_sync_list_what_a_hostile_catalog_spoiled(tmp_path)
         run_cli(env, "simulate", "reset", "--url", info["url"], check=True)
         clean = run_cli(env, "providers", "sync", "up", "--json", check=True)
         assert json.loads(clean.stdout)["skipped"] == [] and len(json.loads(clean.stdout)["updated"]) == 3
+
+
+def test_the_refund_path_driven_from_the_shell(tmp_path, server_factory):
+    """issue 9: an operator watches a Partial and its refund with the CLI alone (README, "A simulated upstream")."""
+    with running_simulator(tmp_path, "--profile", "68smm") as (env, info):
+        panel = server_factory({k: env[k] for k in ("SMMPANEL_DATABASE_URL", "SMMPANEL_SECRET")})
+        run_cli(env, "providers", "add", "sim", "--url", info["url"], "--key", info["key"], check=True)
+        imported = json.loads(run_cli(env, "providers", "import", "sim", "--markup", "20", "--json",
+                                      check=True).stdout)["imported"]
+        service = next(i["service"] for i in imported if i["provider_service"] == "1")  # 0.90 upstream, 1.08 ours
+        key = json.loads(run_cli(env, "users", "add", "alice", "--balance", "50", "--json",
+                                 check=True).stdout)["api_key"]
+        order = json.loads(run_cli(env, "call", panel.url, key, "add", f"service={service}", "link=https://x.com/a",
+                                   "quantity=1000", check=True).stdout)["order"]
+        worker = subprocess.Popen([sys.executable, "-m", "smmpanel.cli", "worker", "--poll-interval", "1"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            def shown() -> dict[str, Any]:
+                return json.loads(run_cli(env, "orders", "show", str(order), "--json", check=True).stdout)
+
+            deadline = time.monotonic() + 30
+            while not shown().get("provider_order") and time.monotonic() < deadline:
+                time.sleep(0.5)
+            upstream_order = shown()["provider_order"]
+            run_cli(env, "simulate", "set", str(upstream_order), "--status", "Partial", "--remains", "250", "--url",
+                    info["url"], check=True)
+            while shown()["status"] != "Partial" and time.monotonic() < deadline + 30:
+                time.sleep(0.5)
+            reply = json.loads(run_cli(env, "call", panel.url, key, "status", f"order={order}", check=True).stdout)
+            assert (reply["status"], reply["remains"]) == ("Partial", "250")
+            balance = json.loads(run_cli(env, "call", panel.url, key, "balance", check=True).stdout)
+            assert balance["balance"] == "49.19000"  # 50 - 1.08 + 1.08 x 250/1000
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+        assert json.loads(run_cli(env, "audit", "--json", check=True).stdout)["ok"] is True

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from smmpanel.services import accounts, orders, providers
+from smmpanel.services.principal import Customer
 from smmpanel.simulator import SimulatorServer, create_simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
@@ -30,7 +31,8 @@ def _run_worker(env: dict[str, str], tmp_path, *args: str) -> tuple[list[str], s
         try:
             deadline = time.monotonic() + 30
             while "pass: " not in out_path.read_text():
-                assert time.monotonic() < deadline and worker.poll() is None, out_path.read_text() + err_path.read_text()
+                said = out_path.read_text() + err_path.read_text()
+                assert time.monotonic() < deadline and worker.poll() is None, said
                 time.sleep(0.05)
             time.sleep(1.5)  # idle passes meanwhile: they print nothing
         finally:
@@ -51,10 +53,13 @@ async def test_worker_prints_a_start_line_and_one_line_per_busy_pass(sqlite_url,
             await providers.add_provider(panel, "up1", server.url, sim.key)
             imported, _ = await providers.import_services(panel, "up1", markup_percent=Decimal(10))
             _, key = await accounts.add_user(panel, "buyer", Decimal(100), actor="cli")
+            buyer = Customer.from_api_key(key)
+
+            buyer = Customer.from_api_key(key)
 
             async def order(n: int) -> int:
-                return await orders.place_order(panel, key, {"service": imported[0].service, "quantity": 1000,
-                                                             "link": f"https://x.com/p/{n}"})
+                return await orders.place_order(panel, buyer, {"service": imported[0].service, "quantity": 1000,
+                                                               "link": f"https://x.com/p/{n}"})
 
             await order(1)
             env = {k: v for k, v in os.environ.items() if not k.startswith("SMMPANEL_")}

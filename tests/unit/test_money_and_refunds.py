@@ -308,3 +308,13 @@ def test_the_test_oracle_rounds_like_decimal_half_up(numerator, denominator):
         ctx.prec = 100
         expected = int((Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     assert half_up(numerator, denominator) == expected
+
+
+def test_parse_decimal_keeps_every_digit_and_refuses_floats():
+    from smmpanel.domain.money import parse_decimal
+
+    assert parse_decimal("0.0000412", "fx") == Decimal("0.0000412")
+    assert parse_decimal("-12.5", "markup", allow_negative=True) == Decimal("-12.5")
+    for bad in (0.5, True, "1e999999", "NaN", "x"):
+        with pytest.raises(InvalidField):
+            parse_decimal(bad, "fx")

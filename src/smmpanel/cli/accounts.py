@@ -7,10 +7,11 @@ from typing import Any
 import click
 
 from ..domain.money import display, plain, to_micros
-from ..services import accounts, auth
+from ..services import accounts, auth, catalog
+from ..services.paging import MAX_PAGE_ITEMS
 from ..services.panel import Panel
 from ..services.principal import ACTOR_CLI
-from .base import emit, json_option, local_time, main, parse_money_arg, table, with_panel
+from .base import below_cost_warning, emit, json_option, local_time, main, parse_money_arg, table, warn, with_panel
 
 
 # ------------------------------------------------------------------- users
@@ -22,7 +23,8 @@ def users() -> None:
 
 
 def _user_json(row: Any) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "active": bool(row["active"]), "balance": plain(row["balance_micros"]),
+    return {"id": row["id"], "name": row["name"], "active": bool(row["active"]),
+            "balance": plain(row["balance_micros"]),
             "created_at_s": row["created_at_s"]}
 
 
@@ -86,7 +88,7 @@ async def users_list(panel: Panel, as_json: bool) -> None:
 
 @users.command("statement")
 @click.argument("name")
-@click.option("--limit", default=accounts.STATEMENT_LIMIT, show_default=True, type=click.IntRange(1, 10_000),
+@click.option("--limit", default=accounts.STATEMENT_LIMIT, show_default=True, type=click.IntRange(1, MAX_PAGE_ITEMS),
               help="How many entries, newest first.")
 @json_option
 @with_panel
@@ -151,7 +153,10 @@ async def users_rate(panel: Panel, name: str, service: int, rate: str | None, cl
         raise click.UsageError("give a RATE or --clear")
     value = None if clear else parse_money_arg(rate or "", "rate")
     await accounts.set_custom_rate(panel, name, service, value)
-    emit(as_json, {"name": name, "service": service, "rate": None if value is None else str(value)},
+    warning = None if value is None else below_cost_warning(to_micros(value),
+                                                           (await catalog.service(panel, service))["cost_micros"])
+    warn(None if as_json else warning)
+    emit(as_json, {"name": name, "service": service, "rate": None if value is None else str(value), "warning": warning},
          f"{name}: service {service} rate {'cleared' if value is None else f'{value} {panel.currency} per 1000'}")
 
 

@@ -17,7 +17,8 @@ import orjson
 
 from ..api.messages import message
 from ..domain.errors import PanelError
-from ..domain.money import parse_amount
+from ..domain.money import parse_amount, parse_decimal, plain
+from ..domain.pricing import below_cost
 from ..services.panel import Panel
 from ..settings import Settings, SettingsError
 from ..store.db import open_database
@@ -78,16 +79,37 @@ def emit(as_json: bool, data: Any, text: str | Callable[[], str]) -> None:
         click.echo(text() if callable(text) else text)
 
 
+def prepare_database(database_url: str) -> None:
+    """Bring the schema up to date; when there was no panel in the database
+    yet, say that a new one was made, and where (a mistyped
+    ``SMMPANEL_DATABASE_URL`` shows at once)."""
+    if ensure_schema(database_url):
+        # On stderr, so --json output stays one document.
+        click.echo(f"note: created a new, empty panel database at {describe_database(database_url)} "
+                   "(set SMMPANEL_DATABASE_URL to use another)", err=True)
+
+
+def below_cost_warning(rate_micros: int, cost_micros: int | None) -> str | None:
+    """The warning ``services set`` and ``users rate`` give for a rate under
+    the upstream's cost (the website asks for a confirmation instead)."""
+    if not below_cost(rate_micros, cost_micros):
+        return None
+    return f"rate {plain(rate_micros)} is below the upstream cost {plain(cost_micros or 0)}: every order loses money"
+
+
+def warn(message: str | None) -> None:
+    """A warning on standard error (standard output keeps the result, or the JSON document)."""
+    if message:
+        click.echo(f"warning: {message}", err=True)
+
+
 def with_panel(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
     """Run an async command body with a migrated database; PanelError -> exit 1."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         settings = load_settings()
-        if ensure_schema(settings.database_url):
-            # Said on stderr, so --json output stays one document.
-            click.echo(f"note: created a new, empty panel database at {describe_database(settings.database_url)} "
-                       "(set SMMPANEL_DATABASE_URL to use another)", err=True)
+        prepare_database(settings.database_url)
 
         async def main() -> Any:
             db = await open_database(settings.database_url, pg_pool_max=2)
@@ -110,9 +132,12 @@ def with_panel(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
-def parse_money_arg(text: str, field: str, *, allow_negative: bool = False) -> Decimal:
+def parse_money_arg(text: str, field: str, *, allow_negative: bool = False, exact: bool = False) -> Decimal:
+    """An amount of money (rounded to the micro-unit), or with ``exact`` a
+    ratio such as an exchange rate or a markup, kept digit for digit."""
     try:
-        return parse_amount(text, field, allow_negative=allow_negative)
+        parse = parse_decimal if exact else parse_amount
+        return parse(text, field, allow_negative=allow_negative)
     except PanelError as exc:
         raise click.BadParameter(message(exc)) from None
 

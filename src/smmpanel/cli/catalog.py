@@ -11,7 +11,7 @@ from ..domain.ordertypes import ServiceType
 from ..domain.pricing import margin_percent
 from ..services import catalog, providers
 from ..services.panel import Panel
-from .base import emit, json_option, main, table, with_panel
+from .base import below_cost_warning, emit, json_option, main, table, warn, with_panel
 
 
 # ---------------------------------------------------------------- services
@@ -106,4 +106,7 @@ async def services_set(panel: Panel, service_id: int, changes: tuple[str, ...], 
         name, value = change.split("=", 1)
         parsed[name.strip()] = value
     await catalog.set_service(panel, service_id, parsed)
-    emit(as_json, _service_json(await catalog.service(panel, service_id)), f"service {service_id} updated")
+    row = await catalog.service(panel, service_id)
+    warning = below_cost_warning(row["rate_micros"], row["cost_micros"]) if "rate" in parsed else None
+    warn(None if as_json else warning)
+    emit(as_json, {**_service_json(row), "warning": warning}, f"service {service_id} updated")

@@ -11,7 +11,7 @@ import orjson
 from ..services import audit
 from ..services.panel import Panel
 from ..store.migrate import upgrade
-from .base import describe_database, emit, json_option, load_settings, main, with_panel
+from .base import describe_database, emit, json_option, load_settings, main, prepare_database, with_panel
 
 
 @main.command()
@@ -33,7 +33,7 @@ def serve(host: str, port: int, workers: int, as_json: bool) -> None:
     import uvicorn
 
     settings = load_settings()
-    upgrade(settings.database_url)
+    prepare_database(settings.database_url)
     if workers > 1 and settings.database_url.startswith("sqlite"):
         # SQLite has one writer: more processes are slower, not faster.
         click.echo("note: several workers on SQLite are slower than one; use PostgreSQL to scale out", err=True)

@@ -51,7 +51,7 @@ async def providers_add(panel: Panel, name: str, url: str, key: str, encoding: s
                         timeout_s: int, max_ids: int, concurrency: int, as_json: bool) -> None:
     """Add an upstream panel: checks its key by asking its balance."""
     row = await providers.add_provider(panel, name, url, key, encoding=encoding, currency=currency,
-                                       fx=parse_money_arg(fx, "fx"), timeout_s=timeout_s, max_ids=max_ids,
+                                       fx=parse_money_arg(fx, "fx", exact=True), timeout_s=timeout_s, max_ids=max_ids,
                                        concurrency=concurrency)
     data = _provider_json(row) | {"key": redact(key), "balance": row["balance_text"]}
     emit(as_json, data, f"provider {name}: {data['encoding']} encoding, balance {data['balance']} {data['currency']}")
@@ -112,7 +112,8 @@ async def providers_set(panel: Panel, name: str, url: str | None, key: str | Non
                         multi_status: str | None, as_json: bool) -> None:
     """Change a provider's settings."""
     row = await providers.update_provider(panel, name, url=url, key=key, encoding=encoding,
-                                          fx=None if fx is None else parse_money_arg(fx, "fx"), timeout_s=timeout_s,
+                                          fx=None if fx is None else parse_money_arg(fx, "fx", exact=True),
+                                          timeout_s=timeout_s,
                                           max_ids=max_ids, concurrency=concurrency, multi_status=multi_status)
     emit(as_json, _provider_json(row), f"provider {name} updated")
 
@@ -158,7 +159,7 @@ async def providers_import(panel: Panel, name: str, markup: str, only: str | Non
     """
     wanted = [part.strip() for part in only.split(",") if part.strip()] if only else None
     imported, skipped = await providers.import_services(
-        panel, name, markup_percent=parse_money_arg(markup, "markup", allow_negative=True), only=wanted,
+        panel, name, markup_percent=parse_money_arg(markup, "markup", allow_negative=True, exact=True), only=wanted,
         category_prefix=category_prefix)
     data = [{"service": i.service, "provider_service": i.provider_service, "rate": plain(i.rate_micros),
              "cost": plain(i.cost_micros), "name": i.name, "type": i.type, "category": i.category, "min": i.min,

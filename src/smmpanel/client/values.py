@@ -7,8 +7,9 @@ float: replies are parsed with ``parse_float=Decimal``, so ``0.1`` arrives as
 ``Decimal("0.1")`` exactly.
 
 Every number is bounded before anything is computed with it (``limits``):
-a JSON integer token longer than ``MAX_NUMBER_CHARS`` is kept as a
-``Decimal`` (never ``int``), and ``to_decimal``/``to_int`` raise
+a JSON number token longer than ``MAX_NUMBER_CHARS`` is never converted (an
+``OversizedNumber``), an integer token past ``MAX_NUMBER_DIGITS`` digits is
+kept as a ``Decimal`` (never ``int``), and ``to_decimal``/``to_int`` raise
 ``NumberOutOfBounds`` for a number whose text is too long or whose size is
 past ``10^MAX_NUMBER_DIGITS`` (or a non-zero one below ``10^-MAX_FRACTION_DIGITS``).
 The caller makes that a protocol error of the one item. ``to_id`` answers
@@ -40,17 +41,32 @@ def _refuse_constant(name: str) -> Any:
     raise NotJson(f"non-finite number {name}")
 
 
-def _json_int(text: str) -> int | Decimal:
+class OversizedNumber(str):
+    """A JSON number token longer than ``MAX_NUMBER_CHARS``, never converted: it reads as its
+    first characters and its length, and every number reader refuses it as past the bound."""
+
+    def __new__(cls, token: str) -> "OversizedNumber":
+        return super().__new__(cls, f"{token[:_QUOTE_CHARS]}…({len(token)} characters)")
+
+
+def _json_int(text: str) -> int | Decimal | OversizedNumber:
     """A JSON integer token: ``int`` only within the bound (``int()`` of a long one is slow, and
-    refused past Python's digit limit; a big one breaks 64-bit encoders); a longer one stays an
-    exact ``Decimal`` for the bound check."""
+    refused past Python's digit limit; a big one breaks 64-bit encoders); a longer one an exact
+    ``Decimal`` for the bound check; an oversized one is not converted at all."""
+    if len(text) > MAX_NUMBER_CHARS:
+        return OversizedNumber(text)
     return int(text) if len(text.lstrip("-")) <= MAX_NUMBER_DIGITS else Decimal(text)
 
 
+def _json_float(text: str) -> Decimal | OversizedNumber:
+    return OversizedNumber(text) if len(text) > MAX_NUMBER_CHARS else Decimal(text)
+
+
 def loads(text: str) -> Any:
-    """Parse JSON keeping every non-integer number an exact ``Decimal``."""
+    """Parse JSON keeping every non-integer number an exact ``Decimal`` (an oversized one an
+    ``OversizedNumber``)."""
     try:
-        return json.loads(text, parse_float=Decimal, parse_int=_json_int, parse_constant=_refuse_constant)
+        return json.loads(text, parse_float=_json_float, parse_int=_json_int, parse_constant=_refuse_constant)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise NotJson(str(exc)) from None
 
@@ -89,6 +105,8 @@ def to_decimal(raw: object) -> Decimal | None:
         return Decimal(_bounded_int(raw))
     if isinstance(raw, Decimal):
         return _bounded(raw)
+    if isinstance(raw, OversizedNumber):
+        raise NumberOutOfBounds(str(raw))
     if isinstance(raw, str):
         text = raw.strip()
         if not text:

@@ -27,6 +27,7 @@ SCALE = Decimal("0.000001")
 # A balance or price beyond this is a typo, not money; it also keeps every sum
 # far inside a signed 64-bit integer.
 MAX_AMOUNT_MICROS = 10**17  # 100 billion units
+MAX_AMOUNT = Decimal(MAX_AMOUNT_MICROS) / MICROS_PER_UNIT
 
 # Decimals shown per currency. Unknown codes show 5 (the Perfect Panel habit).
 CURRENCY_DECIMALS = {"USD": 5, "EUR": 5, "GBP": 5, "RUB": 2, "INR": 2, "VND": 0, "IDR": 0}
@@ -46,8 +47,12 @@ def from_micros(micros: int) -> Decimal:
     return (Decimal(micros) / MICROS_PER_UNIT).quantize(SCALE)
 
 
-def parse_amount(raw: object, field: str, *, allow_negative: bool = False) -> Decimal:
-    """Parse an operator- or upstream-given amount without ever using a float."""
+MAX_RATIO_DIGITS = 28  # an exchange rate or percentage is kept exactly, within Decimal's default precision
+
+
+def parse_decimal(raw: object, field: str, *, allow_negative: bool = False) -> Decimal:
+    """An exact decimal (no rounding) without ever using a float: for ratios
+    such as an exchange rate, where 0.0000412 must not become 0.000041."""
     if isinstance(raw, bool) or isinstance(raw, float):
         # A float has already lost digits; refuse rather than guess.
         raise InvalidField(field, "decimal")
@@ -62,12 +67,19 @@ def parse_amount(raw: object, field: str, *, allow_negative: bool = False) -> De
             raise InvalidField(field, "decimal") from None
     else:
         raise InvalidField(field, "decimal")
-    if not value.is_finite():
+    if not value.is_finite() or len(value.as_tuple().digits) > MAX_RATIO_DIGITS:
         raise InvalidField(field, "decimal")
     if value < 0 and not allow_negative:
         raise InvalidField(field, "not_negative")
-    if abs(value) * MICROS_PER_UNIT > MAX_AMOUNT_MICROS:
+    if abs(value) > MAX_AMOUNT:  # compared, not multiplied: 1e999999 must not overflow the context
         raise InvalidField(field, "too_large")
+    return value
+
+
+def parse_amount(raw: object, field: str, *, allow_negative: bool = False) -> Decimal:
+    """Parse an operator- or upstream-given amount of money: rounded to the
+    micro-unit by the one rule."""
+    value = parse_decimal(raw, field, allow_negative=allow_negative)
     amount = quantize(value)
     if value and not amount:
         # 0.00000049 would be stored as 0: a free service or an empty deposit nobody meant.

@@ -38,3 +38,9 @@ def margin_percent(rate_micros: int, cost_micros: int | None) -> Decimal | None:
     if cost_micros is None or rate_micros <= 0:
         return None
     return (Decimal(100) * (rate_micros - cost_micros) / rate_micros).quantize(MARGIN_STEP, rounding=ROUND_HALF_UP)
+
+
+def below_cost(rate_micros: int, cost_micros: int | None) -> bool:
+    """Selling under the upstream's cost loses money on each order: the
+    operator is asked to confirm (website) or warned (CLI)."""
+    return cost_micros is not None and rate_micros < cost_micros

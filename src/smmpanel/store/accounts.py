@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypedDict, cast
+from typing import Any, TypedDict, cast
 
-from .db import Conn
-from .sql import Args, UserRef, keyset_page, user_match
+from .db import Conn, Row
+from .sql import MAX_DB_ID, Args, UserRef, keyset_page, like_pattern, storable_id, user_match
 
 
 class UserRow(TypedDict):
@@ -159,5 +159,71 @@ async def ledger_page(conn: Conn, who: UserRef, *, before_id: int | None, limit:
         "SELECT l.id, l.kind, l.amount_micros, l.balance_after_micros, l.order_id, l.note, l.created_at_s, l.actor "
         f"FROM ledger l JOIN users u ON u.id = l.user_id WHERE {user_match(who.column, 1)}{older}{tail}",
         *args.values,
+    )
+    return [LedgerEntry(*row) for row in rows]
+
+# ------------------------------------------------------ operator's reads (/admin)
+
+
+USER_SORTS = {
+    "created": "id DESC",
+    "balance": "balance_micros DESC, id DESC",
+    "spent": "spent DESC, id DESC",
+    "name": "name, id",
+}
+_SPENT = ("CAST((SELECT COALESCE(-SUM(l.amount_micros), 0) FROM ledger l WHERE l.user_id = u.id "
+          "AND l.kind IN ('charge', 'refund')) AS BIGINT)")  # PostgreSQL sums bigints as numeric
+ADMIN_USER_COLUMNS = f"u.id, u.name, u.email, u.role, u.active, u.balance_micros, u.created_at_s, {_SPENT} AS spent"
+
+
+async def users_page(conn: Conn, *, search: str | None, sort: str, offset: int, limit: int) -> list[Row]:
+    """Users matching ``search`` (a substring of the name or email), in ``sort`` order.
+    What each spent is summed for the page's users only, unless it is the sort."""
+    args: list[Any] = []
+    where = ""
+    if search:
+        args.append(like_pattern(search.lower()))
+        where = " WHERE lower(u.name) LIKE $1 ESCAPE '\\' OR lower(COALESCE(u.email, '')) LIKE $1 ESCAPE '\\'"
+    args += [limit, offset]
+    order = USER_SORTS[sort]
+    page = f"LIMIT ${len(args) - 1} OFFSET ${len(args)}"
+    if sort == "spent":  # every user's sum is needed: one grouped pass over the ledger
+        return await conn.fetch(
+            "SELECT u.id, u.name, u.email, u.role, u.active, u.balance_micros, u.created_at_s, "
+            "CAST(COALESCE(t.spent, 0) AS BIGINT) AS spent FROM users u LEFT JOIN (SELECT l.user_id, "
+            "-SUM(l.amount_micros) AS spent FROM ledger l WHERE l.kind IN ('charge', 'refund') GROUP BY l.user_id) t "
+            f"ON t.user_id = u.id{where} ORDER BY spent DESC, u.id DESC {page}", *args)
+    return await conn.fetch(
+        f"SELECT u.*, {_SPENT} AS spent FROM (SELECT id, name, email, role, active, balance_micros, created_at_s "
+        f"FROM users u{where} ORDER BY {order} {page}) u ORDER BY {order}",
+        *args,
+    )
+
+
+async def user_by_id(conn: Conn, user_id: int) -> Row | None:
+    """Any account (active or not), with what it spent."""
+    return await conn.fetchrow(f"SELECT {ADMIN_USER_COLUMNS} FROM users u WHERE u.id = $1", storable_id(user_id))
+
+
+async def custom_rates_of(conn: Conn, user_id: int) -> list[Row]:
+    return await conn.fetch(
+        "SELECT c.service_id, s.name, s.rate_micros AS list_rate_micros, s.cost_micros, c.rate_micros "
+        "FROM custom_rates c JOIN services s ON s.id = c.service_id WHERE c.user_id = $1 ORDER BY c.service_id",
+        user_id,
+    )
+
+
+async def ledger_of(conn: Conn, user_id: int, *, before_id: int | None, limit: int) -> list[LedgerEntry]:
+    """Any account's ledger entries (a disabled one's too), newest first."""
+    args: list[Any] = [storable_id(user_id)]
+    older = ""
+    if before_id is not None:
+        args.append(storable_id(before_id) or MAX_DB_ID)
+        older = f" AND l.id < ${len(args)}"
+    args.append(limit)
+    rows = await conn.fetch(
+        "SELECT l.id, l.kind, l.amount_micros, l.balance_after_micros, l.order_id, l.note, l.created_at_s, l.actor "
+        f"FROM ledger l WHERE l.user_id = $1{older} ORDER BY l.id DESC LIMIT ${len(args)}",
+        *args,
     )
     return [LedgerEntry(*row) for row in rows]

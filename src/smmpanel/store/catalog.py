@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Mapping, TypedDict, cast
 
-from .db import Conn
+from .db import Conn, Row
 from .sql import UserRef, checked_columns, set_clause, storable_id, user_match
 
 
@@ -149,3 +149,16 @@ async def set_custom_rate(conn: Conn, user_id: int, service_id: int, rate_micros
             service_id,
             rate_micros,
         )
+
+# ------------------------------------------------------ operator's reads (/admin)
+
+
+async def services_with_providers(conn: Conn) -> list[Row]:
+    """Every service with its category and provider, by category then id."""
+    return await conn.fetch(
+        "SELECT s.id, s.name, c.name AS category, s.type, s.rate_micros, s.cost_micros, s.min, s.max, s.refill, "
+        "s.cancel, s.dripfeed, s.enabled, s.refill_days, s.deny_duplicate_link, s.subscription_posts, "
+        "s.description, s.provider_service, s.markup_percent, p.name AS provider "
+        "FROM services s JOIN categories c ON c.id = s.category_id LEFT JOIN providers p ON p.id = s.provider_id "
+        "ORDER BY c.name, s.id"
+    )

@@ -26,6 +26,7 @@ from .sql import (
     ids_clause,
     ids_sql,
     keyset_page,
+    MAX_DB_ID,
     like_pattern,
     storable_id,
     update_stamped,
@@ -355,4 +356,112 @@ async def order_events(conn: Conn, order_id: int) -> list[OrderEvent]:
     )
     return [OrderEvent(*row) for row in rows]
 
+# ------------------------------------------------------ operator's reads (/admin)
 
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    """The admin orders list's filters; None means any."""
+
+    status: str | None = None
+    upstream_state: str | None = None
+    user: str | None = None
+    service_id: int | None = None
+    provider: str | None = None
+    since_s: int | None = None  # created at or after
+    until_s: int | None = None  # created before
+    search: str | None = None  # an order id, a substring of the link, or a provider order id
+
+
+async def orders_page(conn: Conn, wanted: OrderFilter, *, before_id: int | None, limit: int) -> list[Row]:
+    """Orders matching ``wanted``, newest first, older than ``before_id``."""
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    where: list[str] = []
+    for column, value in (("o.status", wanted.status), ("o.upstream_state", wanted.upstream_state),
+                          ("o.service_id", wanted.service_id)):
+        if value is not None:
+            where.append(f"{column} = {arg(value)}")
+    # By id, so the user's own index (user_id, id) serves the page.
+    if wanted.user is not None:
+        where.append(f"o.user_id = (SELECT id FROM users WHERE name = {arg(wanted.user)})")
+    if wanted.provider is not None:
+        where.append(f"o.provider_id = (SELECT id FROM providers WHERE name = {arg(wanted.provider)})")
+    if wanted.since_s is not None:
+        where.append(f"o.created_at_s >= {arg(wanted.since_s)}")
+    if wanted.until_s is not None:
+        where.append(f"o.created_at_s < {arg(wanted.until_s)}")
+    if wanted.search:
+        text = wanted.search.strip()
+        if text.isdigit():  # an id: ours or the upstream's (both indexed), never a scan of every link
+            # provider_order is indexed under its provider: name them all so the index serves.
+            by_upstream = (f"SELECT x.id FROM orders x WHERE x.provider_id IN (SELECT id FROM providers) "
+                           f"AND x.provider_order = {arg(text)}")
+            ours = f"SELECT {arg(storable_id(int(text)) if len(text) <= 10 else 0)}"
+            where.append(f"o.id IN ({ours} UNION ALL {by_upstream})")
+        else:
+            where.append(f"lower(o.link) LIKE {arg(like_pattern(text.lower()))} ESCAPE '\\'")
+    if before_id is not None:
+        where.append(f"o.id < {arg(storable_id(before_id) or MAX_DB_ID)}")
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    return await conn.fetch(
+        f"SELECT {ORDER_COLUMNS}, s.name AS service_name FROM {ORDER_FROM} JOIN services s ON s.id = o.service_id"
+        f"{clause} ORDER BY o.id DESC LIMIT {arg(limit)}",
+        *args,
+    )
+
+
+async def upstream_state_counts(conn: Conn) -> dict[str, int]:
+    """How many orders are in each upstream state (manual orders have none)."""
+    rows = await conn.fetch(
+        "SELECT upstream_state, COUNT(*) AS n FROM orders WHERE upstream_state IS NOT NULL GROUP BY upstream_state"
+    )
+    return {row["upstream_state"]: row["n"] for row in rows}
+
+
+async def orders_in_states(conn: Conn, states: Sequence[str], limit: int) -> list[Row]:
+    """The newest orders in one of ``states`` (the dashboard's needs-attention list)."""
+    marks = ", ".join(f"${i}" for i in range(1, len(states) + 1))
+    return await conn.fetch(
+        f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE o.upstream_state IN ({marks}) ORDER BY o.id DESC "
+        f"LIMIT ${len(states) + 1}",
+        *states,
+        limit,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    """One group of the orders created on one day: one service, one status.
+    What the dashboard's counts, revenue, cost and chart are computed from
+    (``services.admin``)."""
+
+    day: int  # days since the epoch (UTC)
+    cost_micros: int | None  # the service's upstream cost per 1000 (flat types: per order); None: unknown
+    type: str
+    status: str
+    orders: int
+    units: int
+    remains: int
+    charged_micros: int
+    refunded_micros: int
+
+
+async def daily_figures(conn: Conn, since_s: int, day_s: int) -> list[DayFigures]:
+    """The orders created since ``since_s``, grouped by day, service and
+    status: one scan, whatever the number of orders."""
+    rows = await conn.fetch(
+        "SELECT o.created_at_s / $2 AS day, o.service_id, s.cost_micros, s.type, o.status, COUNT(*) AS n, "
+        "SUM(o.units) AS units, SUM(COALESCE(o.remains, 0)) AS remains, SUM(o.charge_micros) AS charged, "
+        "SUM(COALESCE(r.amount_micros, 0)) AS refunded "
+        "FROM orders o JOIN services s ON s.id = o.service_id "
+        "LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
+        "WHERE o.created_at_s >= $1 GROUP BY 1, o.service_id, s.cost_micros, s.type, o.status",
+        since_s, day_s,
+    )
+    return [DayFigures(int(r["day"]), r["cost_micros"], r["type"], r["status"], int(r["n"]), int(r["units"] or 0),
+                       int(r["remains"] or 0), int(r["charged"] or 0), int(r["refunded"] or 0)) for r in rows]

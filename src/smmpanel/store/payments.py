@@ -237,3 +237,13 @@ async def users_by_deposit_codes(conn: Conn, codes: Sequence[str]) -> list[Row]:
         "SELECT id, deposit_code FROM users WHERE deposit_code IN (SELECT value FROM json_each($1))",
         orjson.dumps(list(codes)).decode(),
     )
+
+# ------------------------------------------------------ operator's reads (/admin)
+
+
+async def pending_funds_total(conn: Conn) -> tuple[int, int]:
+    """How many funds requests wait, and their total."""
+    row = await conn.fetchrow(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(amount_micros), 0) AS total FROM funds_requests WHERE status = 'pending'"
+    )
+    return int(row["n"]), int(row["total"])

@@ -8,8 +8,8 @@ from functools import lru_cache
 from typing import Any, Sequence, TypedDict, cast
 
 from ..domain.status import REFILL_ACTIVE
-from .db import Conn
-from .sql import Args, UserRef, ids_arg, ids_sql, keyset_page, storable_id, update_stamped, user_match
+from .db import Conn, Row
+from .sql import MAX_DB_ID, Args, UserRef, ids_arg, ids_sql, keyset_page, storable_id, update_stamped, user_match
 
 
 class RefillRow(TypedDict):
@@ -108,3 +108,24 @@ async def customer_refills(conn: Conn, who: UserRef, *, before_id: int | None, l
         *args.values,
     )
     return [CustomerRefill(*row) for row in rows]
+
+# ------------------------------------------------------ operator's reads (/admin)
+
+
+async def refills_page(conn: Conn, *, status: str | None, before_id: int | None, limit: int) -> list[Row]:
+    args: list[Any] = []
+    where = []
+    if status is not None:
+        args.append(status)
+        where.append(f"f.status = ${len(args)}")
+    if before_id is not None:
+        args.append(storable_id(before_id) or MAX_DB_ID)
+        where.append(f"f.id < ${len(args)}")
+    args.append(limit)
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    return await conn.fetch(
+        f"SELECT {REFILL_COLUMNS}, o.link, o.service_id, p.name AS provider FROM {REFILL_FROM} "
+        f"JOIN orders o ON o.id = f.order_id LEFT JOIN providers p ON p.id = o.provider_id{clause} "
+        f"ORDER BY f.id DESC LIMIT ${len(args)}",
+        *args,
+    )
