@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from smmpanel.domain.vietqr import parse
 
+# The customer site's browser harness (chromium, pages, sign-up), shared.
+from test_web_browser import CHROMIUM, SCREENSHOTS, expect, new_page, sign_up, sync_api  # noqa: E402
+
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's, as in test_web_browser.py (scripts/install-chromium)
-# No background networking: this machine's closed network refuses it, noisily.
-CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BANK_ENV = {
     "SMMPANEL_VIETQR_BIN": "970436", "SMMPANEL_VIETQR_ACCOUNT": "1023456789",
     "SMMPANEL_VIETQR_NAME": "CONG TY TNHH SMM", "SMMPANEL_SEPAY_API_KEY": "browser-sepay-key",
@@ -30,25 +28,17 @@ BANK_ENV = {
 AMOUNT_VND = 250_000
 CREDIT = "9.82500 USD"  # 250,000 x 0.0000393
 WAIT_MS = 15_000
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"  # git-ignored
-
-
-if not os.path.exists(CHROMIUM):
-    why = f"{CHROMIUM} is missing: scripts/test installs it (scripts/install-chromium)"
-    if os.environ.get("SMMPANEL_REQUIRE_PG") == "1":  # CI: never pass without having run the browser
-        raise RuntimeError(why)
-    pytest.skip(why, allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
-def chromium():
-    with sync_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def chromium(db_url):
+    """Per test, and started after the database: the module-wide browser of
+    test_web_browser keeps an event loop running that the PostgreSQL
+    fixture's setup can't share."""
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        launched.close()
 
 
 def decode_qr(png: bytes) -> str:
@@ -62,13 +52,8 @@ def decode_qr(png: bytes) -> str:
 def test_a_customer_pays_by_vietqr_and_sees_the_balance_rise(db_url, server_factory, chromium):
     server = server_factory({"SMMPANEL_DATABASE_URL": db_url, **BANK_ENV})
     base = server.url.rsplit("/api/v2", 1)[0]
-    page = chromium.new_page()
-    page.goto(f"{base}/signup")
-    page.fill("#f-name", "thu")
-    page.fill("#f-email", "thu@example.com")
-    page.fill("#f-password", "correct horse battery")
-    page.click("form[action='/signup'] button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page = new_page(chromium)
+    sign_up(page, base, "thu")
 
     page.goto(f"{base}/funds")
     page.fill("#f-vnd", str(AMOUNT_VND))
@@ -86,7 +71,7 @@ def test_a_customer_pays_by_vietqr_and_sees_the_balance_rise(db_url, server_fact
     page.evaluate("window.notReloaded = true")
     sent = server.cli("payments", "simulate", "--code", content, "--amount", str(AMOUNT_VND), "--url", base, "--json")
     assert sent.returncode == 0, sent.stdout + sent.stderr
-    sync_api.expect(page.locator("[data-balance]")).to_have_text(CREDIT, timeout=WAIT_MS)
+    expect(page.locator("[data-balance]")).to_have_text(CREDIT, timeout=WAIT_MS)
     assert page.evaluate("window.notReloaded") is True
     assert page.is_visible("[data-deposit-notice]")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
