@@ -272,10 +272,11 @@ def form_values(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, st
 
 
 def site_routes() -> list[BaseRoute]:
-    from . import account, admin, pages
+    from . import account, admin, bank, pages
 
     return [
         *account.ROUTES,
+        *bank.ROUTES,
         *pages.ROUTES,
         *admin.ROUTES,
         Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"),

@@ -24,6 +24,7 @@ from ..domain.status import RefillStatus, Status
 from ..domain.idempotency import KEY_FIELD
 from ..services import accounts, catalog, funds, idempotency, orders, refills
 from ..services.principal import Customer
+from .bank import bank_block
 from .core import Page, form_values, page
 
 RECENT_ORDERS = 5
@@ -312,7 +313,8 @@ async def _funds_page(current: Page, *, values: dict[str, str], errors: dict[str
         funds.customer_requests(current.panel, customer),
     )
     return current.render("funds.html", status=status, summary=summary, statement=statement, requests=requests,
-                          values=values, errors=errors, notice=notice, first_page=_before(current) is None)
+                          values=values, errors=errors, notice=notice, first_page=_before(current) is None,
+                          **await bank_block(current, customer))
 
 
 @page(signed_in=True)
