@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from conftest import LOOPBACK_UPSTREAMS
 from smmpanel.services import accounts, orders, providers
 from smmpanel.services.principal import Customer
 from smmpanel.simulator import SimulatorServer, create_simulator
@@ -63,7 +64,7 @@ async def test_worker_prints_a_start_line_and_one_line_per_busy_pass(sqlite_url,
 
             await order(1)
             env = {k: v for k, v in os.environ.items() if not k.startswith("SMMPANEL_")}
-            env.update(SMMPANEL_DATABASE_URL=sqlite_url, SMMPANEL_SECRET=SECRET)
+            env.update(LOOPBACK_UPSTREAMS, SMMPANEL_DATABASE_URL=sqlite_url, SMMPANEL_SECRET=SECRET)
             lines, err = _run_worker(env, tmp_path)
             path = sqlite_url[len("sqlite:///"):]
             assert lines[0].startswith(f"worker: database sqlite:///{os.path.abspath(path)}; providers up1; ")

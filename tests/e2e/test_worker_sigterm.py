@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 
+from conftest import LOOPBACK_UPSTREAMS
 from smmpanel.client.limits import TOTAL_DEADLINE_FACTOR
 from smmpanel.services import accounts, orders, providers
 from smmpanel.services.principal import Customer
@@ -42,7 +43,7 @@ async def test_sigterm_ends_the_worker_within_the_running_call(sqlite_url, panel
                                                             "link": f"https://x.com/p/{n}"}) for n in range(3)]
             sim.enable("slow", action="add", delay_s=SLOW_ADD_S)
             env = {k: v for k, v in os.environ.items() if not k.startswith("SMMPANEL_")}
-            env.update(SMMPANEL_DATABASE_URL=sqlite_url, SMMPANEL_SECRET=SECRET)
+            env.update(LOOPBACK_UPSTREAMS, SMMPANEL_DATABASE_URL=sqlite_url, SMMPANEL_SECRET=SECRET)
             log_file = (tmp_path / "worker.log").open("w")
             worker = subprocess.Popen([sys.executable, "-m", "smmpanel.cli", "worker"], env=env,
                                       stdout=subprocess.DEVNULL, stderr=log_file)

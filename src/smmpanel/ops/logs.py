@@ -94,6 +94,8 @@ def log_config(log_format: str, log_level: str) -> dict[str, Any]:
             "uvicorn": {"handlers": ["panel"], "level": level, "propagate": False},
             "uvicorn.error": {"level": level},
             "uvicorn.access": {"handlers": ["panel"], "level": level, "propagate": False},
+            # One INFO line per upstream request: thousands per worker pass; `worker --verbose` lowers it.
+            "httpx": {"handlers": ["panel"], "level": "WARNING", "propagate": False},
         },
     }
 
