@@ -22,6 +22,13 @@ from smmpanel.store.db import open_database
 from websupport import csrf_of
 
 API = "/api/v2"
+# Windows are aligned on the clock; a test's hits must not straddle a window's
+# end, so the limiters read a clock pinned in the middle of one.
+MID_WINDOW_S = 1_800_000_000 + 1_800.0
+
+
+def pin_clock(limiter: Limiter) -> None:
+    limiter.clock = lambda: MID_WINDOW_S
 
 
 async def _seed(url: str) -> tuple[str, str, int]:
@@ -48,7 +55,9 @@ def test_api_limit_per_account_is_429_with_retry_after_and_writes_nothing(db_url
     alice, bob, sid = asyncio.run(_seed(db_url))
     settings = Settings(database_url=db_url, rate_limit=RateLimit(4, 3600), metrics_token="t" * 16)
     add = {"action": "add", "service": sid, "link": "https://x.com/p", "quantity": 100}
-    with TestClient(PanelApp(settings)) as client:
+    app = PanelApp(settings)
+    with TestClient(app) as client:
+        pin_clock(app.api.limiter)
         for _ in range(3):
             assert client.post(API, data={"key": alice, "action": "balance"}).status_code == 200
         assert "order" in client.post(API, data={"key": alice, **add}).json()
@@ -73,6 +82,8 @@ async def test_login_limit_per_address_is_an_html_429_before_any_write(db_url, m
     monkeypatch.setenv("SMMPANEL_SECRET", "test secret")
     app = PanelApp(Settings(database_url=db_url, login_rate_limit=RateLimit(3, 60)))
     async with app.site.router.lifespan_context(app.site):
+        pin_clock(app.site.state.web.login_limiter)
+
         async def browser(ip: str) -> httpx.AsyncClient:
             return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 5000)),
                                      base_url="http://panel.test")
