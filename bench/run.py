@@ -16,6 +16,9 @@ For each database (SQLite, then PostgreSQL):
    CPU 1 (``bench/wrk/api.lua``: urlencoded form bodies). Each timed run is
    preceded by a short untimed warm-up run, and each kind of request is first
    sent once and its reply checked.
+   Then the same panel again, "hardened": a per-account rate limit on (never
+   reached) and each ``add`` with its own ``Idempotency-Key``; printed beside
+   the plain figures (issue 10: within 10%). ``--no-hardened`` skips it.
 4. The hello-world ceiling again (its drift shows other load on the machine),
    and ``smmpanel audit`` again (the ``add`` runs must keep the ledger whole).
 
@@ -69,6 +72,14 @@ ACTIONS: dict[str, tuple[str, float, float]] = {
     "add": ("add", 0.25, 0.15),
 }
 BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+# The hardened run (issue 10): the panel again with a per-account rate limit
+# on (high enough never to refuse: the limiter's bookkeeping is what is
+# measured) and every add sent with its own Idempotency-Key; each action's
+# req/s must stay within HARDENED_TOLERANCE of the plain run's.
+HARDENED_ENV = {"SMMPANEL_RATE_LIMIT": "100000000/minute"}
+HARDENED_MODES = {"balance": "balance", "status": "status", "status100": "status100", "add": "addkey"}
+HARDENED_TOLERANCE = 0.10
 
 # The fixture: rate 1.00 per 1000, orders of 100 units: 0.10 each.
 OPENING_BALANCE = "1000000000"  # a billion: ~10^4 s of add at 10^5/s would not drain it
@@ -347,7 +358,7 @@ def check_reply(mode: str, reply: Any) -> None:
         ok = "status" in reply
     elif ok and mode == "status100":
         ok = len(reply) >= 90 and all(isinstance(v, dict) and "status" in v for v in reply.values())
-    elif ok and mode == "add":
+    elif ok and mode in ("add", "addkey"):
         ok = isinstance(reply.get("order"), int)
     if not ok:
         raise BenchError(f"{mode}: unexpected reply {json.dumps(reply)[:500]}")
@@ -361,7 +372,7 @@ def sample_request(mode: str, fx: Fixture) -> dict[str, Any]:
     if mode == "status100":
         return {"key": fx.key, "action": "status",
                 "orders": ",".join(str(random.randint(fx.lo, fx.hi)) for _ in range(100))}
-    if mode == "add":
+    if mode in ("add", "addkey"):
         return {"key": fx.key, "action": "add", "service": fx.service, "quantity": ORDER_QUANTITY,
                 "link": "https://example.com/post/check"}
     return {"key": fx.key, "action": "balance"}
@@ -427,6 +438,11 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path) -> dict[str,
     hello = measure("hello", hello_cmd, env, ["hello"], fx, args, logs / backend)["hello"]
     panel_cmd = [str(SMMPANEL), "serve", "--workers", "1"]
     panel = measure("panel", panel_cmd, env, list(ACTIONS), fx, args, logs / backend)
+    hardened = {}
+    if not args.no_hardened:
+        by_wrk_mode = measure("hardened", panel_cmd, {**env, **HARDENED_ENV}, list(HARDENED_MODES.values()), fx,
+                              args, logs / backend)
+        hardened = {mode: by_wrk_mode[wrk_mode] for mode, wrk_mode in HARDENED_MODES.items()}
     # The ceiling again: on a busy machine it moves, and then so do the ratios.
     hello_after = measure("hello2", hello_cmd, env, ["hello"], fx, args, logs / backend)["hello"]
     drift = hello_after["rps"] / hello["rps"] - 1
@@ -452,7 +468,14 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path) -> dict[str,
             "valid": not r["bad_replies"] and not r["socket_errors"],
             "wrk": r,
         }
+    side_by_side = {}
+    for mode, r in hardened.items():
+        change = r["rps"] / panel[mode]["rps"] - 1
+        side_by_side[mode] = {"rps": round(r["rps"], 1), "p99_ms": r["p99_ms"], "change": round(change, 4),
+                              "within": change >= -HARDENED_TOLERANCE,
+                              "valid": not r["bad_replies"] and not r["socket_errors"], "wrk": r}
     return {
+        "hardened": side_by_side,
         "database_url": fx.url,
         "fixture": {"orders": args.orders, "order_ids": [fx.lo, fx.hi], "service": fx.service,
                     "seconds": round(fx.seconds, 1)},
@@ -502,6 +525,24 @@ def print_table(results: dict[str, Any]) -> None:
             row += [f">= {target:.2f}", verdict]
         rows.append(row)
     print_grid(head, rows, right=())
+    if any(res and res.get("hardened") for res in results.values()):
+        print(f"\nHardened: rate limit on ({HARDENED_ENV['SMMPANEL_RATE_LIMIT']}, never reached), each add with "
+              f"its own Idempotency-Key; req/s beside the plain run's (within {HARDENED_TOLERANCE:.0%}?):")
+        head = ["action", "SQLite plain", "hardened", "change", "PostgreSQL plain", "hardened", "change"]
+        rows = []
+        for mode, (label, _, _) in ACTIONS.items():
+            row = [label]
+            for backend in ("sqlite", "postgresql"):
+                res = results.get(backend)
+                h = (res or {}).get("hardened", {}).get(mode)
+                if h is None or "error" in res:
+                    row += ["n/a", "", ""]
+                    continue
+                flag = "" if h["within"] else " MISSED"
+                flag += "" if h["valid"] else " invalid: error replies"
+                row += [f"{res['actions'][mode]['rps']:,.0f}", f"{h['rps']:,.0f}", f"{h['change']:+.1%}{flag}"]
+            rows.append(row)
+        print_grid(head, rows, right=(1, 2, 3, 4, 5, 6))
     for backend, res in results.items():
         if res and "hello" in res:
             print(f"\n{BACKENDS[backend]}: hello-world measured again after the panel: {res['hello']['rps_after']:,.0f} "
@@ -589,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=os.environ.get("SMMPANEL_BENCH_PG_URL", DEFAULT_PG_URL),
                         help=f"PostgreSQL database to (re)create and use (default {DEFAULT_PG_URL}; it is dropped "
                         "and created anew)")
+    parser.add_argument("--no-hardened", action="store_true",
+                        help="skip the run with a rate limit on and Idempotency-Keys sent")
     parser.add_argument("--strict", action="store_true", help="exit 2 when a target is missed")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)

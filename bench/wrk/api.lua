@@ -8,6 +8,7 @@
 --       status           action=status, order = a random id in [LO, HI]
 --       status100        action=status, orders = 100 random ids in [LO, HI]
 --       add              action=add, a valid Default order for SERVICE
+--       addkey           the same, each request with its own Idempotency-Key header
 --
 -- A reply that is not HTTP 200 or whose body holds "error" is counted in
 -- `bad` (the panel answers API errors with 200 + {"error": ...}). done()
@@ -49,6 +50,17 @@ function init(args)
     local head = prefix .. "add&service=" .. service .. "&quantity=100&link=https%3A%2F%2Fexample.com%2Fpost%2F"
     request = function()
       return wrk.format(nil, nil, nil, head .. math.random(1, 1000000000))
+    end
+  elseif mode == "addkey" then
+    -- add, each request under its own Idempotency-Key (a retrying client's header)
+    local head = prefix .. "add&service=" .. service .. "&quantity=100&link=https%3A%2F%2Fexample.com%2Fpost%2F"
+    local run = string.format("%x-%x", os.time(), math.random(1, 1000000000))
+    local n = 0
+    local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+    request = function()
+      n = n + 1
+      headers["Idempotency-Key"] = run .. "-" .. n
+      return wrk.format(nil, nil, headers, head .. n)
     end
   else
     error("unknown mode " .. tostring(mode))

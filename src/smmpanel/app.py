@@ -5,6 +5,8 @@ headers) wraps only that app: the API's hot path never sees it."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
@@ -21,11 +23,15 @@ from .ops.metrics import RequestCounters
 from .ops.ratelimit import Limiter
 from .ops.routes import routes as ops_routes
 from .payments.webhook import webhook_routes
+from .services import idempotency
 from .services.panel import Panel
 from .settings import Settings
 from .store.db import open_database
 from .web import site_routes
 from .web.core import SecurityHeaders, Web
+
+log = logging.getLogger("smmpanel.app")
+KEY_PURGE_INTERVAL_S = 3600  # expired keys are dead either way: this only frees their rows
 
 
 class PanelApp:
@@ -47,9 +53,11 @@ class PanelApp:
             api_limiter, login_limiter = limiters
             self.api = ApiV2(panel, Dialect(settings.dialect, settings.currency), settings.max_body_bytes, api_limiter)
             app.state.web = Web(panel, settings, login_limiter)
+            housekeeping = asyncio.get_running_loop().create_task(_forget_expired_keys(panel))
             try:
                 yield
             finally:
+                housekeeping.cancel()
                 self.api = None
                 for limiter in limiters:
                     if limiter is not None:
@@ -93,6 +101,16 @@ class PanelApp:
             await send(message)
 
         await self.site(scope, receive, send_with_id)
+
+
+async def _forget_expired_keys(panel: Panel) -> None:
+    """Expired idempotency keys no longer count; this reclaims their rows."""
+    while True:
+        await asyncio.sleep(KEY_PURGE_INTERVAL_S)
+        try:
+            await idempotency.forget_expired(panel)
+        except Exception:  # the database away for a moment: next time
+            log.warning("could not delete expired idempotency keys", exc_info=True)
 
 
 def create_app(settings: Settings | None = None) -> PanelApp:

@@ -18,7 +18,9 @@ from smmpanel.services import accounts, audit, catalog, idempotency, orders
 from smmpanel.services.panel import Panel
 from smmpanel.services.principal import Customer
 from smmpanel.settings import Settings
+from smmpanel.domain.errors import IdempotencyKeyReused
 from smmpanel.store.db import open_database
+from smmpanel.store.orders import KeyClaim
 
 pytestmark = pytest.mark.anyio
 API = "/api/v2"
@@ -184,3 +186,78 @@ async def test_keys_expire_after_24_hours(db_url, panel_factory, clock):
         clock.advance(2 * 3600)
         assert await idempotency.once(panel, customer, "daily", "fp", place) != first
         assert await panel.db.fetchval("SELECT COUNT(*) FROM orders") == 2
+
+
+ADD = {"link": "https://x.com/p", "quantity": 1000}
+
+
+async def test_keyed_adds_share_group_commits(db_url, panel_factory):
+    """Keyed orders arriving together are claimed, charged and committed in
+    shared transactions, like orders without a key; each key still answers
+    with its own order."""
+    alice, _, sid = await _seed(db_url, balance="100")
+    async with panel_factory(db_url) as panel:
+        customer = Customer.from_api_key(alice)
+        transactions = 0
+        real_transaction = panel.db.transaction
+
+        def counted():
+            nonlocal transactions
+            transactions += 1
+            return real_transaction()
+
+        panel.db.transaction = counted
+        replies = await asyncio.gather(*(idempotency.add(panel, customer, f"k{i}", {"service": sid, **ADD})
+                                         for i in range(20)))
+        assert len({orjson.loads(r)["order"] for r in replies}) == 20
+        assert transactions < 20
+        assert await asyncio.gather(*(idempotency.add(panel, customer, f"k{i}", {"service": sid, **ADD})
+                                      for i in range(20))) == replies
+        assert await panel.db.fetchval("SELECT COUNT(*) FROM orders") == 20
+        assert await audit.run(panel) == []
+
+
+async def test_a_keyed_add_leaves_nothing_when_its_batch_fails(db_url, panel_factory):
+    """The key's claim, the order and its charge commit together: a failure
+    while the reply is being kept (as a crash there would) leaves none."""
+    alice, _, sid = await _seed(db_url)
+    async with panel_factory(db_url) as panel:
+        customer = Customer.from_api_key(alice)
+
+        def reply_then_fail(order_id: int) -> str:
+            raise RuntimeError("the process died here")
+
+        with pytest.raises(RuntimeError):
+            await orders.place_order(panel, customer, {"service": sid, **ADD},
+                                     claim=KeyClaim("crash", "fp", 0, reply_then_fail))
+        assert await panel.db.fetchval("SELECT COUNT(*) FROM orders") == 0
+        assert await panel.db.fetchval("SELECT COUNT(*) FROM idempotency_keys") == 0
+        assert await accounts.balance(panel, customer) == 10_000_000
+
+
+async def test_a_retried_add_answers_even_when_it_would_now_be_refused(db_url, panel_factory):
+    alice, _, sid = await _seed(db_url)
+    async with panel_factory(db_url) as panel:
+        customer = Customer.from_api_key(alice)
+        first = await idempotency.add(panel, customer, "k", {"service": sid, **ADD})
+        await catalog.set_service(panel, sid, {"enabled": False})
+        assert await idempotency.add(panel, customer, "k", {"service": sid, **ADD}) == first
+        with pytest.raises(IdempotencyKeyReused):
+            await idempotency.add(panel, customer, "k", {"service": sid, **ADD, "quantity": 2000})
+
+
+async def test_a_keyed_add_key_expires_after_24_hours_and_its_space_is_reclaimed(db_url, panel_factory, clock):
+    alice, _, sid = await _seed(db_url)
+    async with panel_factory(db_url) as panel:
+        customer = Customer.from_api_key(alice)
+        first = await idempotency.add(panel, customer, "daily", {"service": sid, **ADD})
+        clock.advance(23 * 3600)
+        assert await idempotency.add(panel, customer, "daily", {"service": sid, **ADD}) == first
+        assert await idempotency.forget_expired(panel) == 0
+        clock.advance(2 * 3600)
+        second = await idempotency.add(panel, customer, "daily", {"service": sid, **ADD})
+        assert second != first
+        await idempotency.add(panel, customer, "other", {"service": sid, **ADD})
+        clock.advance(24 * 3600 + 1)
+        assert await idempotency.forget_expired(panel) == 2
+        assert await panel.db.fetchval("SELECT COUNT(*) FROM idempotency_keys") == 0

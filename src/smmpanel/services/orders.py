@@ -24,7 +24,7 @@ from ..domain.status import Status, decide_move
 from ..domain.upstream_state import NOT_SENT, POLLABLE, RESOLVABLE, UNSETTLED, UpstreamState, check_move
 from ..store import accounts as accounts_store, catalog as catalog_store, orders as orders_store, sql
 from ..store.db import Conn, IntegrityError
-from ..store.orders import CustomerOrder, OrderEvent, OrderRow
+from ..store.orders import Claimed, CustomerOrder, KeyClaim, OrderEvent, OrderRow
 from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
 from .panel import Panel
 from .principal import ACTOR_CUSTOMER, Customer, account, check_actor
@@ -50,8 +50,8 @@ async def _terms(panel: Panel, customer: Customer, raw_service: object):
     return row, terms
 
 
-async def _place(panel: Panel, row, draft: OrderDraft) -> int:
-    order_id = await orders_store.place_order(
+async def _place(panel: Panel, row, draft: OrderDraft, claim: KeyClaim | None = None) -> int | Claimed:
+    placed = await orders_store.place_order(
         panel.db,
         row["user_id"],
         draft,
@@ -59,19 +59,23 @@ async def _place(panel: Panel, row, draft: OrderDraft) -> int:
         provider_id=row["provider_id"],
         provider_service=row["provider_service"],
         guard_link=bool(row["deny_duplicate_link"]),
+        claim=claim,
     )
-    if order_id is None:
+    if placed is None:
         raise NotEnoughFunds()
-    return order_id
+    return placed
 
 
-async def place_order(panel: Panel, customer: Customer, params: Mapping[str, Any]) -> int:
+async def place_order(panel: Panel, customer: Customer, params: Mapping[str, Any], *,
+                      claim: KeyClaim | None = None) -> int | Claimed:
+    """The new order's id; under an idempotency key (``services.idempotency``)
+    the key's earlier claim instead, if it had one."""
     if params.get("service") in (None, ""):
         # Check the key first: a bad key must say so whatever else is missing.
         await account(panel, customer)
         raise MissingAddFields()
     row, terms = await _terms(panel, customer, params["service"])
-    return await _place(panel, row, build_order(terms, params))
+    return await _place(panel, row, build_order(terms, params), claim)
 
 
 async def quote(panel: Panel, customer: Customer, params: Mapping[str, Any]) -> int:

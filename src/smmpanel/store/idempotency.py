@@ -1,4 +1,9 @@
-"""Idempotency keys: claimed in the transaction of the write they guard."""
+"""Idempotency keys: claimed in the transaction of the write they guard.
+
+A key older than its lifetime no longer counts: a claim takes it over in
+place (the upsert's ``WHERE``), so no write has to delete expired keys first;
+``forget_expired`` only reclaims their space, from maintenance.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +12,38 @@ from typing import Any
 from .db import Conn
 
 
-async def forget_expired(tx: Conn, user_id: int, created_before_s: int) -> None:
-    await tx.execute("DELETE FROM idempotency_keys WHERE user_id = $1 AND created_at_s < $2", user_id,
-                     created_before_s)
-
-
-async def claim(tx: Conn, user_id: int, key: str, fingerprint: str, now_s: int) -> bool:
-    """True: the key is ours now. False: it was claimed (and committed) before.
-    On PostgreSQL a claim still uncommitted in another transaction makes this
-    wait for that transaction, so two requests with one key never both win."""
+async def claim(tx: Conn, user_id: int, key: str, fingerprint: str, now_s: int, expired_before_s: int) -> bool:
+    """True: the key is ours now (new, or its earlier claim had expired).
+    False: it was claimed (and committed) before. On PostgreSQL a claim still
+    uncommitted in another transaction makes this wait for that transaction,
+    so two requests with one key never both win."""
     claimed = await tx.fetchval(
         "INSERT INTO idempotency_keys (user_id, idem_key, fingerprint, reply, created_at_s) "
-        "VALUES ($1, $2, $3, '', $4) ON CONFLICT (user_id, idem_key) DO NOTHING RETURNING 1",
-        user_id, key, fingerprint, now_s,
+        "VALUES ($1, $2, $3, '', $4) ON CONFLICT (user_id, idem_key) DO UPDATE "
+        "SET fingerprint = excluded.fingerprint, reply = '', created_at_s = excluded.created_at_s "
+        "WHERE idempotency_keys.created_at_s < $5 RETURNING 1",
+        user_id, key, fingerprint, now_s, expired_before_s,
     )
     return claimed is not None
 
 
-async def claimed(tx: Conn, user_id: int, key: str) -> Any:
-    return await tx.fetchrow("SELECT fingerprint, reply FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
-                             user_id, key)
+async def claimed(conn: Conn, user_id: int, key: str, expired_before_s: int) -> Any:
+    """The live claim of ``key``: its (fingerprint, reply), or None."""
+    return await conn.fetchrow(
+        "SELECT fingerprint, reply FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2 AND created_at_s >= $3",
+        user_id, key, expired_before_s)
+
+
+async def release(tx: Conn, user_id: int, key: str) -> None:
+    """Give a claim back: the write it guarded was refused."""
+    await tx.execute("DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2", user_id, key)
 
 
 async def save_reply(tx: Conn, user_id: int, key: str, reply: str) -> None:
     await tx.execute("UPDATE idempotency_keys SET reply = $3 WHERE user_id = $1 AND idem_key = $2", user_id, key,
                      reply)
+
+
+async def forget_expired(conn: Conn, created_before_s: int) -> int:
+    """Delete every expired key (all accounts); how many went."""
+    return await conn.execute("DELETE FROM idempotency_keys WHERE created_at_s < $1", created_before_s)

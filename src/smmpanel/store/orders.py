@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any, Sequence, TypedDict, cast
+from typing import Any, Callable, NamedTuple, Sequence, TypedDict, Union, cast
 
 import orjson
 
@@ -17,6 +17,7 @@ from ..domain.errors import ActiveOrderWithLink
 from ..domain.ordertypes import OrderDraft
 from ..domain.status import ACTIVE
 from ..domain.upstream_state import UpstreamState
+from . import idempotency as idempotency_store
 from .db import Conn, Database, Row
 from .groupcommit import lane
 from .sql import (
@@ -126,6 +127,27 @@ def _order_args(user_id: int, draft: OrderDraft, now_s: int, provider_id: int | 
     )
 
 
+class KeyClaim(NamedTuple):
+    """An order placed under an idempotency key: the key is claimed in the
+    transaction (and the group-commit batch) of the order it guards, its reply
+    saved there too; refused for funds, the claim is given back."""
+
+    key: str
+    fingerprint: str
+    expired_before_s: int  # a claim older than this no longer counts
+    reply_of: Callable[[int], str]  # the reply to keep, from the new order's id
+
+
+class Claimed(NamedTuple):
+    """The key was claimed before: what that request was, and its reply."""
+
+    fingerprint: str
+    reply: str
+
+
+Placed = Union[int, None, Claimed]  # the order's id; None: not enough funds; or the key's earlier claim
+
+
 async def place_order(
     db: Database,
     user_id: int,
@@ -135,27 +157,45 @@ async def place_order(
     provider_id: int | None = None,
     provider_service: str | None = None,
     guard_link: bool = False,
-) -> int | None:
+    claim: KeyClaim | None = None,
+) -> Placed:
     """Charge the customer and record the order, atomically. None: not enough funds.
 
     The debit is conditional (``balance >= charge`` in the UPDATE itself), so
     concurrent orders can never overspend. Orders arriving together share one
-    commit (``groupcommit``); on PostgreSQL each order is one statement.
+    commit (``groupcommit``), keyed ones included; on PostgreSQL an order
+    without a key is one statement.
     """
     args = _order_args(user_id, draft, now_s, provider_id, provider_service)
     if guard_link:
-        return await _place_guarded(db, draft, args)
-    return await lane(db, "orders", partial(_place_batch, db)).submit(args)
+        return await _place_guarded(db, draft, args, claim)
+    return await lane(db, "orders", partial(_place_batch, db)).submit((args, claim))
 
 
-async def _place_batch(db: Database, batch: Sequence[tuple]) -> list[int | None]:
+async def _place_batch(db: Database, batch: Sequence[tuple[tuple, KeyClaim | None]]) -> list[Placed]:
     async with db.transaction() as tx:
-        if tx.dialect == "postgresql":
-            return [await tx.fetchval(PG_PLACE_ORDER, *args) for args in batch]
-        return [await _place_in(tx, args) for args in batch]
+        return [await _place_in(tx, args, claim) for args, claim in batch]
 
 
-async def _place_in(tx: Conn, args: tuple) -> int | None:
+async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None = None) -> Placed:
+    user_id, charge, now_s = args[0], args[1], args[10]
+    if claim is not None and not await idempotency_store.claim(tx, user_id, claim.key, claim.fingerprint, now_s,
+                                                               claim.expired_before_s):
+        first = await idempotency_store.claimed(tx, user_id, claim.key, claim.expired_before_s)
+        return Claimed(first["fingerprint"], first["reply"])
+    if tx.dialect == "postgresql":
+        order_id = await tx.fetchval(PG_PLACE_ORDER, *args)
+    else:
+        order_id = await _place_sqlite(tx, args)
+    if claim is not None:
+        if order_id is None:
+            await idempotency_store.release(tx, user_id, claim.key)
+        else:
+            await idempotency_store.save_reply(tx, user_id, claim.key, claim.reply_of(order_id))
+    return order_id
+
+
+async def _place_sqlite(tx: Conn, args: tuple) -> int | None:
     user_id, charge, now_s = args[0], args[1], args[10]
     balance = await tx.fetchval(_CHARGE_DEBIT, user_id, charge)
     if balance is None:
@@ -166,15 +206,19 @@ async def _place_in(tx: Conn, args: tuple) -> int | None:
     return order_id
 
 
-async def _place_guarded(db: Database, draft: OrderDraft, args: tuple) -> int | None:
+async def _place_guarded(db: Database, draft: OrderDraft, args: tuple, claim: KeyClaim | None) -> Placed:
     """A service that refuses a link with an active order: check and place in one transaction."""
     async with db.transaction() as tx:
         if tx.dialect == "postgresql":
             # Serialise orders for one link so two can't both pass the check.
             await tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", draft.link)
+        if claim is not None:
+            first = await idempotency_store.claimed(tx, args[0], claim.key, claim.expired_before_s)
+            if first is not None:  # a retry: its order is the active one with this link
+                return Claimed(first["fingerprint"], first["reply"])
         if await active_link_exists(tx, draft.service_id, draft.link):
             raise ActiveOrderWithLink()
-        return await _place_in(tx, args)
+        return await _place_in(tx, args, claim)
 
 
 async def active_link_exists(conn: Conn, service_id: int, link: str) -> bool:
