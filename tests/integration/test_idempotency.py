@@ -261,3 +261,17 @@ async def test_a_keyed_add_key_expires_after_24_hours_and_its_space_is_reclaimed
         clock.advance(24 * 3600 + 1)
         assert await idempotency.forget_expired(panel) == 2
         assert await panel.db.fetchval("SELECT COUNT(*) FROM idempotency_keys") == 0
+
+
+async def test_one_key_sent_many_times_at_once_makes_one_order(db_url, panel_factory):
+    """Copies of one keyed add that land in one group-commit batch (or in
+    several) all answer with the one order."""
+    alice, _, sid = await _seed(db_url)
+    async with panel_factory(db_url) as panel:
+        customer = Customer.from_api_key(alice)
+        replies = await asyncio.gather(*(idempotency.add(panel, customer, "same", {"service": sid, **ADD})
+                                         for _ in range(10)))
+        assert len(set(replies)) == 1 and "order" in orjson.loads(replies[0])
+        assert await panel.db.fetchval("SELECT COUNT(*) FROM orders") == 1
+        assert await panel.db.fetchval("SELECT reply FROM idempotency_keys") == replies[0]
+        assert await accounts.balance(panel, customer) == 9_000_000
