@@ -275,6 +275,19 @@ def fault_lines(log_path: Path) -> list[str]:
             if any(pattern in line for pattern in FAULT_LOG_PATTERNS)]
 
 
+def bare_lines(log_path: Path) -> list[str]:
+    """Log lines that are no JSON object (the server logs with SMMPANEL_LOG_FORMAT=json)."""
+    bare = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            if isinstance(json.loads(line), dict):
+                continue
+        except ValueError:
+            pass
+        bare.append(line)
+    return bare
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
@@ -320,6 +333,7 @@ def main() -> int:
     via_st = int(sum(after_st.values()))
     faults = int(sum(v for (_, outcome), v in counts.items() if outcome == "fault"))
     logged = fault_lines(workdir / "server.log")
+    bare = bare_lines(workdir / "server.log")
     audit_ok = audit.returncode == 0 and json.loads(audit.stdout).get("ok") is True
     rows = [
         ("requests (server's count)", total),
@@ -328,6 +342,7 @@ def main() -> int:
         ("HTTP 500 (server's count)", faults),
         ("HTTP 5xx seen by hypothesis", hyp["500"]),
         ("unhandled exceptions in the log", len(logged)),
+        ("log lines that are not JSON", len(bare)),
         ("schemathesis checks", "passed" if st_code == 0 else f"FAILED (exit {st_code})"),
         ("smmpanel audit", "clean" if audit_ok else "BROKEN"),
         ("balances explained by orders", "yes" if not unexplained else "NO"),
@@ -336,11 +351,11 @@ def main() -> int:
     print(f"fuzz results ({args.engine}, {args.dialect}, seed {seed_value})")
     for name, figure in rows:
         print(f"  {name:<34} {figure}")
-    for line in logged[:5] + unexplained[:5]:
+    for line in logged[:5] + bare[:5] + unexplained[:5]:
         print("   ", line[:300])
     if not audit_ok:
         print(audit.stdout[-2000:])
-    ok = (faults == 0 and hyp["500"] == 0 and not logged and st_code == 0 and audit_ok and not unexplained
+    ok = (faults == 0 and hyp["500"] == 0 and not logged and not bare and st_code == 0 and audit_ok and not unexplained
           and total >= args.min_requests)
     if total < args.min_requests:
         print(f"  fewer requests than --min-requests {args.min_requests}")

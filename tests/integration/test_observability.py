@@ -116,7 +116,7 @@ def test_not_ready_without_a_schema(tmp_path):
 def json_logs():
     """The panel's JSON logging for one test, then logging as pytest had it
     (its capture hangs off the root logger, which the panel's config bypasses)."""
-    names = ("smmpanel", "uvicorn", "uvicorn.access")
+    names = ("smmpanel", "uvicorn", "uvicorn.access", "")  # "": the root logger
     saved = {name: (logging.getLogger(name).handlers[:], logging.getLogger(name).propagate,
                     logging.getLogger(name).level) for name in names}
     setup_logging("json", "info")
@@ -157,3 +157,19 @@ def test_request_ids_in_replies_and_logs(sqlite_url, monkeypatch, json_logs):
     assert faults[0]["request_id"] == failed.headers["x-request-id"]
     assert "RuntimeError: boom" in faults[0]["exception"] and faults[0]["level"] == "error"
     assert key not in stream.getvalue()
+
+
+def test_a_library_warning_is_a_json_line_too(sqlite_url, json_logs):
+    """Found by ``scripts/fuzz --engine postgresql``: a multipart body with a bad
+    part header made python-multipart warn, and the warning reached the log as
+    bare text among the JSON lines."""
+    key, _ = asyncio.run(_seed(sqlite_url))
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"key\"\r\nBad[Name: x\r\n\r\n" + key.encode()
+            + b"\r\n--b--\r\n")
+    with _client(sqlite_url) as client:
+        reply = client.post(API, content=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert reply.status_code < 500 and "error" in reply.json()
+    lines = json_logs.getvalue().splitlines()
+    warned = [json.loads(line) for line in lines if "invalid character" in line]
+    assert warned and warned[0]["level"] == "warning" and warned[0]["logger"].startswith("python_multipart")
+    assert all(line.startswith("{") for line in lines)

@@ -38,11 +38,11 @@ A JSON-only panel (Like3s, baostar) takes ``encoding="json"``;
 Modules: ``provider`` (the client), ``wire`` (HTTP and fault classification),
 ``replies`` (reply shapes), ``statuses`` (status vocabulary), ``classify``
 (error words), ``values`` (tolerant value parsing), ``errors``, ``models``,
-``limits``.
+``limits``, ``calls`` (requests counted by action and outcome).
 """
 
 from .classify import classify
-from .errors import ClientError, ClientUsageError, ErrorKind, NumberOutOfBounds, UpstreamError
+from .errors import CallOutcome, ClientError, ClientUsageError, ErrorKind, NumberOutOfBounds, UpstreamError
 from .limits import DEFAULT_TIMEOUT_S, MAX_IDS_PER_CALL
 from .models import Balance, Catalog, RejectedService, UpstreamService, UpstreamStatus
 from .provider import MULTI_STATUS_ACTIONS, ProviderClient
@@ -51,6 +51,7 @@ from .statuses import PERFECT_PANEL_STATUS_CODES
 
 __all__ = [
     "Balance",
+    "CallOutcome",
     "Catalog",
     "ClientError",
     "ClientUsageError",

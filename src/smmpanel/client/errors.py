@@ -25,6 +25,10 @@ unknown_outcome the request may have been executed (read/write timeout,
                ``add`` may have created an order that costs money.
 ============== ==============================================================
 
+``outcome`` says what happened on the wire, for the count of upstream calls by
+outcome (``/metrics``): a ``CallOutcome`` other than ``OK``, or ``None`` for an
+error the caller made up (the worker's "not sent").
+
 No exception text, ``repr`` or ``detail`` ever contains the API key: the
 client scrubs it from everything it quotes, and never chains the underlying
 ``httpx`` exception (whose request object holds the key in its body).
@@ -47,6 +51,18 @@ class ErrorKind(str, Enum):
     UNREACHABLE = "unreachable"
     UNKNOWN_OUTCOME = "unknown_outcome"
     REJECTED = "rejected"  # any other definite refusal (bad key, duplicate link, ...)
+
+
+class CallOutcome(str, Enum):
+    """How one request to an upstream ended: a bounded label of ``/metrics``."""
+
+    OK = "ok"  # a readable reply, whatever it said about each id
+    TIMEOUT = "timeout"  # connect, read, write or pool timeout, the whole-call deadline, or abandoned for time
+    CONNECTION = "connection_error"  # refused, reset, DNS failure, dropped mid-reply
+    HTTP_STATUS = "http_error_status"  # a non-2xx status without the panel's own error words
+    UNPARSABLE = "unparsable_reply"  # empty, not UTF-8, not JSON, too large, or JSON of a shape we cannot read
+    ERROR_REPLY = "error_reply"  # the panel answered {"error": ...} (with any status)
+    REFUSED = "refused_by_guard"  # the outbound guard refused the address: nothing left the box
 
 
 # Kinds that are an answer of the panel itself (an ``{"error": ...}`` reply or a 4xx).
@@ -94,12 +110,15 @@ class UpstreamError(ClientError):
     kind: ErrorKind
     detail: str
     http_status: int | None
+    outcome: CallOutcome | None
 
-    def __init__(self, kind: ErrorKind, detail: str, *, http_status: int | None = None) -> None:
+    def __init__(self, kind: ErrorKind, detail: str, *, http_status: int | None = None,
+                 outcome: CallOutcome | None = None) -> None:
         super().__init__(kind, detail)
         self.kind = kind
         self.detail = detail
         self.http_status = http_status
+        self.outcome = outcome
 
     @property
     def safe_to_retry(self) -> bool:
@@ -126,8 +145,10 @@ class UpstreamError(ClientError):
         return hash((self.kind, self.detail))
 
     def __reduce__(self):  # type: ignore[no-untyped-def]  # picklable across processes
-        return (_rebuild, (self.kind.value, self.detail, self.http_status))
+        outcome = None if self.outcome is None else self.outcome.value
+        return (_rebuild, (self.kind.value, self.detail, self.http_status, outcome))
 
 
-def _rebuild(kind: str, detail: str, http_status: int | None) -> UpstreamError:
-    return UpstreamError(ErrorKind(kind), detail, http_status=http_status)
+def _rebuild(kind: str, detail: str, http_status: int | None, outcome: str | None = None) -> UpstreamError:
+    return UpstreamError(ErrorKind(kind), detail, http_status=http_status,
+                         outcome=None if outcome is None else CallOutcome(outcome))

@@ -30,6 +30,10 @@ def refused_address(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
+class RefusedAddress(httpcore.ConnectError):
+    """The guard's own refusal (a connect error to httpx; told apart in the call counts)."""
+
+
 class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend, connecting only to checked public addresses."""
 
@@ -46,7 +50,7 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
         refused = [a for a in addresses if refused_address(a)]
         if refused or not addresses:
-            raise httpcore.ConnectError(
+            raise RefusedAddress(
                 f"{host} resolves to a non-public address ({', '.join(refused) or 'none'}); "
                 "set SMMPANEL_ALLOW_PRIVATE_UPSTREAMS=1 to allow private and loopback upstreams")
         return await self._inner.connect_tcp(addresses[0], port, timeout=timeout, local_address=local_address,
@@ -54,7 +58,7 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not upstreams")
+        raise RefusedAddress("unix sockets are not upstreams")
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)

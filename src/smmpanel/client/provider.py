@@ -10,6 +10,7 @@ import httpx
 
 from ..domain.status import RefillStatus, Status
 from . import limits
+from .calls import CallCounts
 from .classify import is_auth_error, means_spelling_unsupported
 from .errors import ClientUsageError, ErrorKind, UpstreamError
 from .models import Balance, Catalog, UpstreamService, UpstreamStatus
@@ -93,23 +94,31 @@ class ProviderClient:
 
     # ------------------------------------------------------------------ plumbing
 
-    async def _call(self, action: str, params: Mapping[str, object]) -> Any:
-        return (await self._wire.send(action, params, self.encoding)).data
+    @property
+    def calls(self) -> CallCounts:
+        """Requests sent by action and outcome, since last taken (see ``calls.py``)."""
+        return self._wire.calls
+
+    async def _call(self, action: str, params: Mapping[str, object], read: Callable[[Any], T] | None = None) -> Any:
+        """The reply as ``read`` reads it (a reply ``read`` cannot read counts as unparsable), or the raw JSON."""
+        if read is None:
+            return await self._wire.send(action, params, self.encoding)
+        return await self._wire.send(action, params, self.encoding, read)
 
     # ------------------------------------------------------------------ account and catalog
 
     async def balance(self) -> Balance:
         """Our balance on the panel. Raises ``UpstreamError``."""
-        return self._read.balance(await self._call("balance", {}))
+        return await self._call("balance", {}, self._read.balance)
 
     async def services(self) -> list[UpstreamService]:
         """The panel's catalog; entries without a usable id, rate, min or max are skipped."""
-        return self._read.services(await self._call("services", {}))
+        return await self._call("services", {}, self._read.services)
 
     async def catalog(self) -> Catalog:
         """The panel's catalog with the entries it could not read and why
         (``Catalog.rejected``): no usable id, a rate, min or max missing or past the bounds."""
-        return self._read.catalog(await self._call("services", {}))
+        return await self._call("services", {}, self._read.catalog)
 
     async def detect_encoding(self) -> str:
         """``"form"`` or ``"json"``: whichever makes a ``balance`` call succeed (form first).
@@ -121,7 +130,7 @@ class ProviderClient:
         failures: dict[str, UpstreamError] = {}
         for encoding in ENCODINGS:
             try:
-                self._read.balance((await self._wire.send("balance", {}, encoding)).data)
+                await self._wire.send("balance", {}, encoding, self._read.balance)
             except UpstreamError as exc:
                 failures[encoding] = exc
                 continue
@@ -152,7 +161,7 @@ class ProviderClient:
         """
         if "service" not in params:
             raise ClientUsageError("add needs a service")
-        return self._read.order_id(await self._call("add", params))
+        return await self._call("add", params, self._read.order_id)
 
     async def statuses(self, order_ids: Sequence[str]) -> dict[str, UpstreamStatus | UpstreamError]:
         """The state of each order, keyed by the ids as given (every id gets an entry).
@@ -210,7 +219,7 @@ class ProviderClient:
     async def refill(self, order_id: str) -> str:
         """Ask for a refill of one order; returns the refill id. Raises ``UpstreamError``."""
         order_id = _check_id(order_id)
-        return self._read.refill_id(await self._call("refill", {"order": order_id}), order_id)
+        return await self._call("refill", {"order": order_id}, lambda data: self._read.refill_id(data, order_id))
 
     async def refill_many(self, order_ids: Sequence[str]) -> dict[str, str | UpstreamError]:
         """Refills of many orders (``action=refill&orders=``), keyed by the ids as given.
@@ -222,7 +231,8 @@ class ProviderClient:
         result: dict[str, str | UpstreamError] = {}
         for chunk in self._chunks(order_ids):
             try:
-                result.update(self._read.multi_refill(await self._call("refill", {"orders": ",".join(chunk)}), chunk))
+                result.update(await self._call("refill", {"orders": ",".join(chunk)},
+                                               lambda data: self._read.multi_refill(data, chunk)))
             except UpstreamError as exc:
                 result.update(dict.fromkeys(chunk, exc))
         return result
@@ -270,7 +280,8 @@ class ProviderClient:
         result: dict[str, UpstreamError | None] = {}
         for chunk in self._chunks(order_ids):
             try:
-                result.update(self._read.cancel(await self._call("cancel", {"orders": ",".join(chunk)}), chunk))
+                result.update(await self._call("cancel", {"orders": ",".join(chunk)},
+                                               lambda data: self._read.cancel(data, chunk)))
             except UpstreamError as exc:
                 result.update(dict.fromkeys(chunk, exc))
         return result

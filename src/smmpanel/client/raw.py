@@ -31,6 +31,6 @@ async def call(
     """
     wire = Wire(url, key, timeout_s=timeout_s, transport=transport, allow_private=allow_private)
     try:
-        return (await wire.send(action, params or {}, encoding)).data
+        return await wire.send(action, params or {}, encoding)
     finally:
         await wire.aclose()

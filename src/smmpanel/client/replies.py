@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 from ..domain.status import RefillStatus, Status
 from . import statuses as vocab
 from .classify import classify
-from .errors import ErrorKind, NumberOutOfBounds, UpstreamError
+from .errors import CallOutcome, ErrorKind, NumberOutOfBounds, UpstreamError
 from .models import Balance, Catalog, RejectedService, UpstreamService, UpstreamStatus
 from .values import to_bool, to_decimal, to_id, to_int, to_text
 from .wire import error_text, redact, scrub
@@ -55,7 +55,7 @@ class ReplyReader:
 
     def error(self, message: str) -> UpstreamError:
         """The panel's own refusal, classified."""
-        return UpstreamError(classify(message), scrub(message, self.key))
+        return UpstreamError(classify(message), scrub(message, self.key), outcome=CallOutcome.ERROR_REPLY)
 
     def raise_for_error(self, data: Any) -> None:
         message = error_text(data)
@@ -66,7 +66,8 @@ class ReplyReader:
         text = json.dumps(data, default=str, ensure_ascii=False)[:_SNIPPET_CHARS]
         why = f" ({what})" if what else ""
         return UpstreamError(
-            ErrorKind.UNKNOWN_OUTCOME, f"unexpected reply to {action}{why}: {scrub(text, self.key)}"
+            ErrorKind.UNKNOWN_OUTCOME, f"unexpected reply to {action}{why}: {scrub(text, self.key)}",
+            outcome=CallOutcome.UNPARSABLE,
         )
 
     # ----------------------------------------------------------- balance, services, add
@@ -282,7 +283,8 @@ class ReplyReader:
             if accepted is True:
                 return None
             if accepted is False and raw is not None:
-                return UpstreamError(ErrorKind.REJECTED, f"cancel refused: {to_text(raw)}")
+                return UpstreamError(ErrorKind.REJECTED, f"cancel refused: {to_text(raw)}",
+                                     outcome=CallOutcome.ERROR_REPLY)
             return self.shape("cancel", raw)
 
         if isinstance(data, dict) and "cancel" in data and not _has_id_keys(data):

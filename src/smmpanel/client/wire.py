@@ -22,6 +22,10 @@ HTTP 4xx with ``{"error": msg}``                   classified ``msg``
 other HTTP 4xx                                     rejected
 ================================================== ================
 
+Every request ``send`` makes is counted in ``Wire.calls`` by action and
+``CallOutcome`` (what the metrics show): the outcome rides on the
+``UpstreamError`` raised, so the count and the error never disagree.
+
 The API key travels in the request body only (never in the URL), and is
 scrubbed from every text this module puts into an exception. ``httpx``
 exceptions are never chained (``from None``): their request holds the key.
@@ -33,7 +37,7 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import anyio
@@ -41,9 +45,12 @@ import httpx
 
 from . import limits
 from .classify import classify
-from .errors import ClientUsageError, ErrorKind, UpstreamError
-from .guard import PublicOnlyTransport
+from .calls import CallCounts
+from .errors import CallOutcome, ClientUsageError, ErrorKind, UpstreamError
+from .guard import PublicOnlyTransport, RefusedAddress
 from .values import NotJson, loads
+
+T = TypeVar("T")
 
 ENCODINGS = ("form", "json")
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -73,6 +80,10 @@ _NEVER_SENT: tuple[type[Exception], ...] = (
 class Reply:
     http_status: int
     data: Any
+
+
+def _as_is(data: Any) -> Any:
+    return data
 
 
 def redact(text: str, key: str) -> str:
@@ -157,13 +168,22 @@ def encode(key: str, action: str, params: Mapping[str, object], encoding: str) -
     raise ClientUsageError(f"encoding must be one of {ENCODINGS}, not {encoding!r}")
 
 
+def _fault_outcome(exc: Exception) -> CallOutcome:
+    if isinstance(exc, httpx.TimeoutException):
+        return CallOutcome.TIMEOUT
+    if isinstance(exc, RefusedAddress) or isinstance(exc.__cause__, RefusedAddress):  # httpx re-raises its own
+        return CallOutcome.REFUSED
+    return CallOutcome.CONNECTION
+
+
 def _fault(exc: Exception, key: str) -> UpstreamError:
     name = type(exc).__name__
     words = scrub(str(exc), key)
     detail = f"{name}: {words}" if words else name
+    outcome = _fault_outcome(exc)
     if isinstance(exc, _NEVER_SENT):
-        return UpstreamError(ErrorKind.UNREACHABLE, f"request never sent ({detail})")
-    return UpstreamError(ErrorKind.UNKNOWN_OUTCOME, f"request may have been executed ({detail})")
+        return UpstreamError(ErrorKind.UNREACHABLE, f"request never sent ({detail})", outcome=outcome)
+    return UpstreamError(ErrorKind.UNKNOWN_OUTCOME, f"request may have been executed ({detail})", outcome=outcome)
 
 
 def _snippet(body: bytes, key: str) -> str:
@@ -192,6 +212,7 @@ def interpret(http_status: int, body: bytes, key: str) -> Reply:
                 ErrorKind.UNKNOWN_OUTCOME,
                 f"unreadable reply (HTTP {http_status}, {exc}): {_snippet(body, key)!r}",
                 http_status=http_status,
+                outcome=CallOutcome.UNPARSABLE,
             ) from None
     try:
         data = decode_body(body)
@@ -200,14 +221,17 @@ def interpret(http_status: int, body: bytes, key: str) -> Reply:
     message = error_text(data)
     words = scrub(message, key) if message is not None else _snippet(body, key)
     if http_status == 429:
-        raise UpstreamError(ErrorKind.UNREACHABLE, f"rate limited (HTTP 429): {words}", http_status=http_status)
+        raise UpstreamError(ErrorKind.UNREACHABLE, f"rate limited (HTTP 429): {words}", http_status=http_status,
+                            outcome=CallOutcome.HTTP_STATUS)
     if http_status >= 500 or http_status < 400:
         raise UpstreamError(
-            ErrorKind.UNKNOWN_OUTCOME, f"HTTP {http_status}, outcome unknown: {words}", http_status=http_status
+            ErrorKind.UNKNOWN_OUTCOME, f"HTTP {http_status}, outcome unknown: {words}", http_status=http_status,
+            outcome=CallOutcome.HTTP_STATUS,
         )
-    if message is not None:
-        raise UpstreamError(classify(message), words, http_status=http_status)
-    raise UpstreamError(ErrorKind.REJECTED, f"HTTP {http_status}: {words}", http_status=http_status)
+    if message is not None:  # a 4xx in the panel's own words: its refusal, as a 200 {"error": ...} would be
+        raise UpstreamError(classify(message), words, http_status=http_status, outcome=CallOutcome.ERROR_REPLY)
+    raise UpstreamError(ErrorKind.REJECTED, f"HTTP {http_status}: {words}", http_status=http_status,
+                        outcome=CallOutcome.HTTP_STATUS)
 
 
 class Wire:
@@ -229,6 +253,7 @@ class Wire:
         self.url = url
         self._key = key
         self.timeout_s = timeout_s
+        self.calls = CallCounts()
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout_s),
@@ -242,15 +267,32 @@ class Wire:
     def __repr__(self) -> str:
         return f"Wire({public_url(self.url)!r})"
 
-    async def send(self, action: str, params: Mapping[str, object], encoding: str) -> Reply:
+    async def send(self, action: str, params: Mapping[str, object], encoding: str,
+                   read: Callable[[Any], T] = _as_is) -> T:
+        """The reply's JSON as ``read`` reads it (by default: as it came), ``{"error": ...}``
+        replies included unless ``read`` raises for them. Counts the request in ``calls``."""
         body, content_type = encode(self._key, action, params, encoding)
+        try:
+            data = (await self._reply(body, content_type)).data
+            value = read(data)
+        except UpstreamError as exc:
+            self.calls.note(action, exc.outcome or CallOutcome.UNPARSABLE)
+            raise
+        except anyio.get_cancelled_exc_class():  # abandoned by the caller's own deadline
+            self.calls.note(action, CallOutcome.TIMEOUT)
+            raise
+        self.calls.note(action, CallOutcome.OK if error_text(data) is None else CallOutcome.ERROR_REPLY)
+        return value
+
+    async def _reply(self, body: bytes, content_type: str) -> Reply:
         deadline = self.timeout_s * limits.TOTAL_DEADLINE_FACTOR
         try:
             with anyio.fail_after(deadline):
                 status, raw = await self._exchange(body, content_type)
         except TimeoutError:
             raise UpstreamError(
-                ErrorKind.UNKNOWN_OUTCOME, f"no complete reply within {deadline:g}s; request may have been executed"
+                ErrorKind.UNKNOWN_OUTCOME, f"no complete reply within {deadline:g}s; request may have been executed",
+                outcome=CallOutcome.TIMEOUT,
             ) from None
         return interpret(status, raw, self._key)
 
@@ -268,6 +310,7 @@ class Wire:
                             ErrorKind.UNKNOWN_OUTCOME,
                             f"reply larger than {limits.MAX_REPLY_BYTES} bytes; outcome unknown",
                             http_status=response.status_code,
+                            outcome=CallOutcome.UNPARSABLE,
                         )
                     chunks.append(chunk)
                 return response.status_code, b"".join(chunks)

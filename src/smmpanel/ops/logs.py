@@ -97,6 +97,10 @@ def log_config(log_format: str, log_level: str) -> dict[str, Any]:
             # One INFO line per upstream request: thousands per worker pass; `worker --verbose` lowers it.
             "httpx": {"handlers": ["panel"], "level": "WARNING", "propagate": False},
         },
+        # Any other library's warnings (python-multipart's on a malformed body, say) in the
+        # same format: without a root handler they went to stderr as bare text, breaking
+        # one-JSON-object-per-line.
+        "root": {"handlers": ["panel"], "level": "WARNING"},
     }
 
 

@@ -7,7 +7,11 @@ Two kinds of figures:
   increments (no lock, no label lookup: it runs on one event loop), turned
   into Prometheus families only when scraped;
 * read from the database at scrape time: orders by status, the worker's queue
-  per upstream state, what needs the operator's attention, ledger totals.
+  per upstream state, what needs the operator's attention, ledger totals, and
+  the upstream requests by provider, action and outcome. The worker runs in
+  its own process(es), so it adds its request counts to the database once per
+  provider pass (``store/calls.py``) rather than keeping them where a scrape
+  of the server cannot reach; summed there, they survive worker restarts.
 
 With ``serve --workers N`` each server process counts its own requests and a
 scrape reaches one of them; the database figures are the whole panel's.
@@ -91,6 +95,11 @@ def figure_families(figures: PanelFigures) -> Iterator[Metric]:
     yield totals
     yield GaugeMetricFamily("smmpanel_balances_micros", "Sum of all customer balances, in micro-units",
                             value=figures.balances_micros)
+    calls = CounterMetricFamily("smmpanel_upstream_calls", "Requests the worker sent upstream, by provider, action "
+                                "and outcome (ok or the kind of error)", labels=["provider", "action", "outcome"])
+    for labels, n in sorted(figures.upstream_calls.items()):
+        calls.add_metric(list(labels), n)
+    yield calls
 
 
 class _Collect:

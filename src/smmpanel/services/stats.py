@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..domain.upstream_state import UpstreamState
-from ..store import stats as store
+from ..store import calls as calls_store, stats as store
 from ..store.migrate import SCHEMA_HEAD
 from .panel import Panel
 
@@ -19,6 +19,7 @@ class PanelFigures:
     ledger_entries: dict[str, int]  # per kind
     ledger_micros: dict[str, int]  # per kind, signed sum
     balances_micros: int
+    upstream_calls: dict[tuple[str, str, str], int]  # (provider, action, outcome) -> requests, all workers ever
 
 
 async def figures(panel: Panel) -> PanelFigures:
@@ -32,6 +33,7 @@ async def figures(panel: Panel) -> PanelFigures:
         ledger_entries={kind: n for kind, (n, _) in ledger.items()},
         ledger_micros={kind: total for kind, (_, total) in ledger.items()},
         balances_micros=await store.balances_total(db),
+        upstream_calls=await calls_store.calls_by_provider(db),
     )
 
 

@@ -362,3 +362,15 @@ idempotency_keys = Table(
     Column("created_at_s", BigInteger, nullable=False),
 )
 Index("ix_idempotency_keys_created", idempotency_keys.c.created_at_s)
+
+# Upstream requests by provider, action and outcome (client.calls), summed over
+# every worker since the table was made: the worker adds its counts once per
+# provider pass, so these only grow (Prometheus counters, ``/metrics``).
+upstream_calls = Table(
+    "upstream_calls",
+    metadata,
+    Column("provider_id", Integer, ForeignKey("providers.id"), primary_key=True),
+    Column("action", Text, primary_key=True),
+    Column("outcome", Text, primary_key=True),
+    Column("calls", BigInteger, nullable=False),
+)

@@ -55,6 +55,9 @@ Each upstream is untrusted input. The rules, in one place:
 * Stop (SIGTERM/SIGINT): no new call starts; the calls under way end within
   their deadline and are recorded; a claimed order not yet sent goes back to
   the queue untouched.
+* Requests are counted by the client in memory (action, outcome); at the end
+  of a provider's pass they are added to ``upstream_calls`` in one statement,
+  with the breaker's state, so ``/metrics`` (another process) shows them.
 * No database transaction is ever held across an upstream call.
 """
 

@@ -23,7 +23,7 @@ from ..services.panel import Panel
 from ..services.principal import ACTOR_WORKER
 from ..services.providers import client_for
 from ..services.reselling import Claimed, Decision, ProviderFunds, Tally
-from ..store import orders as orders_store, refills as refills_store, upstream
+from ..store import calls as calls_store, orders as orders_store, refills as refills_store, upstream
 
 log = logging.getLogger("smmpanel.worker")
 
@@ -159,6 +159,7 @@ class Worker:
             client = self.make_client(provider)
             if cached is not None:
                 self._retired.append(cached[1])
+                client.calls.give_back(cached[1].calls.take())  # not yet stored: the new client carries them
             self._clients[provider["id"]] = (settings, client)
             self._lanes[provider["id"]] = asyncio.Semaphore(max(1, provider["concurrency"]))
         return self._clients[provider["id"]][1]
@@ -240,9 +241,7 @@ class Worker:
             await self._steps(run, report, self.place_due, self.forward_cancels, self.place_refills)
             run.start_phase()
             await self._steps(run, report, self.poll_orders, self.poll_refills)
-            if breaker.snapshot() != before:
-                async with self.panel.db.transaction() as tx:
-                    await upstream.update_provider(tx, provider_id, **breaker.snapshot())
+            await self._record_pass(run, breaker.snapshot() != before)
             if breaker.tripped and breaker.open_until_s != (before["breaker_open_until_s"] or 0):
                 log.warning("provider %s: circuit open after %d failed calls in a row (%s); held for %d s",
                             name, breaker.failures, breaker.error, breaker.open_for_s)
@@ -251,6 +250,21 @@ class Worker:
         except Exception as exc:  # one provider's fault (a bad setting, a bug) is its own
             log.exception("provider %s: pass failed", name)
             report.errors.append(f"provider {name}: {exc!r}")
+
+    async def _record_pass(self, run: _Pass, breaker_moved: bool) -> None:
+        """The breaker's new state and the pass's request counts, in one transaction
+        (one statement for all the counts, however many calls the pass made)."""
+        calls = run.client.calls.take()
+        if not breaker_moved and not calls:
+            return
+        try:
+            async with self.panel.db.transaction() as tx:
+                if breaker_moved:
+                    await upstream.update_provider(tx, run.provider["id"], **run.breaker.snapshot())
+                await calls_store.add_calls(tx, run.provider["id"], calls)
+        except BaseException:
+            run.client.calls.give_back(calls)  # counted with the next pass instead
+            raise
 
     async def _steps(self, run: _Pass, report: WorkerReport, *steps: Callable[[_Pass, WorkerReport], Any]) -> None:
         async def one(step: Callable[[_Pass, WorkerReport], Any]) -> None:
