@@ -36,12 +36,7 @@ async def resend(panel: Panel, order_id: int, provider: str, service: Any, *, ac
     there by the worker. Raises ``ResendRefused`` (with the reason) when the
     order may have reached its upstream. Returns the order as it is now."""
     actor = check_actor(actor)
-    provider_name = f.parse_text(provider, "provider", max_chars=MAX_PROVIDER_SERVICE_CHARS)
-    target_service = f.parse_text(service, "service", max_chars=MAX_PROVIDER_SERVICE_CHARS)
-    if not provider_name:
-        raise InvalidField("provider", "required")
-    if not target_service:
-        raise InvalidField("service", "required")
+    provider_name, target_service = _target(provider, service)
     now = panel.clock()
     async with panel.db.transaction() as tx:
         target = await upstream_store.provider_by_name(tx, provider_name)
@@ -74,6 +69,16 @@ async def resend(panel: Panel, order_id: int, provider: str, service: Any, *, ac
     return await orders_store.order_by_id(panel.db, order_id)
 
 
+def _target(provider: Any, service: Any) -> tuple[str, str]:
+    provider_name = f.parse_text(provider, "provider", max_chars=MAX_PROVIDER_SERVICE_CHARS)
+    target_service = f.parse_text(service, "service", max_chars=MAX_PROVIDER_SERVICE_CHARS)
+    if not provider_name:
+        raise InvalidField("provider", "required")
+    if not target_service:
+        raise InvalidField("service", "required")
+    return provider_name, target_service
+
+
 @dataclass
 class ResendOutcome:
     """Each order's result, in the order asked: moved, or refused with why."""
@@ -88,7 +93,11 @@ class ResendOutcome:
 
 async def resend_each(panel: Panel, ids: Sequence[int], provider: str, service: Any, *, actor: str) -> ResendOutcome:
     """``resend`` on each order, each in its own transaction: one refusal
-    never stops the others."""
+    never stops the others. A bad target is refused before any order is read."""
+    actor = check_actor(actor)
+    provider_name, _ = _target(provider, service)
+    if await upstream_store.provider_by_name(panel.db, provider_name) is None:
+        raise NotFound(what="provider", name=provider_name)
     outcome = ResendOutcome()
     for order_id in ids:
         try:

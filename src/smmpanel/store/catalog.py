@@ -181,7 +181,11 @@ async def categories_in_order(conn: Conn) -> list[Row]:
 
 
 async def category_ids_in_order(conn: Conn) -> list[int]:
-    rows = await conn.fetch("SELECT id FROM categories ORDER BY position, id")
+    """Empty categories last: no list shows them, so a move must not stop at one."""
+    rows = await conn.fetch(
+        "SELECT c.id FROM categories c "
+        "ORDER BY CASE WHEN EXISTS (SELECT 1 FROM services s WHERE s.category_id = c.id) THEN 0 ELSE 1 END, "
+        "c.position, c.id")
     return [row["id"] for row in rows]
 
 
