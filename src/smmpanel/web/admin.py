@@ -361,7 +361,7 @@ async def _move(current: Page, what: str, path_param: str, anchor: str) -> Respo
     except NotFound as exc:
         return _not_found(current, exc)
     except PanelError as exc:
-        return await _services_page(current, errors=current.errors_of(exc), status=400)
+        return await _services_page(current, errors={"move": current.error_text(exc)}, status=400)
     return current.redirect(f"/admin/services?done=moved#{anchor}{item_id}")
 
 
