@@ -16,6 +16,7 @@ import sqlite3
 import pytest
 
 from conftest import run_cli, start_server
+from smmpanel.simulator import SimulatorServer, create_simulator
 
 # The customer site's browser harness (chromium, pages, sign-up), shared.
 from test_web_browser import DESKTOP, PASSWORD, PHONE, SCREENSHOTS, browser, expect, new_page, sign_up  # noqa: E402,F401
@@ -172,6 +173,87 @@ def test_a_needs_attention_order_is_resolved(panel, browser):
     assert customer_balance(carol, site) == "5.00000 USD"  # the whole charge came back
 
 
+def test_the_operator_reorders_services_and_categories_and_customers_see_the_new_order(panel, browser):
+    site = panel.site
+    services = {s["name"]: s["service"] for s in json.loads(panel.cli("services", "list", "--json").stdout)}
+    op = new_page(browser)
+    sign_in(op, site, OPERATOR)
+    op.goto(f"{site}/admin/services")
+
+    def listed() -> list[str]:
+        return op.locator("tr[id^=s] td:nth-child(3)").all_inner_texts()
+
+    assert listed().index("Facebook Post Likes") < listed().index("Facebook Page Followers")
+    expect(op.get_by_role("button", name="Move Facebook Post Likes up")).to_be_disabled()  # first of its category
+    op.get_by_role("button", name="Move Facebook Page Followers up").click()
+    expect(op.get_by_text("Moved.")).to_be_visible()
+    assert listed()[:2] == ["Facebook Page Followers", "Facebook Post Likes"]
+    op.get_by_role("button", name="Move TikTok up").click()
+    expect(op.get_by_text("Moved.")).to_be_visible()
+    expect(op.locator("tr.group h2").first).to_have_text("TikTok")
+    assert listed()[0] == "TikTok Views"
+    op.screenshot(path=str(SCREENSHOTS / "admin-services-reordered-desktop.png"), full_page=True)
+
+    dave = new_page(browser)
+    sign_up(dave, site, "dave")
+    dave.goto(f"{site}/order")
+    categories = dave.locator("#f-category option").all_inner_texts()
+    assert categories[:3] == ["TikTok", "Facebook", "Instagram"]
+    values = dave.locator("#f-service option").evaluate_all("options => options.map(o => o.value)")
+    shown = [int(v) for v in values if v]
+    assert shown.index(services["Facebook Page Followers"]) < shown.index(services["Facebook Post Likes"])
+    assert shown[0] == services["TikTok Views"]
+
+
+def test_orders_that_never_reached_their_provider_are_resent_and_the_others_refused(panel, browser):
+    sims = [create_simulator("68smm") for _ in range(2)]
+    servers = [SimulatorServer(sim) for sim in sims]
+    for server in servers:
+        server.start()
+    try:
+        site = panel.site
+        for name, server, sim in zip(("first", "second"), servers, sims):
+            added = panel.cli("providers", "add", name, "--url", server.url, "--key", sim.key)
+            assert added.returncode == 0, added.stderr
+        imported = json.loads(panel.cli("providers", "import", "first", "--only", "1", "--json").stdout)
+        [service] = imported["imported"]
+        frank = new_page(browser)
+        sign_up(frank, site, "frank")
+        assert panel.cli("funds", "add", "frank", "20").returncode == 0
+        # No worker runs here: the first order is not sent yet; the second met a lost answer.
+        fresh = place_order(frank, site, service["category"], service["service"], "https://x.com/p/fresh", "100")
+        lost = place_order(frank, site, service["category"], service["service"], "https://x.com/p/lost", "100")
+        with sqlite3.connect(panel.db) as db:
+            db.execute("UPDATE orders SET upstream_state = 'needs_attention', attempts = 1 WHERE id = ?", (lost,))
+
+        op = new_page(browser)
+        sign_in(op, site, OPERATOR)
+        op.goto(f"{site}/admin/orders?provider=first")
+        op.get_by_label(f"Select order {fresh}").check()
+        op.get_by_label(f"Select order {lost}").check()
+        op.get_by_label("Or send them to provider").select_option("second")
+        op.get_by_label("Its service ID").fill("1")
+        op.get_by_role("button", name="Resend").click()
+        result = op.get_by_role("status")
+        expect(result).to_contain_text("Resend to second, service 1: 1 moved, 1 refused.")
+        expect(result.locator(f"li[data-order='{fresh}']")).to_have_text(f"Order {fresh}: moved")
+        expect(result.locator(f"li[data-order='{lost}']")).to_contain_text(
+            f"Order {lost}: refused: it may exist upstream (1 of its 1 sends")
+        op.screenshot(path=str(SCREENSHOTS / "admin-orders-resend-desktop.png"), full_page=True)
+        op.set_viewport_size(PHONE)
+        op.screenshot(path=str(SCREENSHOTS / "admin-orders-resend-phone.png"), full_page=True)
+        assert not op.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+        op.set_viewport_size(DESKTOP)
+        op.goto(f"{site}/admin/orders/{fresh}")
+        history = op.locator("section", has=op.get_by_role("heading", name="History"))
+        expect(history.locator("tr", has_text="resent to second service 1")).to_contain_text(OPERATOR)
+        shown = json.loads(panel.cli("orders", "show", str(lost), "--json").stdout)
+        assert (shown["provider"], shown["upstream_state"]) == ("first", "needs_attention")
+    finally:
+        for server in servers:
+            server.stop()
+
+
 def _admin_urls(panel) -> list[tuple[str, str]]:
     from smmpanel.web.admin import ROUTES
 
@@ -203,7 +285,7 @@ def test_a_customer_gets_403_on_every_admin_url_and_form_post(panel, browser):
 
 ADMIN_PAGES = ["/admin", "/admin/users", "/admin/users/{user}", "/admin/services", "/admin/services/1",
                "/admin/providers", "/admin/orders", "/admin/orders/{order}", "/admin/refills", "/admin/funds"]
-PHONE_PAGES = ["/admin", "/admin/orders", "/admin/users/{user}", "/admin/orders/{order}"]
+PHONE_PAGES = ["/admin", "/admin/orders", "/admin/users/{user}", "/admin/orders/{order}", "/admin/services"]
 
 
 def test_every_admin_page_screenshot_and_nothing_scrolls_sideways(panel, browser):

@@ -5,13 +5,15 @@ and records who did it."""
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 from decimal import Decimal
 
 import pytest
 from starlette.routing import Route
 
-from smmpanel.services import accounts, auth, catalog, funds, orders
+from smmpanel.services import accounts, auth, catalog, funds, orders, providers
+from smmpanel.simulator import SimulatorServer, create_simulator
 from smmpanel.services.principal import Customer
 from smmpanel.web import admin as admin_web
 from websupport import csrf_of, field_error, website
@@ -79,13 +81,22 @@ async def test_a_customer_gets_403_on_every_admin_url_and_form_post_and_nothing_
         token = csrf_of(page)
         routes = admin_routes()
         assert ("POST", "/admin/users/1/funds") in routes and ("POST", "/admin/funds/1/approve") in routes
+        assert {("POST", "/admin/services/1/move"), ("POST", "/admin/categories/1/move"),
+                ("POST", "/admin/orders/resend")} <= set(routes)
+        second = await catalog.add_service(panel, name="Second", category="B", type="Default", rate="1", min=1, max=9)
+        first = await catalog.add_service(panel, name="First", category="A", type="Default", rate="1", min=1, max=9)
+        listed = [row["id"] for row in await catalog.all_services(panel)]
         me = await user_id(panel, "mallory")
         for method, path in routes:
             path = path.replace("/users/1/", f"/users/{me}/")
             data = {"csrf": token, "amount": "1000", "role": "operator", "active": "0", "status": "Completed",
-                    "ids": "1", "percent": "50"}
+                    "ids": "1", "percent": "50", "to": "up", "provider": "up1", "provider_service": "2"}
             response = await (mallory.client.get(path) if method == "GET" else mallory.client.post(path, data=data))
             assert response.status_code == 403, (method, path, response.status_code)
+        for path in (f"/admin/services/{first}/move", "/admin/categories/2/move"):
+            response = await mallory.client.post(path, data={"csrf": token, "to": "up"})
+            assert response.status_code == 403
+        assert [row["id"] for row in await catalog.all_services(panel)] == listed == [second, first]
         row = await accounts.user_named(panel, "mallory")
         assert row["balance_micros"] == 0 and row["active"]
         assert (await auth.session(panel, None)) is None
@@ -175,6 +186,40 @@ async def test_services_created_edited_and_repriced_with_a_confirmation_below_co
         assert not (await catalog.service(panel, other))["enabled"]
 
 
+async def test_the_operator_reorders_services_and_categories_with_buttons_and_customers_see_it(db_url):
+    async with website(db_url) as (app, browser):
+        panel = app.site.state.web.panel
+        olga, alice, likes = await shop(panel, browser)
+        views = await catalog.add_service(panel, name="Views", category="TT", type="Default", rate="1", min=1, max=9)
+        shares = await catalog.add_service(panel, name="Shares", category="FB", type="Default", rate="1", min=1,
+                                           max=9)
+        page = (await olga.get("/admin/services")).text
+        for label in ("Move Likes up", "Move Likes down", "Move Shares up", "Move FB down", "Move TT up"):
+            assert f'aria-label="{label}"' in page, label
+        # The first can't go up, the last can't go down: those buttons are disabled.
+        assert re.search(r'aria-label="Move Likes up"[^>]*disabled', page)
+        assert re.search(r'aria-label="Move TT down"[^>]*disabled', page)
+        assert not re.search(r'aria-label="Move Shares up"[^>]*disabled', page)
+
+        def order_of(text: str) -> list[int]:
+            return [int(i) for i in re.findall(r'<tr id="s(\d+)"', text)]
+
+        assert order_of(page) == [likes, shares, views]
+        r = await olga.submit(f"/admin/services/{shares}/move", {"to": "up"}, form_page="/admin/services")
+        assert r.status_code == 303 and r.headers["location"] == f"/admin/services?done=moved#s{shares}"
+        tt = next(c["id"] for c in await catalog.categories(panel) if c["name"] == "TT")
+        r = await olga.submit(f"/admin/categories/{tt}/move", {"to": "up"}, form_page="/admin/services")
+        assert r.status_code == 303
+        page = (await olga.get("/admin/services?done=moved")).text
+        assert order_of(page) == [views, shares, likes] and "Moved." in page
+        services = [s["id"] for s in await catalog.customer_services(panel, alice)]
+        assert services == [views, shares, likes]
+        r = await olga.submit(f"/admin/services/{shares}/move", {"to": "sideways"}, form_page="/admin/services")
+        assert r.status_code == 400 and "Invalid position" in r.text
+        r = await olga.submit("/admin/services/999999/move", {"to": "up"}, form_page="/admin/services")
+        assert r.status_code == 404
+
+
 async def test_an_operator_marks_an_order_partial_and_the_customer_sees_the_refund_and_the_history(db_url):
     async with website(db_url) as (app, browser):
         panel = app.site.state.web.panel
@@ -261,6 +306,55 @@ async def test_a_needs_attention_order_is_resolved_from_its_page(db_url):
         # Not needing attention any more: a readable refusal, nothing changes.
         r = await olga.client.post(f"{detail}/resolve", data={"csrf": csrf_of(page), "resolution": "requeue"})
         assert r.status_code == 400 and "needs_attention" in r.text
+
+
+async def test_orders_that_never_reached_their_provider_are_resent_from_the_list_the_others_refused(db_url):
+    sims = [create_simulator("68smm") for _ in range(2)]
+    servers = [SimulatorServer(sim) for sim in sims]
+    for server in servers:
+        server.start()
+    try:
+        async with website(db_url) as (app, browser):
+            panel = app.site.state.web.panel
+            olga, alice, _likes = await shop(panel, browser)
+            for name, server, sim in zip(("first", "second"), servers, sims):
+                await providers.add_provider(panel, name, server.url, sim.key, timeout_s=1)
+            [imported], _ = await providers.import_services(panel, "first", only=["1"])
+            ids = [await orders.place_order(panel, alice, {"service": imported.service, "link": f"https://x.com/{i}",
+                                                           "quantity": 100}) for i in range(3)]
+            never_sent, unreachable, unknown = ids
+            # What the worker records: connection refused (proof), and a lost answer (no proof).
+            await panel.db.execute("UPDATE orders SET attempts = 1, refused_sends = 1 WHERE id = $1", unreachable)
+            await panel.db.execute("UPDATE orders SET attempts = 1, upstream_state = 'needs_attention' WHERE id = $1",
+                                   unknown)
+            listing = (await olga.get("/admin/orders")).text
+            assert 'formaction="/admin/orders/resend"' in listing and '<option value="second">' in listing
+            r = await olga.submit("/admin/orders/resend", {"ids": [str(i) for i in ids], "provider": "second",
+                                                          "provider_service": "1"}, form_page="/admin/orders")
+            assert r.status_code == 200
+            page = html.unescape(r.text)
+            assert "Resend to second, service 1: 2 moved, 1 refused." in page
+            assert f"Order {never_sent}: moved" in page and f"Order {unreachable}: moved" in page
+            assert f"Order {unknown}: refused: it may exist upstream (1 of its 1 sends" in page
+            for order_id in (never_sent, unreachable):
+                row = await orders.order(panel, order_id)
+                assert (row["provider"], row["upstream_state"]) == ("second", "queued")
+                [event] = await orders.history(panel, order_id)
+                assert event.actor == "olga" and "resent to second service 1" in event.note
+            assert (await orders.order(panel, unknown))["provider"] == "first"
+            assert await orders.history(panel, unknown) == []
+            # A target that does not exist: one readable error, nothing moved.
+            r = await olga.submit("/admin/orders/resend", {"ids": [str(unknown)], "provider": "nobody",
+                                                          "provider_service": "1"}, form_page="/admin/orders")
+            assert r.status_code == 400 and "provider nobody not found" in r.text
+            # In Vietnamese too.
+            await olga.client.post("/language", data={"csrf": csrf_of(listing), "lang": "vi"})
+            r = await olga.submit("/admin/orders/resend", {"ids": [str(unknown)], "provider": "second",
+                                                          "provider_service": "1"}, form_page="/admin/orders")
+            assert "bị từ chối: đơn có thể đã có ở nhà cung cấp" in html.unescape(r.text)
+    finally:
+        for server in servers:
+            server.stop()
 
 
 async def test_every_admin_page_renders_and_takes_a_fixed_number_of_queries(db_url):

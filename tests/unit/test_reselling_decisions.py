@@ -40,9 +40,10 @@ UNITS = 1000
 
 
 def order(state: S | None = S.IN_FLIGHT, *, status: Status = Status.PENDING, attempts: int = 1,
-          provider_order: str | None = None, remains: int | None = UNITS) -> Claimed:
+          provider_order: str | None = None, remains: int | None = UNITS, refused_sends: int = 0) -> Claimed:
     return Claimed(id=7, status=status, units=UNITS, charge_micros=CHARGE, remains=remains, upstream_state=state,
-                   provider_order=provider_order, attempts=attempts, created_at_s=NOW - 100)
+                   provider_order=provider_order, attempts=attempts, created_at_s=NOW - 100,
+                   refused_sends=refused_sends)
 
 
 def place(outcome, claimed: Claimed | None = None, *, id_taken: bool = False):
@@ -85,7 +86,7 @@ def test_an_id_another_order_already_has_goes_to_the_operator() -> None:
 def test_a_request_that_never_left_is_queued_again_with_backoff_without_a_cap(attempts: int) -> None:
     d = place(error(ErrorKind.UNREACHABLE, "connection refused"), order(attempts=attempts))
     assert d.columns == {"upstream_state": "queued", "lease_until_s": None, "upstream_error": "connection refused",
-                         "due_at_s": NOW + retry_backoff_s(attempts)}
+                         "due_at_s": NOW + retry_backoff_s(attempts), "refused_sends": 1}
     assert (d.refund_micros, d.tally) == (0, Tally.REQUEUED)
 
 
@@ -102,7 +103,7 @@ def test_an_answer_that_is_no_proof_of_non_delivery_is_retried_up_to_the_cap_the
 def test_out_of_funds_waits_unrefunded_and_marks_the_provider() -> None:
     d = place(error(ErrorKind.OUT_OF_FUNDS, "Not enough funds"))
     assert d.columns == {"upstream_state": "waiting_funds", "lease_until_s": None,
-                         "upstream_error": "Not enough funds", "due_at_s": NOW + FUNDS_RETRY_S}
+                         "upstream_error": "Not enough funds", "due_at_s": NOW + FUNDS_RETRY_S, "refused_sends": 1}
     assert (d.status, d.refund_micros, d.tally, d.funds) == (None, 0, Tally.WAITING_FUNDS, ProviderFunds.OUT)
 
 
@@ -121,6 +122,20 @@ def test_an_unknown_or_unclassified_outcome_waits_for_the_operator_never_resent(
     assert d.columns["upstream_state"] == "needs_attention"
     assert d.columns["upstream_error"] == f"{kind.value}: HTTP 500"
     assert (d.status, d.refund_micros) == (None, 0)
+
+
+@pytest.mark.parametrize("outcome,counted", [
+    (error(ErrorKind.UNREACHABLE, "connection refused"), True),  # never left
+    (error(ErrorKind.OUT_OF_FUNDS, "Not enough funds"), True),  # the panel refused it
+    (error(ErrorKind.REJECTED, "Invalid API key"), True),
+    (error(ErrorKind.UNSUPPORTED, "Invalid action"), True),
+    (error(ErrorKind.UNREACHABLE, "rate limited (HTTP 429)", http_status=429), False),  # may have made it
+    (error(ErrorKind.UNKNOWN_OUTCOME, "read timeout"), False),
+    ("98765", False),
+])
+def test_only_an_answer_proving_no_order_was_made_counts_as_a_refused_send(outcome, counted: bool) -> None:
+    d = place(outcome, order(attempts=1, refused_sends=3))
+    assert d.columns.get("refused_sends") == (4 if counted else None)
 
 
 def test_upstream_words_are_kept_only_up_to_the_named_limit() -> None:

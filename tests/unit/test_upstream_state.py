@@ -27,6 +27,8 @@ ORDER_DIAGRAM = {
     (S.WAITING_FUNDS, S.IN_FLIGHT),  # the funds probe
     (S.QUEUED, S.CANCELED),  # the customer cancels before it is sent
     (S.WAITING_FUNDS, S.CANCELED),
+    (S.QUEUED, S.QUEUED),  # moved to another upstream (never reached the first)
+    (S.WAITING_FUNDS, S.QUEUED),
     (S.IN_FLIGHT, S.PLACED),  # the upstream answered an order id
     (S.IN_FLIGHT, S.QUEUED),  # provably never sent: again later
     (S.IN_FLIGHT, S.WAITING_FUNDS),  # the upstream is out of funds

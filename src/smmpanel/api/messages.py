@@ -157,6 +157,40 @@ CANCEL_REASONS: dict[str, tuple[str, str]] = {
     "requested": ("Cancel is already requested for this order", "Đã yêu cầu hủy đơn này"),
 }
 
+RESEND_REASONS: dict[str, tuple[str, str]] = {
+    "manual": (
+        "refused: fulfilled by hand, it has no provider to move from",
+        "bị từ chối: đơn xử lý thủ công, không có nhà cung cấp để chuyển đi",
+    ),
+    "sending": (
+        "refused: being sent to its provider right now; try again once the worker has recorded the answer",
+        "bị từ chối: đơn đang được gửi tới nhà cung cấp; thử lại khi worker đã ghi nhận kết quả",
+    ),
+    "placed": (
+        "refused: it exists upstream as order {provider_order}",
+        "bị từ chối: đơn đã có ở nhà cung cấp (mã {provider_order})",
+    ),
+    "settled": (
+        "refused: already settled upstream ({state}), nothing to send",
+        "bị từ chối: đơn đã xong ở nhà cung cấp ({state}), không còn gì để gửi",
+    ),
+    "final": ("refused: its status is final", "bị từ chối: trạng thái đơn đã kết thúc"),
+    "cancel_requested": (
+        "refused: the customer asked to cancel it",
+        "bị từ chối: khách hàng đã yêu cầu hủy đơn",
+    ),
+    "maybe_sent": (
+        "refused: it may exist upstream ({unproven} of its {attempts} sends got no proof that no order was made); "
+        "check with the provider, then resolve it",
+        "bị từ chối: đơn có thể đã có ở nhà cung cấp ({unproven}/{attempts} lần gửi không chứng minh được là "
+        "chưa tạo đơn); kiểm tra với nhà cung cấp rồi xử lý",
+    ),
+    "unchanged": (
+        "refused: it is already at provider {provider}, service {service}",
+        "bị từ chối: đơn đã ở nhà cung cấp {provider}, dịch vụ {service}",
+    ),
+}
+
 
 def message(error: PanelError, lang: str = "en") -> str:
     i = 1 if lang == "vi" else 0
@@ -169,5 +203,7 @@ def message(error: PanelError, lang: str = "en") -> str:
         return REFILL_REASONS[str(params["reason"])][i]
     if error.code == "cancel_not_allowed":
         return CANCEL_REASONS[str(params["reason"])][i]
+    if error.code == "resend_refused":
+        return RESEND_REASONS[str(params["reason"])][i].format(**params)
     params.setdefault("field", "orders")
     return FIXED[error.code][i].format(**params)

@@ -11,6 +11,7 @@ from ..domain.ordertypes import ServiceType
 from ..domain.pricing import margin_percent
 from ..services import catalog, providers
 from ..services.panel import Panel
+from ..services.principal import ACTOR_CLI
 from .base import below_cost_warning, emit, json_option, main, table, warn, with_panel
 
 
@@ -110,3 +111,56 @@ async def services_set(panel: Panel, service_id: int, changes: tuple[str, ...], 
     warning = below_cost_warning(row["rate_micros"], row["cost_micros"]) if "rate" in parsed else None
     warn(None if as_json else warning)
     emit(as_json, {**_service_json(row), "warning": warning}, f"service {service_id} updated")
+
+
+def _move_options(fn: Any) -> Any:
+    fn = click.option("--position", type=int, default=None, help="To this place (1 is first; past the end: last).")(fn)
+    fn = click.option("--down", is_flag=True, help="One place down (later in the list).")(fn)
+    return click.option("--up", is_flag=True, help="One place up (earlier in the list).")(fn)
+
+
+@services.command("move")
+@click.argument("service_id", type=int)
+@_move_options
+@json_option
+@with_panel
+async def services_move(panel: Panel, service_id: int, up: bool, down: bool, position: int | None,
+                        as_json: bool) -> None:
+    """Reorder a service within its category: every list customers see follows."""
+    to = catalog.check_move_to(up, down, position)
+    now_at = await catalog.move(panel, "service", service_id, to, actor=ACTOR_CLI)
+    emit(as_json, {"service": service_id, "position": now_at}, f"service {service_id} is now #{now_at} of its category")
+
+
+# ---------------------------------------------------------------- categories
+
+
+@main.group()
+def categories() -> None:
+    """The catalog's categories and their order."""
+
+
+@categories.command("list")
+@json_option
+@with_panel
+async def categories_list(panel: Panel, as_json: bool) -> None:
+    """Categories in the order customers see them."""
+    rows = await catalog.categories(panel)
+    data = [{"category": r["id"], "name": r["name"], "position": place, "services": r["services"]}
+            for place, r in enumerate(rows, start=1)]
+    emit(as_json, data, lambda: table(
+        ["#", "ID", "NAME", "SERVICES"], [(d["position"], d["category"], d["name"], d["services"]) for d in data],
+        right=["#", "ID", "SERVICES"], empty="no categories"))
+
+
+@categories.command("move")
+@click.argument("category_id", type=int)
+@_move_options
+@json_option
+@with_panel
+async def categories_move(panel: Panel, category_id: int, up: bool, down: bool, position: int | None,
+                          as_json: bool) -> None:
+    """Reorder a category (with its services): every list customers see follows."""
+    to = catalog.check_move_to(up, down, position)
+    now_at = await catalog.move(panel, "category", category_id, to, actor=ACTOR_CLI)
+    emit(as_json, {"category": category_id, "position": now_at}, f"category {category_id} is now #{now_at}")

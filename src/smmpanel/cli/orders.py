@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 import orjson
 
+from ..api.messages import message
 from ..domain.money import display, plain
 from ..domain.upstream_state import UpstreamState
-from ..services import orders, refills
+from ..services import orders, refills, resend
 from ..services.panel import Panel
 from ..services.principal import ACTOR_CLI
 from .base import emit, json_option, local_time, main, table, with_panel
 
 
 # ------------------------------------------------------------------ orders
+
+EXIT_SOME_REFUSED = 3  # like ``providers import``: the rest was done
 
 
 @main.group("orders")
@@ -131,6 +135,26 @@ async def orders_resolve(panel: Panel, order_id: int, provider_order: str | None
     data = _order_json(await orders.resolve(panel, order_id, provider_order=provider_order, requeue=requeue,
                                             cancel=cancel, actor=ACTOR_CLI))
     emit(as_json, data, f"order {order_id}: {data['status']}, upstream {data['upstream_state']}")
+
+
+@orders_group.command("resend")
+@click.argument("order_ids", type=int, nargs=-1, required=True)
+@click.option("--provider", required=True, help="The provider to send them to (its name).")
+@click.option("--service", "service", required=True, help="The service id at that provider.")
+@json_option
+@with_panel
+async def orders_resend(panel: Panel, order_ids: tuple[int, ...], provider: str, service: str, as_json: bool) -> None:
+    """Send orders to another provider instead: only orders that provably never
+    reached their own (not sent yet, or each send refused with proof). Every
+    other order is refused with its reason; exit code 3 when one was."""
+    outcome = await resend.resend_each(panel, list(dict.fromkeys(order_ids)), provider, service, actor=ACTOR_CLI)
+    data = [{"order": i, "moved": i in outcome.moved,
+             **({"error": message(outcome.refused[i])} if i in outcome.refused else {})} for i in outcome.ids]
+    emit(as_json, data, lambda: "\n".join(
+        f"order {d['order']}: " + (f"moved to {provider} service {service}" if d["moved"] else d["error"])
+        for d in data))
+    if outcome.refused:
+        sys.exit(EXIT_SOME_REFUSED)
 
 
 # ----------------------------------------------------------------- refills

@@ -117,6 +117,14 @@ class CancelNotAllowed(PanelError):
     code = "cancel_not_allowed"
 
 
+class ResendRefused(PanelError):
+    """An order can't be moved to another upstream: it may have reached its
+    own. params: reason (a key of ``smmpanel.api.messages.RESEND_REASONS``)
+    and the values its text needs (provider_order, state, attempts, unproven)."""
+
+    code = "resend_refused"
+
+
 class StatusMoveRefused(PanelError):
     """An operator or upstream tried a move the status machine forbids.
 

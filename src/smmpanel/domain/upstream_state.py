@@ -15,6 +15,9 @@ The order row is its own outbox; its ``upstream_state`` walks::
                                                           └─ operator: placed (its upstream id),
                                                              queued (provably never made), canceled
 
+An order that provably never reached its upstream (``never_reached_refusal``)
+may be moved by the operator to another upstream: back to ``queued`` there.
+
 An operator who settles an order by hand (``orders set`` with a final status)
 moves any unsettled state to ``done``. ``None`` (no state) is an order the
 operator fulfils himself; it never enters this machine.
@@ -70,8 +73,9 @@ RESOLVABLE = frozenset({S.NEEDS_ATTENTION})
 UNSETTLED = frozenset(S) - SETTLED
 
 ORDER_TRANSITIONS: Mapping[UpstreamState, frozenset[UpstreamState]] = {
-    S.QUEUED: frozenset({S.IN_FLIGHT, S.CANCELED, S.DONE}),
-    S.WAITING_FUNDS: frozenset({S.IN_FLIGHT, S.CANCELED, S.DONE}),
+    # queued -> queued, waiting_funds -> queued: moved to another upstream (``orders resend``).
+    S.QUEUED: frozenset({S.IN_FLIGHT, S.CANCELED, S.DONE, S.QUEUED}),
+    S.WAITING_FUNDS: frozenset({S.IN_FLIGHT, S.CANCELED, S.DONE, S.QUEUED}),
     S.IN_FLIGHT: frozenset({S.PLACED, S.QUEUED, S.WAITING_FUNDS, S.REJECTED, S.NEEDS_ATTENTION, S.DONE}),
     S.PLACED: frozenset({S.DONE, S.NEEDS_ATTENTION}),
     S.NEEDS_ATTENTION: frozenset({S.PLACED, S.QUEUED, S.CANCELED, S.DONE}),
@@ -102,3 +106,39 @@ def check_move(old: UpstreamState | str, new: UpstreamState,
     if not can_move(old, new, transitions):
         raise UpstreamMoveRefused(current=old.value, new=new.value)
     return new
+
+
+# --------------------------------------------------------- moving to another upstream
+
+# Where an order may be when it is moved to another upstream: not being sent, not placed.
+RESENDABLE = frozenset({S.QUEUED, S.WAITING_FUNDS, S.NEEDS_ATTENTION})
+
+
+def never_reached_refusal(state: UpstreamState | str | None, *, provider_order: str | None, attempts: int,
+                          refused_sends: int, final: bool, cancel_requested: bool) -> str | None:
+    """Why an order can't be moved to another upstream, or None: it provably
+    never reached its first one, so sending it elsewhere can't buy it twice.
+
+    Proof is: no upstream order id, not claimed right now, and every send so
+    far answered with proof that no order was made (``refused_sends``: the
+    upstream was unreachable, or refused it with a definite error). One send
+    without such an answer (an unknown outcome, HTTP 429, a lease that ran
+    out in a crash) may have made the order, and it stays where it is.
+    The reason is a key of ``api.messages.RESEND_REASONS``.
+    """
+    if state is None:
+        return "manual"
+    state = UpstreamState(state)
+    if state is S.IN_FLIGHT:
+        return "sending"
+    if provider_order is not None or state is S.PLACED:
+        return "placed"
+    if state not in RESENDABLE:
+        return "settled"
+    if final:
+        return "final"
+    if cancel_requested:
+        return "cancel_requested"
+    if attempts > refused_sends:
+        return "maybe_sent"
+    return None

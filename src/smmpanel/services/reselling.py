@@ -9,11 +9,12 @@ functions, and records the ``Decision`` it gets. Each rule is table-tested in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum, auto
 from typing import Any, Mapping
 
 from ..client import ErrorKind, UpstreamError, UpstreamStatus
+from ..client.errors import DEFINITE_KINDS
 from ..domain.errors import StatusMoveRefused
 from ..domain.schedule import retry_backoff_s
 from ..domain.status import FINAL, RefillStatus, Status, decide_move
@@ -101,6 +102,7 @@ class Claimed:
     provider_order: str | None
     attempts: int
     created_at_s: int
+    refused_sends: int = 0  # sends answered with proof that no order was made
 
     @classmethod
     def of(cls, row: Any) -> "Claimed":
@@ -115,6 +117,7 @@ class Claimed:
             provider_order=row["provider_order"],
             attempts=row["attempts"],
             created_at_s=row["created_at_s"],
+            refused_sends=row["refused_sends"],
         )
 
 
@@ -138,6 +141,15 @@ def answered_without_proof(error: UpstreamError) -> bool:
     """An "unreachable" that is really an answer (HTTP 429): the upstream got
     the request, so nothing proves the order was not made."""
     return error.kind is ErrorKind.UNREACHABLE and error.http_status is not None
+
+
+def proves_not_made(error: UpstreamError) -> bool:
+    """The answer to an ``add`` proves no order was made upstream: the request
+    never left, or the panel itself refused it. (Counted in ``refused_sends``:
+    only an order whose every send was such may go to another upstream.)"""
+    if error.kind is ErrorKind.UNREACHABLE:
+        return not answered_without_proof(error)
+    return error.kind in DEFINITE_KINDS
 
 
 def decide_placement(order: Claimed, outcome: str | UpstreamError, *, id_taken: bool, now_s: int,
@@ -164,6 +176,13 @@ def decide_placement(order: Claimed, outcome: str | UpstreamError, *, id_taken: 
             tally=Tally.PLACED,
             funds=ProviderFunds.BACK,
         )
+    decision = _decide_error(order, outcome, now_s=now_s, funds_retry_s=funds_retry_s)
+    if proves_not_made(outcome) and decision.status is None:  # (a canceled order is never sent again anyway)
+        decision = replace(decision, columns={**decision.columns, "refused_sends": order.refused_sends + 1})
+    return decision
+
+
+def _decide_error(order: Claimed, outcome: UpstreamError, *, now_s: int, funds_retry_s: int) -> Decision:
     kind, detail = outcome.kind, clip(outcome.detail)
     if kind is ErrorKind.UNREACHABLE:
         if answered_without_proof(outcome) and order.attempts >= MAX_SENDS_WITHOUT_PROOF:

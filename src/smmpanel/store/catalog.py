@@ -54,6 +54,8 @@ SERVICE_COLUMNS = (
     "s.provider_id, s.provider_service, s.cost_micros, s.markup_percent"
 )
 SERVICE_FROM = "services s JOIN categories c ON c.id = s.category_id"
+# The one order every list of the catalog follows: the operator's (``services move``, ``categories move``).
+CATALOG_ORDER = "c.position, c.id, s.position, s.id"
 # What a service's insert or update may write.
 SERVICE_FIELDS = frozenset(
     "name type category_id rate_micros min max refill cancel dripfeed enabled refill_days "
@@ -65,14 +67,19 @@ async def ensure_category(conn: Conn, name: str) -> int:
     found = await conn.fetchval("SELECT id FROM categories WHERE name = $1", name)
     if found is not None:
         return found
-    return await conn.fetchval("INSERT INTO categories (name) VALUES ($1) RETURNING id", name)
+    # A new category goes last.
+    return await conn.fetchval(
+        "INSERT INTO categories (name, position) VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM categories)) "
+        "RETURNING id", name)
 
 
 async def insert_service(conn: Conn, values: Mapping[str, Any], now_s: int) -> int:
     names = checked_columns(values, SERVICE_FIELDS, "services")
     placeholders = ", ".join(f"${i}" for i in range(1, len(names) + 2))
+    # A new service goes last (of its category: positions only compare within one).
     return await conn.fetchval(
-        f"INSERT INTO services ({', '.join(names)}, created_at_s) VALUES ({placeholders}) RETURNING id",
+        f"INSERT INTO services ({', '.join(names)}, created_at_s, position) VALUES ({placeholders}, "
+        "(SELECT COALESCE(MAX(position), 0) + 1 FROM services)) RETURNING id",
         *[values[k] for k in names],
         now_s,
     )
@@ -99,7 +106,7 @@ async def service_by_id(conn: Conn, service_id: int) -> ServiceRow | None:
 async def list_services(conn: Conn, *, enabled_only: bool) -> list[ServiceRow]:
     """The catalog at list prices (the operator's view)."""
     where = " WHERE s.enabled" if enabled_only else ""
-    sql = f"SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM}{where} ORDER BY s.id"
+    sql = f"SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM}{where} ORDER BY {CATALOG_ORDER}"
     return cast("list[ServiceRow]", await conn.fetch(sql))
 
 
@@ -115,7 +122,7 @@ def _services_for_sql(column: str) -> str:
     return (
         f"SELECT {SERVICE_COLUMNS.replace('s.rate_micros', rate)} FROM {SERVICE_FROM} "
         f"JOIN users u ON {user_match(column, 1)} "
-        "LEFT JOIN custom_rates cr ON cr.service_id = s.id AND cr.user_id = u.id WHERE s.enabled ORDER BY s.id"
+        f"LEFT JOIN custom_rates cr ON cr.service_id = s.id AND cr.user_id = u.id WHERE s.enabled ORDER BY {CATALOG_ORDER}"
     )
 
 
@@ -154,11 +161,53 @@ async def set_custom_rate(conn: Conn, user_id: int, service_id: int, rate_micros
 
 
 async def services_with_providers(conn: Conn) -> list[Row]:
-    """Every service with its category and provider, by category then id."""
+    """Every service with its category and provider, in the catalog's order."""
     return await conn.fetch(
-        "SELECT s.id, s.name, c.name AS category, s.type, s.rate_micros, s.cost_micros, s.min, s.max, s.refill, "
+        "SELECT s.id, s.name, c.id AS category_id, c.name AS category, s.type, s.rate_micros, s.cost_micros, s.min, s.max, s.refill, "
         "s.cancel, s.dripfeed, s.enabled, s.refill_days, s.deny_duplicate_link, s.subscription_posts, "
         "s.description, s.provider_service, s.markup_percent, p.name AS provider "
         "FROM services s JOIN categories c ON c.id = s.category_id LEFT JOIN providers p ON p.id = s.provider_id "
-        "ORDER BY c.name, s.id"
+        f"ORDER BY {CATALOG_ORDER}"
     )
+
+
+# ------------------------------------------------------------------ order
+
+
+async def categories_in_order(conn: Conn) -> list[Row]:
+    return await conn.fetch(
+        "SELECT c.id, c.name, c.position, COUNT(s.id) AS services FROM categories c "
+        "LEFT JOIN services s ON s.category_id = c.id GROUP BY c.id, c.name, c.position ORDER BY c.position, c.id")
+
+
+async def category_ids_in_order(conn: Conn) -> list[int]:
+    """Empty categories last: no list shows them, so a move must not stop at one."""
+    rows = await conn.fetch(
+        "SELECT c.id FROM categories c "
+        "ORDER BY CASE WHEN EXISTS (SELECT 1 FROM services s WHERE s.category_id = c.id) THEN 0 ELSE 1 END, "
+        "c.position, c.id")
+    return [row["id"] for row in rows]
+
+
+async def category_of(conn: Conn, service_id: int) -> int | None:
+    return await conn.fetchval("SELECT category_id FROM services WHERE id = $1", storable_id(service_id))
+
+
+async def service_ids_in_order(conn: Conn, category_id: int) -> list[int]:
+    rows = await conn.fetch("SELECT id FROM services WHERE category_id = $1 ORDER BY position, id", category_id)
+    return [row["id"] for row in rows]
+
+
+async def lock_catalog_order(conn: Conn) -> None:
+    """Serialize moves: two operators moving at once would each renumber from a
+    stale order. (SQLite's transactions already hold the one write lock.)"""
+    if conn.dialect == "postgresql":
+        await conn.execute("LOCK TABLE categories IN SHARE ROW EXCLUSIVE MODE")
+
+
+async def renumber(conn: Conn, table: str, ids: list[int]) -> None:
+    """Positions 1..n in the order of ``ids``."""
+    if table not in ("categories", "services"):
+        raise ValueError(f"not an ordered table: {table}")
+    for position, row_id in enumerate(ids, start=1):
+        await conn.execute(f"UPDATE {table} SET position = $2 WHERE id = $1 AND position <> $2", row_id, position)

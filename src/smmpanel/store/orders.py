@@ -74,6 +74,7 @@ class OrderRow(TypedDict):
     upstream_status: str | None
     upstream_error: str | None
     attempts: int
+    refused_sends: int  # sends answered with proof that no order was made
     due_at_s: int | None
     cancel_requested: bool
 
@@ -81,7 +82,7 @@ class OrderRow(TypedDict):
 # What ``update_order`` may write (``updated_at_s`` always is).
 ORDER_UPDATE_COLUMNS = frozenset({
     "status", "remains", "start_count", "cancel_requested", "provider_order", "upstream_state", "upstream_status",
-    "upstream_error", "due_at_s", "lease_until_s",
+    "upstream_error", "due_at_s", "lease_until_s", "attempts", "refused_sends", "provider_id", "provider_service",
 })
 
 _ACTIVE_STATUSES = "(" + ", ".join(f"'{s.value}'" for s in ACTIVE) + ")"
@@ -301,7 +302,7 @@ ORDER_COLUMNS = (
     "o.units, o.params, o.charge_micros, COALESCE(r.amount_micros, 0) AS refund_micros, o.status, "
     "o.start_count, o.remains, o.created_at_s, o.updated_at_s, o.provider_id, p.name AS provider, "
     "o.provider_service, o.provider_order, o.upstream_state, o.upstream_status, o.upstream_error, "
-    "o.attempts, o.due_at_s, o.cancel_requested"
+    "o.attempts, o.refused_sends, o.due_at_s, o.cancel_requested"
 )
 ORDER_FROM = (
     "orders o JOIN users u ON u.id = o.user_id "

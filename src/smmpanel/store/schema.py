@@ -89,6 +89,7 @@ categories = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", Text, nullable=False, unique=True),
+    Column("position", Integer, nullable=False, server_default=text("0")),  # listing order, ascending
 )
 
 providers = Table(
@@ -144,6 +145,7 @@ services = Table(
     Column("provider_service", Text),
     Column("cost_micros", BigInteger),  # upstream rate converted into the panel currency
     Column("markup_percent", Text),  # decimal text; the operator's rule for this service
+    Column("position", Integer, nullable=False, server_default=text("0")),  # listing order within its category
     Column("created_at_s", BigInteger, nullable=False),
     CheckConstraint("rate_micros >= 0", name="ck_services_rate"),
     CheckConstraint("min >= 1 AND max >= min", name="ck_services_min_max"),
@@ -186,6 +188,9 @@ orders = Table(
     Column("upstream_status", Text),  # raw status text last seen upstream
     Column("upstream_error", Text),  # the upstream's words, for the operator
     Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # Sends answered with proof that no order was made (unreachable, a definite refusal):
+    # attempts == refused_sends proves the order never reached its upstream.
+    Column("refused_sends", Integer, nullable=False, server_default=text("0")),
     Column("due_at_s", BigInteger),  # next worker step (placement retry or poll)
     Column("lease_until_s", BigInteger),
     Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),

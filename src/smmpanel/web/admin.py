@@ -23,7 +23,7 @@ from ..domain.ordertypes import ServiceType
 from ..domain.pricing import below_cost, margin_percent
 from ..domain.status import RefillStatus, Status
 from ..domain.upstream_state import RESOLVABLE, UpstreamState
-from ..services import accounts, admin, auth, catalog, funds, orders, payments, providers, refills
+from ..services import accounts, admin, auth, catalog, funds, orders, payments, providers, refills, resend
 from ..store.orders import OrderFilter
 from .chart import daily_chart
 from .core import Page, form_values, page
@@ -253,7 +253,7 @@ async def _services_page(current: Page, *, errors: dict[str, str] | None = None,
     for row in rows:
         categories.setdefault(row["category"], []).append(row)
     notice = _notice(current, {"created": current._("Service created."), "saved": current._("Service saved."),
-                               "bulk": current._("Rates changed.")})
+                               "bulk": current._("Rates changed."), "moved": current._("Moved.")})
     return current.render("admin_services.html", admin=True, categories=categories, errors=errors or {},
                           values=values or NEW_SERVICE_VALUES,
                           types=[t.value for t in ServiceType], flags=SERVICE_FLAGS, notice=notice, status=status,
@@ -351,6 +351,28 @@ async def service_bulk(current: Page) -> Response:
     if outcome.failed:
         return await _services_page(current, bulk=outcome, status=400)
     return current.redirect("/admin/services?done=bulk")
+
+
+async def _move(current: Page, what: str, path_param: str, anchor: str) -> Response:
+    form = await current.form()
+    item_id = _int_param(current, path_param)
+    try:
+        await catalog.move(current.panel, what, item_id, str(form.get("to") or ""), actor=actor_of(current))
+    except NotFound as exc:
+        return _not_found(current, exc)
+    except PanelError as exc:
+        return await _services_page(current, errors={"move": current.error_text(exc)}, status=400)
+    return current.redirect(f"/admin/services?done=moved#{anchor}{item_id}")
+
+
+@operator_page
+async def service_move(current: Page) -> Response:
+    return await _move(current, "service", "service_id", "s")
+
+
+@operator_page
+async def category_move(current: Page) -> Response:
+    return await _move(current, "category", "category_id", "c")
 
 
 # --------------------------------------------------------------- providers
@@ -534,7 +556,7 @@ def _order_filter(query: Any) -> OrderFilter:
 
 
 async def _orders_page(current: Page, *, bulk: Any = None, errors: dict[str, str] | None = None,
-                       status: int = 200) -> Response:
+                       status: int = 200, resent: Any = None, resend_values: dict[str, str] | None = None) -> Response:
     query = current.request.query_params
     errors = dict(errors or {})
     found = None
@@ -549,7 +571,7 @@ async def _orders_page(current: Page, *, bulk: Any = None, errors: dict[str, str
     notice = _notice(current, {"bulk": current._("Statuses set.")})
     return current.render("admin_orders.html", admin=True, found=found, filters=filters, errors=errors,
                           statuses=[s.value for s in Status], states=[s.value for s in UpstreamState],
-                          providers=provider_names,
+                          providers=provider_names, resent=resent, resend_values=resend_values or {},
                           first_page=_before(current) is None, bulk=bulk, status=status, notice=notice)
 
 
@@ -569,6 +591,22 @@ async def order_bulk(current: Page) -> Response:
     if outcome.failed:
         return await _orders_page(current, bulk=outcome, status=400)
     return current.redirect("/admin/orders?done=bulk")
+
+
+@operator_page
+async def order_resend(current: Page) -> Response:
+    """Each selected order moved to the chosen provider and service, or refused
+    with its reason: the page lists both."""
+    form = await current.form()
+    values = form_values(form, ("provider", "provider_service"))
+    try:
+        outcome = await resend.resend_each(current.panel, admin.check_selection(form.getlist("ids")),
+                                           values.get("provider", ""), values.get("provider_service", ""),
+                                           actor=actor_of(current))
+    except PanelError as exc:
+        return await _orders_page(current, errors=current.errors_of(exc, "resend"), status=400,
+                                  resend_values=values)
+    return await _orders_page(current, resent=outcome, resend_values=values)
 
 
 async def _order_page(current: Page, order_id: int, *, errors: dict[str, str] | None = None,
@@ -734,6 +772,8 @@ ROUTES = [
     Route("/admin/services/{service_id:int}", service_edit, methods=["GET"]),
     Route("/admin/services/{service_id:int}", service_save, methods=["POST"]),
     Route("/admin/services/{service_id:int}/enabled", service_toggle, methods=["POST"]),
+    Route("/admin/services/{service_id:int}/move", service_move, methods=["POST"]),
+    Route("/admin/categories/{category_id:int}/move", category_move, methods=["POST"]),
     Route("/admin/providers", provider_list, methods=["GET"]),
     Route("/admin/providers", provider_add, methods=["POST"]),
     Route("/admin/providers/{name}", provider_detail, methods=["GET"]),
@@ -743,6 +783,7 @@ ROUTES = [
     Route("/admin/providers/{name}/remove", provider_remove, methods=["POST"]),
     Route("/admin/orders", order_list, methods=["GET"]),
     Route("/admin/orders/bulk", order_bulk, methods=["POST"]),
+    Route("/admin/orders/resend", order_resend, methods=["POST"]),
     Route("/admin/orders/{order_id:int}", order_detail, methods=["GET"]),
     Route("/admin/orders/{order_id:int}/status", order_set_status, methods=["POST"]),
     Route("/admin/orders/{order_id:int}/resolve", order_resolve, methods=["POST"]),
