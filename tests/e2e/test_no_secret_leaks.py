@@ -51,7 +51,8 @@ def test_no_secret_in_any_output_log_reply_or_the_database(tmp_path: Path):
         service = next(i["service"] for i in imported if i["type"] == "Default" and int(i["min"]) <= 100)
         first_key = json.loads(cli("users", "add", "alice", "--balance", "100", "--email", "a@example.com",
                                    "--password", password, "--json", shows_key=True).stdout)["api_key"]
-        key = json.loads(cli("users", "rotate-key", "alice", "--grace", "1h", "--json", shows_key=True).stdout)["api_key"]
+        rotated = cli("users", "rotate-key", "alice", "--grace", "1h", "--json", shows_key=True)
+        key = json.loads(rotated.stdout)["api_key"]
         refused = run_cli(env, "users", "rotate-key", "alice", "--grace", "1w", "--json")
         assert refused.returncode == 1
         outputs.extend([refused.stdout, refused.stderr])  # a refusal shows no key either
@@ -89,7 +90,8 @@ def test_no_secret_in_any_output_log_reply_or_the_database(tmp_path: Path):
                 outputs.append(browser.get(page).text)
             account = browser.get("/account").text
             outputs.append(account)
-            made = browser.post("/account/key", data={"csrf": re.search(r'name="csrf" value="([^"]+)"', account).group(1)})
+            account_csrf = re.search(r'name="csrf" value="([^"]+)"', account).group(1)
+            made = browser.post("/account/key", data={"csrf": account_csrf})
             shown_once.append(made.text)  # the website's new key, shown this once
             web_key = re.search(r'id="new-key" class="key" type="text" readonly value="([^"]+)"', made.text).group(1)
             outputs.append(browser.get("/account").text)

@@ -207,6 +207,7 @@ async def ledger_page(conn: Conn, who: UserRef, *, before_id: int | None, limit:
 
 _LEDGER_FIELDS = 8
 
+
 # ------------------------------------------------------ operator's reads (/admin)
 
 

@@ -26,12 +26,12 @@ from .sql import (
     ids_arg,
     ids_clause,
     ids_sql,
+    key_columns,
     keyset_page,
     MAX_DB_ID,
     like_pattern,
     storable_id,
     update_stamped,
-    key_columns,
     user_match,
 )
 

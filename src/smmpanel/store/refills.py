@@ -104,7 +104,8 @@ async def customer_refills(conn: Conn, who: UserRef, *, before_id: int | None, l
     args = Args(who.value)
     older, tail = keyset_page(args, "f.id", before_id, limit)
     rows = await conn.fetch(
-        f"SELECT f.id, f.order_id, f.status, f.created_at_s, f.updated_at_s, o.link, s.name{key_columns(who.column, 1)} "
+        "SELECT f.id, f.order_id, f.status, f.created_at_s, f.updated_at_s, o.link, s.name"
+        f"{key_columns(who.column, 1)} "
         "FROM refills f JOIN users u ON u.id = f.user_id JOIN orders o ON o.id = f.order_id "
         f"JOIN services s ON s.id = o.service_id WHERE {user_match(who.column, 1)}{older}{tail}",
         *args.values,
