@@ -62,7 +62,8 @@ users = Table(
 )
 Index("uq_users_deposit_code", users.c.deposit_code, unique=True)
 Index("uq_users_api_key_lookup", users.c.api_key_lookup, unique=True)
-Index("uq_users_old_key_lookup", users.c.old_key_lookup, unique=True)
+Index("uq_users_old_key_lookup", users.c.old_key_lookup, unique=True,
+      sqlite_where=text("old_key_lookup IS NOT NULL"), postgresql_where=text("old_key_lookup IS NOT NULL"))
 Index(
     "uq_users_email",
     text("lower(email)"),

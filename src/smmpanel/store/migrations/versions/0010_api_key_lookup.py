@@ -32,7 +32,11 @@ def upgrade() -> None:
     op.execute(f"UPDATE users SET api_key_lookup = substr(api_key_hash, 1, {LOOKUP_HEX_DIGITS}), "
                "key_set_at_s = created_at_s")
     op.create_index("uq_users_api_key_lookup", "users", ["api_key_lookup"], unique=True)
-    op.create_index("uq_users_old_key_lookup", "users", ["old_key_lookup"], unique=True)
+    # Partial: nearly every row has no old key, and an index of NULLs would
+    # make SQLite's planner (after ANALYZE) scan the table rather than use it.
+    op.create_index("uq_users_old_key_lookup", "users", ["old_key_lookup"], unique=True,
+                    sqlite_where=sa.text("old_key_lookup IS NOT NULL"),
+                    postgresql_where=sa.text("old_key_lookup IS NOT NULL"))
 
 
 def downgrade() -> None:
