@@ -208,3 +208,23 @@ def test_keys_made_before_the_migration_keep_working_after_it(db_url, panel_fact
             assert await _balance(api, key) == await _balance(api, new) == "8.00000"
 
     asyncio.run(check())
+
+
+def test_sqlite_finds_a_key_through_its_indexes_after_analyze(sqlite_url):
+    """With most accounts holding no old key, statistics must not talk SQLite
+    into scanning every account for each request."""
+    import sqlite3
+
+    from smmpanel.store import accounts as accounts_store, catalog as catalog_store
+
+    con = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    con.executemany("INSERT INTO users (name, api_key_hash, api_key_lookup, active, balance_micros, created_at_s) "
+                    "VALUES (?, ?, ?, 1, 0, 0)", [(f"u{i}", f"h{i}", f"l{i}") for i in range(2000)])
+    con.commit()  # and no old key anywhere, as right after the migration
+    con.execute("ANALYZE")
+    for sql in (accounts_store._balance_sql("api_key_lookup"), catalog_store._terms_sql("api_key_lookup"),
+                catalog_store._services_for_sql("api_key_lookup")):
+        args = ("l5", 1)[:sql.count("$2") + 1]
+        plan = [row[-1] for row in con.execute("EXPLAIN QUERY PLAN " + sql.replace("$", "?"), args)]
+        assert "SCAN u" not in plan and any("uq_users_old_key_lookup" in step for step in plan), plan
+    con.close()
