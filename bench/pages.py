@@ -45,8 +45,8 @@ DEFAULT_REQUESTS = 200
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/smmpanel_bench_pages"
 
 # Customers: id 1 is the bench customer. Orders: the first BENCH_ORDERS are its own.
-_USERS = ("INSERT INTO users (name, api_key_hash, active, balance_micros, created_at_s) "
-          "SELECT CASE WHEN n = 1 THEN 'bench' ELSE 'c' || n END, 'k' || n, true, {rich}, {now} FROM seq")
+_USERS = ("INSERT INTO users (name, api_key_hash, api_key_lookup, active, balance_micros, created_at_s) "
+          "SELECT CASE WHEN n = 1 THEN 'bench' ELSE 'c' || n END, 'k' || n, 'k' || n, true, {rich}, {now} FROM seq")
 _ORDERS = ("INSERT INTO orders (user_id, service_id, type, link, quantity, units, params, charge_micros, status, "
            "start_count, remains, created_at_s, updated_at_s) "
            "SELECT CASE WHEN n <= {mine} THEN 1 ELSE 2 + n % ({customers} - 1) END, 1, 'Default', "

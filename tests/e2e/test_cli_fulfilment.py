@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import sqlite3
 
 import httpx
@@ -245,6 +246,30 @@ def test_rotated_key_replaces_the_old_one(panel):
     assert api(server, old_key, "add", service=str(service), link=LINK, quantity="100") == {"error": "Invalid API key"}
     assert api(server, new_key, "balance") == {"balance": "10.00000", "currency": "USD"}
     assert "order" in api(server, new_key, "add", service=str(service), link=LINK, quantity="100")
+
+
+def test_rotate_key_with_grace_keeps_the_old_key_working_and_prints_the_new_one_once(panel):
+    server, _, old_key, service = panel
+    rotated = cli_json(server, "users", "rotate-key", "alice", "--grace", "1h")
+    new_key = rotated["api_key"]
+    assert new_key.startswith("smm_") and rotated["old_key_until_s"] > time.time() + 3500
+    assert api(server, old_key, "balance") == api(server, new_key, "balance") == {"balance": "10.00000",
+                                                                                  "currency": "USD"}
+    assert "order" in api(server, old_key, "add", service=str(service), link=LINK, quantity="100")
+    text = server.cli("users", "rotate-key", "alice", "--grace", "30m")
+    assert text.returncode == 0 and "(shown once)" in text.stdout and "the old key works until" in text.stdout
+    newest = text.stdout.split("(shown once): ", 1)[1].split()[0]
+    assert api(server, old_key, "balance") == {"error": "Invalid API key"}  # the second rotation ended its grace
+    assert api(server, new_key, "balance")["balance"] == api(server, newest, "balance")["balance"]
+
+
+def test_rotate_key_refuses_a_bad_grace_and_keeps_the_key(panel):
+    server, _, key, _ = panel
+    for grace in ("1w", "0h", "31d", "1.5h", "soon"):
+        assert cli_refused(server, "users", "rotate-key", "alice", "--grace", grace) == (
+            "Invalid --grace: must be a duration like 30m, 1h or 2d (a whole number and s, m, h or d), "
+            "more than zero and at most 30d"), grace
+    assert api(server, key, "balance")["balance"] == "10.00000"
 
 
 def test_funds_adjustment_down_and_refusal_below_zero(panel):

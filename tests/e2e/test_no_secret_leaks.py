@@ -4,7 +4,8 @@ upstream, customers, the website and metrics is driven through its CLI
 output, log, reply and page, and the database file itself, is scanned for
 every secret: the upstream's API key (sealed at rest), passwords, session
 ids, the metrics token, the panel secret. A customer's API key is shown
-once, where it is made (``users add``, ``rotate-key``), and nowhere else."""
+once, where it is made (``users add``, ``rotate-key``, the website's
+Generate new key), and nowhere else, also while an old key is in its grace."""
 
 from __future__ import annotations
 
@@ -50,7 +51,11 @@ def test_no_secret_in_any_output_log_reply_or_the_database(tmp_path: Path):
         service = next(i["service"] for i in imported if i["type"] == "Default" and int(i["min"]) <= 100)
         first_key = json.loads(cli("users", "add", "alice", "--balance", "100", "--email", "a@example.com",
                                    "--password", password, "--json", shows_key=True).stdout)["api_key"]
-        key = json.loads(cli("users", "rotate-key", "alice", "--json", shows_key=True).stdout)["api_key"]
+        rotated = cli("users", "rotate-key", "alice", "--grace", "1h", "--json", shows_key=True)
+        key = json.loads(rotated.stdout)["api_key"]
+        refused = run_cli(env, "users", "rotate-key", "alice", "--grace", "1w", "--json")
+        assert refused.returncode == 1
+        outputs.extend([refused.stdout, refused.stderr])  # a refusal shows no key either
         cli("users", "list", "--json")
 
         port = free_port()
@@ -70,7 +75,7 @@ def test_no_secret_in_any_output_log_reply_or_the_database(tmp_path: Path):
                            {"action": "add", "service": service, "link": "https://x.com/p", "quantity": 100},
                            {"action": "status", "order": 1}, {"action": "nonsense"}):
                 outputs.append(httpx.post(api, data={"key": key, **params}).text)
-            outputs.append(httpx.post(api, data={"key": first_key, "action": "balance"}).text)  # the old key
+            outputs.append(httpx.post(api, data={"key": first_key, "action": "balance"}).text)  # the old key, in grace
             outputs.append(httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {metrics_token}"}).text)
             outputs.append(httpx.get(base + "/metrics", headers={"Authorization": "Bearer wrong-token"}).text)
 
@@ -83,6 +88,17 @@ def test_no_secret_in_any_output_log_reply_or_the_database(tmp_path: Path):
             assert session_id
             for page in ("/", "/orders", "/funds", "/api-docs"):
                 outputs.append(browser.get(page).text)
+            account = browser.get("/account").text
+            outputs.append(account)
+            account_csrf = re.search(r'name="csrf" value="([^"]+)"', account).group(1)
+            made = browser.post("/account/key", data={"csrf": account_csrf})
+            shown_once.append(made.text)  # the website's new key, shown this once
+            web_key = re.search(r'id="new-key" class="key" type="text" readonly value="([^"]+)"', made.text).group(1)
+            outputs.append(browser.get("/account").text)
+            for each, works in ((web_key, True), (key, False), (first_key, False)):  # no grace from the website
+                reply = httpx.post(api, data={"key": each, "action": "balance"}).text
+                assert ("balance" in reply) is works, reply
+                outputs.append(reply)
             wrong = browser.post("/login", data={"csrf": csrf, "login": "alice", "password": password + "x"})
             outputs.append(wrong.text)
 
@@ -99,7 +115,7 @@ def test_no_secret_in_any_output_log_reply_or_the_database(tmp_path: Path):
     assert sim.created_orders, "the worker reached the upstream: its key was really used"
     secrets = {"upstream key": upstream_key, "password": password, "session id": session_id,
                "metrics token": metrics_token, "panel secret": panel_secret, "API key": key,
-               "old API key": first_key}
+               "old API key": first_key, "key made on the website": web_key}
     everything = "\n".join(outputs)
     assert any('"level": "debug"' in line or '"level":"debug"' in line for line in everything.splitlines()) or \
         "request_id" in everything  # the logs were really captured
@@ -108,4 +124,4 @@ def test_no_secret_in_any_output_log_reply_or_the_database(tmp_path: Path):
     database = b"".join(p.read_bytes() for p in tmp_path.glob("panel.db*"))
     at_rest = {name for name, secret in secrets.items() if secret.encode() in database}
     assert not at_rest, f"secrets stored in the clear: {sorted(at_rest)}"
-    assert all(k in "".join(shown_once) for k in (first_key, key))  # shown where they were made
+    assert all(k in "".join(shown_once) for k in (first_key, key, web_key))  # shown where they were made

@@ -345,3 +345,25 @@ def test_every_admin_page_screenshot_and_nothing_scrolls_sideways(panel, browser
     assert chart.bounding_box()["height"] > 100
     assert op.locator("svg rect.bar").count() == 30
     assert not overflowing, f"pages wider than the screen: {overflowing}"
+
+
+def test_an_operator_rotates_a_key_with_a_grace_period(panel, browser):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    site = panel.site
+    made = json.loads(panel.cli("users", "add", "karl", "--json").stdout)
+    old = made["api_key"]
+    op = new_page(browser)
+    sign_in(op, site, OPERATOR)
+    open_user(op, site, "karl")
+    expect(op.get_by_test_id("api-key")).to_contain_text(old[:20] + "_…")
+    for width_name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        op.set_viewport_size(viewport)
+        op.get_by_label("Grace period for the old key").fill("1h")
+        op.get_by_role("button", name="Generate new key").click()
+        new = op.get_by_label("New API key").input_value()
+        assert new.startswith("smm_") and new != old
+        expect(op.get_by_text("The old key works until")).to_be_visible()
+        expect(op.get_by_test_id("old-api-key")).to_contain_text("works until")
+        op.screenshot(path=str(SCREENSHOTS / f"admin-users-key-{width_name}.png"), full_page=True)
+        assert not op.evaluate("document.documentElement.scrollWidth > window.innerWidth"), width_name
+    op.set_viewport_size(DESKTOP)

@@ -8,7 +8,7 @@ import pytest
 
 from smmpanel.store import orders as orders_store
 from smmpanel.store import refills as refills_store
-from smmpanel.services.panel import hash_key
+from smmpanel.services.keys import hash_key
 from smmpanel.services.principal import Customer
 from smmpanel.store.sql import MAX_DB_ID, checked_columns, like_pattern, user_match
 
@@ -37,8 +37,9 @@ def test_checked_columns_keeps_the_order_given():
     assert checked_columns({"b": 1, "a": 2}, {"a", "b"}, "t") == ["b", "a"]
 
 
-def test_a_user_is_found_only_by_key_hash_or_id():
-    assert Customer.from_api_key("k") == Customer("api_key_hash", hash_key("k"))  # the key itself is not kept
+def test_a_user_is_found_only_by_key_lookup_or_id():
+    caller = Customer.from_api_key("k", now_s=5)
+    assert caller == Customer("api_key_lookup", hash_key("k")[:16], hash_key("k"), 5)  # the key itself is not kept
     assert Customer.from_user_id(7) == Customer("id", 7)
     assert Customer.from_user_id(MAX_DB_ID + 1).value == 0  # no row has it: unknown, and safe to bind
     with pytest.raises(ValueError):

@@ -154,10 +154,10 @@ class ApiV2:
         key, action = params.get("key"), params.get("action")
         if not isinstance(key, str) or not key or not isinstance(action, str) or not action:
             raise IncorrectRequest()
-        customer = Customer.from_api_key(key)
+        customer = Customer.from_api_key(key, self.panel.clock())
         if self.limiter is not None:
             # before any read or write: a refused request costs the database nothing
-            wait_s = self.limiter.hit(customer.value)
+            wait_s = self.limiter.hit(customer.rate_key)
             if wait_s is not None:
                 raise RateLimited(retry_after_s=whole_seconds(wait_s))
         handler = ACTIONS.get(action)

@@ -104,6 +104,10 @@ RULES: dict[str, tuple[str, str]] = {
         "tối đa {max} yêu cầu đang chờ duyệt cùng lúc",
     ),
     "too_large": ("is too large", "quá lớn"),
+    "duration": (
+        "must be a duration like 30m, 1h or 2d (a whole number and s, m, h or d), more than zero and at most {max}",
+        "phải là khoảng thời gian như 30m, 1h hoặc 2d (số nguyên và s, m, h hoặc d), lớn hơn 0 và tối đa {max}",
+    ),
     "order_too_large": (
         "the order is too large (at most {max_units} units and a charge of {max_charge})",
         "đơn quá lớn (tối đa {max_units} đơn vị và {max_charge} tiền)",

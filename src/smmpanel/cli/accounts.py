@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..domain.fields import format_duration
 from ..domain.money import display, plain, to_micros
 from ..services import accounts, auth, catalog
 from ..services.paging import MAX_PAGE_ITEMS
@@ -132,12 +133,19 @@ async def users_enable(panel: Panel, name: str, as_json: bool) -> None:
 
 @users.command("rotate-key")
 @click.argument("name")
+@click.option("--grace", default=None, metavar="DURATION",
+              help=f"Let the old key work this long too (30m, 1h, 2d; at most "
+                   f"{format_duration(accounts.MAX_KEY_GRACE_S)}). Without it the old key stops at once.")
 @json_option
 @with_panel
-async def users_rotate_key(panel: Panel, name: str, as_json: bool) -> None:
-    """Replace the customer's API key; the old one stops working at once."""
-    key = await accounts.rotate_key(panel, name)
-    emit(as_json, {"name": name, "api_key": key}, f"new API key for {name} (shown once): {key}")
+async def users_rotate_key(panel: Panel, name: str, grace: str | None, as_json: bool) -> None:
+    """Replace the customer's API key; prints the new one, this once only."""
+    grace_s = 0 if grace is None else accounts.parse_grace(grace)
+    rotated = await accounts.rotate_key_of(panel, name, actor=ACTOR_CLI, grace_s=grace_s)
+    until = rotated.old_key_until_s
+    old = "the old key stopped working" if until is None else f"the old key works until {local_time(until)}"
+    emit(as_json, {"name": name, "api_key": rotated.api_key, "old_key_until_s": until},
+         f"new API key for {name} (shown once): {rotated.api_key}\n{old}")
 
 
 @users.command("rate")

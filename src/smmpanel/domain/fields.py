@@ -166,3 +166,25 @@ def has_hidden_chars(text: str) -> bool:
     if _CONTROL.search(text) is not None:
         return True
     return not text.isascii() and any(unicodedata.category(c) == "Cf" for c in text)
+
+
+DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+_DURATION = re.compile(r"([0-9]{1,9})([smhd])")
+
+
+def parse_duration_s(raw: object, field: str, *, max_s: int) -> int:
+    """A span like ``30m``, ``1h`` or ``2d`` (a whole number and one unit:
+    s, m, h, d), in seconds, more than zero and at most ``max_s``."""
+    found = _DURATION.fullmatch(first(raw).strip().lower()) if isinstance(first(raw), str) else None
+    seconds = int(found.group(1)) * DURATION_UNITS_S[found.group(2)] if found else 0
+    if not 0 < seconds <= max_s:
+        raise InvalidField(field, "duration", max=format_duration(max_s))
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """``seconds`` in the largest unit that divides it: 2592000 -> ``30d``."""
+    for unit, size in sorted(DURATION_UNITS_S.items(), key=lambda item: -item[1]):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -6,16 +6,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ..domain import fields as f
 from ..domain.errors import AlreadyExists, InvalidField, NotFound
 from ..domain.money import to_micros
 from ..store import accounts as accounts_store, catalog as catalog_store
 from ..store.db import IntegrityError
-from ..store.accounts import LedgerEntry
+from ..store.accounts import LedgerEntry, StoredKey
 from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
-from .panel import Panel, hash_key, new_api_key
+from .keys import hash_key, lookup_of, new_api_key, visible_part
+from .panel import Panel
 from .principal import Customer, account, check_actor
 
 MAX_NAME_CHARS = 64
+# How long a rotated key may keep working: long enough to redeploy every
+# script that holds it, short enough that a leaked key does not linger.
+MAX_KEY_GRACE_S = 30 * 86_400
 
 
 async def balance(panel: Panel, customer: Customer) -> int:
@@ -71,8 +76,8 @@ async def add_user(panel: Panel, name: str, balance: Decimal = Decimal(0), *, ac
     now = panel.clock()
     async with panel.db.transaction() as tx:
         try:
-            user_id = await accounts_store.insert_user(tx, name, hash_key(key), now, email=email,
-                                                       password_hash=password_hash, role=role)
+            user_id = await accounts_store.insert_user(tx, name, stored_key(key), now, email=email,
+                                                       password_hash=password_hash, role=role, actor=actor)
         except IntegrityError as exc:
             if "email" in exc.constraint:
                 raise InvalidField("email", "taken") from None
@@ -101,12 +106,62 @@ async def set_active(panel: Panel, name: str, active: bool) -> None:
         await accounts_store.set_user_active(tx, user["id"], active)
 
 
-async def rotate_key(panel: Panel, name: str) -> str:
-    user = await user_named(panel, name)
+def stored_key(api_key: str) -> StoredKey:
+    key_hash = hash_key(api_key)
+    return StoredKey(lookup_of(api_key, key_hash), key_hash)
+
+
+def parse_grace(raw: object, field: str = "--grace") -> int:
+    """How long a replaced key keeps working (``30m``, ``1h``, ``2d``)."""
+    return f.parse_duration_s(raw, field, max_s=MAX_KEY_GRACE_S)
+
+
+@dataclass(frozen=True)
+class RotatedKey:
+    api_key: str  # shown this once
+    old_key_until_s: int | None  # when the replaced key stops; None: it already has
+
+
+async def rotate_key(panel: Panel, user_id: int, *, actor: str, grace_s: int = 0) -> RotatedKey:
+    """Give the account a new API key (``actor``: who did). The key it had
+    keeps working ``grace_s`` more seconds (0: it stops at once); an older key
+    still in an earlier grace stops now. The new key is returned this once."""
+    actor = check_actor(actor)
+    if not 0 <= grace_s <= MAX_KEY_GRACE_S:
+        raise InvalidField("--grace", "duration", max=f.format_duration(MAX_KEY_GRACE_S))
     key = new_api_key()
+    now = panel.clock()
+    until_s = now + grace_s if grace_s else None
     async with panel.db.transaction() as tx:
-        await accounts_store.set_user_key(tx, user["id"], hash_key(key))
-    return key
+        await accounts_store.set_user_key(tx, user_id, stored_key(key), now, actor=actor, old_until_s=until_s)
+    return RotatedKey(key, until_s)
+
+
+async def rotate_key_of(panel: Panel, name: str, *, actor: str, grace_s: int = 0) -> RotatedKey:
+    """``rotate_key`` for the user called ``name``."""
+    user = await user_named(panel, name)
+    return await rotate_key(panel, user["id"], actor=actor, grace_s=grace_s)
+
+
+@dataclass(frozen=True)
+class KeyView:
+    """What an operator sees of an account's keys: never a secret."""
+
+    shown: str | None  # the key's visible start; None for a key made before keys had one
+    set_at_s: int | None
+    set_by: str | None
+    old_shown: str | None  # the replaced key while its grace lasts
+    old_until_s: int | None
+
+
+async def key_view(panel: Panel, user_id: int) -> KeyView | None:
+    row = await accounts_store.key_info(panel.db, user_id)
+    if row is None:
+        return None
+    in_grace = row["old_key_until_s"] is not None and row["old_key_until_s"] > panel.clock()
+    return KeyView(visible_part(row["api_key_lookup"]), row["key_set_at_s"], row["key_set_by"],
+                   visible_part(row["old_key_lookup"]) if in_grace else None,
+                   row["old_key_until_s"] if in_grace else None)
 
 
 async def add_funds(panel: Panel, name: str, amount: Decimal, note: str | None = None, *, actor: str) -> int:

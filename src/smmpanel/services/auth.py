@@ -27,7 +27,7 @@ from ..domain.errors import InvalidField, NotFound, SignInFailed, SignInThrottle
 from ..store import accounts as accounts_store
 from ..store import auth as store
 from . import accounts
-from .panel import Panel, hash_key, new_api_key
+from .panel import Panel
 from .principal import ACTOR_CUSTOMER
 
 SESSION_TTL_S = 14 * 86_400
@@ -222,7 +222,4 @@ async def set_language(panel: Panel, user_id: int, language: str) -> None:
 
 async def new_key(panel: Panel, user_id: int) -> str:
     """A new API key for this account (shown once); the old one stops working at once."""
-    key = new_api_key()
-    async with panel.db.transaction() as tx:
-        await accounts_store.set_user_key(tx, user_id, hash_key(key))
-    return key
+    return (await accounts.rotate_key(panel, user_id, actor=ACTOR_CUSTOMER)).api_key

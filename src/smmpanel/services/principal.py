@@ -7,13 +7,14 @@ key, an unknown id or a disabled account all end the same way there.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..domain import fields as f
 from ..domain.errors import AccountUnavailable, InvalidApiKey, InvalidField, PanelError
 from ..store import accounts as accounts_store
 from ..store.sql import storable_id
-from .panel import Panel, hash_key
+from .keys import hash_key, keys_match, lookup_of
+from .panel import Panel, wall_clock_s
 
 
 # Who acted, as recorded in ``ledger.actor`` and ``order_events.actor``: an
@@ -33,26 +34,45 @@ def check_actor(actor: object) -> str:
 
 
 class Customer(NamedTuple):
-    """Use the constructors. The fields say how the store finds the account
-    (a ``store.sql.UserRef``): made once per API request, so kept to two, in
-    a tuple (a frozen dataclass's ``__init__`` costs several times more)."""
+    """Use the constructors. ``column`` and ``value`` say how the store finds
+    the account (a ``store.sql.UserRef``); an API caller's also carry what
+    ``admits`` checks the stored key against. Made once per API request:
+    a tuple, as a frozen dataclass's ``__init__`` costs several times more."""
 
-    column: str  # "api_key_hash" or "id"
+    column: str  # "api_key_lookup" or "id"
     value: str | int
+    key_hash: str = ""  # the presented key's hash (an API caller)
+    at_s: int = 0  # when the key was presented: an old key works until its grace ends
 
     @classmethod
-    def from_api_key(cls, api_key: str) -> "Customer":
-        """An API caller: only the key's hash is kept."""
-        return cls("api_key_hash", hash_key(api_key))
+    def from_api_key(cls, api_key: str, now_s: int | None = None) -> "Customer":
+        """An API caller: only the key's hash is kept, and its lookup."""
+        key_hash = hash_key(api_key)
+        return cls("api_key_lookup", lookup_of(api_key, key_hash), key_hash,
+                   wall_clock_s() if now_s is None else now_s)
 
     @classmethod
     def from_user_id(cls, user_id: int) -> "Customer":
         """A signed-in web session's user."""
         return cls("id", storable_id(user_id))
 
+    @property
+    def rate_key(self) -> str | int:
+        """Whom the API's rate limit counts: the whole key, so that somebody
+        who knows only a key's (visible) lookup spends nobody else's limit."""
+        return self.key_hash or self.value
+
+    def admits(self, row: Any) -> bool:
+        """Whether the key presented is the one stored in ``row`` (selected
+        with ``store.sql.key_columns``) and still works; a session always is."""
+        if self.column == "id":
+            return True
+        until_s = row["key_until_s"]
+        return keys_match(row["key_hash"], self.key_hash) and (until_s is None or self.at_s < until_s)
+
     def refusal(self) -> PanelError:
         """The error when no active account matches."""
-        return InvalidApiKey() if self.column == "api_key_hash" else AccountUnavailable()
+        return InvalidApiKey() if self.column == "api_key_lookup" else AccountUnavailable()
 
 
 async def account(panel: Panel, customer: Customer):

@@ -12,7 +12,8 @@ from functools import lru_cache
 from typing import Any, TypedDict, cast
 
 from .db import Conn, Row
-from .sql import MAX_DB_ID, Args, UserRef, keyset_page, like_pattern, storable_id, user_match
+from .sql import (MAX_DB_ID, Args, UserRef, admitted, admitted_rows, key_columns, keyset_page, like_pattern,
+                  storable_id, user_match)
 
 
 class UserRow(TypedDict):
@@ -26,14 +27,24 @@ class UserRow(TypedDict):
 USER_COLUMNS = "id, name, active, balance_micros, created_at_s"
 
 
-async def insert_user(conn: Conn, name: str, key_hash: str, now_s: int, *, email: str | None = None,
-                      password_hash: str | None = None, role: str = "customer") -> int:
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """An API key as stored: its lookup (indexed) and its hash."""
+
+    lookup: str
+    hash: str
+
+
+async def insert_user(conn: Conn, name: str, key: StoredKey, now_s: int, *, email: str | None = None,
+                      password_hash: str | None = None, role: str = "customer", actor: str | None = None) -> int:
     return await conn.fetchval(
-        "INSERT INTO users (name, api_key_hash, active, balance_micros, created_at_s, email, password_hash, role) "
-        "VALUES ($1, $2, true, 0, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO users (name, api_key_hash, api_key_lookup, key_set_at_s, key_set_by, active, balance_micros, "
+        "created_at_s, email, password_hash, role) VALUES ($1, $2, $3, $4, $5, true, 0, $4, $6, $7, $8) RETURNING id",
         name,
-        key_hash,
+        key.hash,
+        key.lookup,
         now_s,
+        actor,
         email,
         password_hash,
         role,
@@ -52,28 +63,58 @@ async def set_user_active(conn: Conn, user_id: int, active: bool) -> None:
     await conn.execute("UPDATE users SET active = $2 WHERE id = $1", user_id, active)
 
 
-async def set_user_key(conn: Conn, user_id: int, key_hash: str) -> None:
-    await conn.execute("UPDATE users SET api_key_hash = $2 WHERE id = $1", user_id, key_hash)
+async def set_user_key(conn: Conn, user_id: int, key: StoredKey, now_s: int, *, actor: str,
+                       old_until_s: int | None) -> None:
+    """Replace the user's key. With ``old_until_s`` the key replaced keeps
+    working until then (a grace period; it replaces any earlier old key);
+    without, it stops at once."""
+    keep_old = old_until_s is not None
+    await conn.execute(
+        "UPDATE users SET old_key_lookup = CASE WHEN $6 THEN api_key_lookup END, "
+        "old_key_hash = CASE WHEN $6 THEN api_key_hash END, old_key_until_s = $7, "
+        "api_key_lookup = $2, api_key_hash = $3, key_set_at_s = $4, key_set_by = $5 WHERE id = $1",
+        user_id, key.lookup, key.hash, now_s, actor, keep_old, old_until_s,
+    )
+
+
+class KeyInfo(TypedDict):
+    api_key_lookup: str | None
+    key_set_at_s: int | None
+    key_set_by: str | None
+    old_key_lookup: str | None
+    old_key_until_s: int | None
+
+
+async def key_info(conn: Conn, user_id: int) -> KeyInfo | None:
+    """What an operator may know of a user's keys: never a hash."""
+    return cast("KeyInfo | None", await conn.fetchrow(
+        "SELECT api_key_lookup, key_set_at_s, key_set_by, old_key_lookup, old_key_until_s FROM users WHERE id = $1",
+        storable_id(user_id)))
 
 
 async def user_by_ref(conn: Conn, who: UserRef) -> UserRow | None:
     """The active user ``who`` names, or None."""
-    return cast("UserRow | None", await conn.fetchrow(_user_by_ref_sql(who.column), who.value))
+    row = await conn.fetchrow(_user_by_ref_sql(who.column), who.value)
+    return cast("UserRow", {k: row[k] for k in USER_KEYS}) if admitted(who, row) else None
+
+
+USER_KEYS = tuple(USER_COLUMNS.split(", "))
 
 
 @lru_cache(maxsize=None)
 def _user_by_ref_sql(column: str) -> str:
-    return f"SELECT {USER_COLUMNS} FROM users u WHERE {user_match(column, 1)}"
+    return f"SELECT {USER_COLUMNS}{key_columns(column, 1)} FROM users u WHERE {user_match(column, 1)}"
 
 
 async def balance_of(conn: Conn, who: UserRef) -> int | None:
     """The hot ``balance`` read: one statement, the user lookup included."""
-    return await conn.fetchval(_balance_sql(who.column), who.value)
+    row = await conn.fetchrow(_balance_sql(who.column), who.value)
+    return row["balance_micros"] if admitted(who, row) else None
 
 
 @lru_cache(maxsize=None)
 def _balance_sql(column: str) -> str:
-    return f"SELECT balance_micros FROM users u WHERE {user_match(column, 1)}"
+    return f"SELECT balance_micros{key_columns(column, 1)} FROM users u WHERE {user_match(column, 1)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +127,11 @@ class AccountSummary:
 async def account_summary(conn: Conn, who: UserRef) -> AccountSummary | None:
     row = await conn.fetchrow(
         "SELECT u.name, u.balance_micros, (SELECT COALESCE(-SUM(l.amount_micros), 0) FROM ledger l "
-        "WHERE l.user_id = u.id AND l.kind IN ('charge', 'refund')) AS spent "
+        f"WHERE l.user_id = u.id AND l.kind IN ('charge', 'refund')) AS spent{key_columns(who.column, 1)} "
         f"FROM users u WHERE {user_match(who.column, 1)}",
         who.value,
     )
-    if row is None:
+    if not admitted(who, row):
         return None
     # PostgreSQL sums BIGINTs into NUMERIC: back to an integer of micro-units.
     return AccountSummary(row["name"], row["balance_micros"], int(row["spent"]))
@@ -156,11 +197,16 @@ async def ledger_page(conn: Conn, who: UserRef, *, before_id: int | None, limit:
     args = Args(who.value)
     older, tail = keyset_page(args, "l.id", before_id, limit)
     rows = await conn.fetch(
-        "SELECT l.id, l.kind, l.amount_micros, l.balance_after_micros, l.order_id, l.note, l.created_at_s, l.actor "
+        "SELECT l.id, l.kind, l.amount_micros, l.balance_after_micros, l.order_id, l.note, l.created_at_s, l.actor"
+        f"{key_columns(who.column, 1)} "
         f"FROM ledger l JOIN users u ON u.id = l.user_id WHERE {user_match(who.column, 1)}{older}{tail}",
         *args.values,
     )
-    return [LedgerEntry(*row) for row in rows]
+    return [LedgerEntry(*tuple(row)[:_LEDGER_FIELDS]) for row in admitted_rows(who, rows)]
+
+
+_LEDGER_FIELDS = 8
+
 
 # ------------------------------------------------------ operator's reads (/admin)
 

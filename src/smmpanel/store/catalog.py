@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Any, Mapping, TypedDict, cast
 
 from .db import Conn, Row
-from .sql import UserRef, checked_columns, set_clause, storable_id, user_match
+from .sql import UserRef, admitted, admitted_rows, checked_columns, key_columns, set_clause, storable_id, user_match
 
 
 class ServiceRow(TypedDict):
@@ -113,16 +113,19 @@ async def list_services(conn: Conn, *, enabled_only: bool) -> list[ServiceRow]:
 async def services_for(conn: Conn, who: UserRef) -> list[ServiceRow]:
     """The enabled services at the customer's own rates, user lookup included.
     No rows: no enabled service, or no such (active) customer."""
-    return cast("list[ServiceRow]", await conn.fetch(_services_for_sql(who.column), who.value))
+    return cast("list[ServiceRow]", admitted_rows(who, await conn.fetch(_services_for_sql(who.column), who.value)))
 
 
 @lru_cache(maxsize=None)
 def _services_for_sql(column: str) -> str:
     rate = "COALESCE(cr.rate_micros, s.rate_micros) AS rate_micros"
+    # CROSS JOIN: SQLite finds the user once, first (it would otherwise look
+    # the key's two lookups up again for every service).
     return (
-        f"SELECT {SERVICE_COLUMNS.replace('s.rate_micros', rate)} FROM {SERVICE_FROM} "
-        f"JOIN users u ON {user_match(column, 1)} "
-        f"LEFT JOIN custom_rates cr ON cr.service_id = s.id AND cr.user_id = u.id WHERE s.enabled ORDER BY {CATALOG_ORDER}"
+        f"SELECT {SERVICE_COLUMNS.replace('s.rate_micros', rate)}{key_columns(column, 1)} "
+        f"FROM users u CROSS JOIN {SERVICE_FROM} "
+        "LEFT JOIN custom_rates cr ON cr.service_id = s.id AND cr.user_id = u.id "
+        f"WHERE {user_match(column, 1)} AND s.enabled ORDER BY {CATALOG_ORDER}"
     )
 
 
@@ -131,7 +134,8 @@ async def terms_for(conn: Conn, who: UserRef, service_id: int) -> TermsRow | Non
 
     No row means the customer is unknown (or disabled).
     """
-    return cast("TermsRow | None", await conn.fetchrow(_terms_sql(who.column), who.value, storable_id(service_id)))
+    row = await conn.fetchrow(_terms_sql(who.column), who.value, storable_id(service_id))
+    return cast("TermsRow", row) if admitted(who, row) else None
 
 
 @lru_cache(maxsize=None)
@@ -139,7 +143,7 @@ def _terms_sql(column: str) -> str:
     return (
         "SELECT u.id AS user_id, s.id AS service_id, s.type, s.min, s.max, s.dripfeed, s.cancel, "
         "s.subscription_posts, s.deny_duplicate_link, s.provider_id, s.provider_service, "
-        "COALESCE(cr.rate_micros, s.rate_micros) AS rate_micros "
+        f"COALESCE(cr.rate_micros, s.rate_micros) AS rate_micros{key_columns(column, 1)} "
         "FROM users u "
         "LEFT JOIN services s ON s.id = $2 AND s.enabled "
         "LEFT JOIN custom_rates cr ON cr.user_id = u.id AND cr.service_id = s.id "

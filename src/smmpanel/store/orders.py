@@ -23,9 +23,11 @@ from .groupcommit import lane
 from .sql import (
     Args,
     UserRef,
+    admitted_rows,
     ids_arg,
     ids_clause,
     ids_sql,
+    key_columns,
     keyset_page,
     MAX_DB_ID,
     like_pattern,
@@ -275,16 +277,16 @@ async def active_link_exists(conn: Conn, service_id: int, link: str) -> bool:
     return found is not None
 
 
-_STATUS_SELECT = (
-    "SELECT o.id, o.charge_micros - COALESCE(r.amount_micros, 0) AS net_micros, o.status, o.start_count, o.remains "
-    "FROM orders o LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
+_STATUS_COLUMNS = (
+    "SELECT o.id, o.charge_micros - COALESCE(r.amount_micros, 0) AS net_micros, o.status, o.start_count, o.remains"
 )
+_STATUS_FROM = " FROM orders o LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
 
 
 async def statuses_for(conn: Conn, who: UserRef, ids: Sequence[int]) -> list[StatusRow]:
     """The hot ``status`` read: the user lookup joined in, one statement."""
     rows = await conn.fetch(_statuses_sql(who.column, conn.dialect), who.value, ids_arg(conn, ids))
-    return cast("list[StatusRow]", rows)
+    return cast("list[StatusRow]", admitted_rows(who, rows))
 
 
 @lru_cache(maxsize=None)
@@ -292,7 +294,7 @@ def _statuses_sql(column: str, dialect: str) -> str:
     # "+o.user_id": SQLite then finds each order by its primary key (one
     # B-tree search) instead of through ix_orders_user and then the table.
     return (
-        _STATUS_SELECT + "JOIN users u ON u.id = +o.user_id "
+        _STATUS_COLUMNS + key_columns(column, 1) + _STATUS_FROM + "JOIN users u ON u.id = +o.user_id "
         f"WHERE {user_match(column, 1)} AND {ids_sql(dialect, 'o.id', 2)}"
     )
 
@@ -355,17 +357,20 @@ class CustomerOrder:
 
     @classmethod
     def from_row(cls, row: Row) -> "CustomerOrder":
-        values = list(row)
+        values = list(row)[:_CUSTOMER_ORDER_FIELDS]
         values[9] = orjson.loads(values[9])
         values[17] = bool(values[17])
         return cls(*values)
 
 
-_CUSTOMER_ORDER_SELECT = (
+_CUSTOMER_ORDER_FIELDS = 18
+_CUSTOMER_ORDER_COLUMNS = (
     "SELECT o.id, o.service_id, s.name, o.type, o.link, o.quantity, o.runs, o.interval_min, o.units, o.params, "
     "o.charge_micros, COALESCE(r.amount_micros, 0), o.status, o.start_count, o.remains, o.created_at_s, "
-    "o.updated_at_s, o.cancel_requested "
-    "FROM orders o JOIN users u ON u.id = o.user_id JOIN services s ON s.id = o.service_id "
+    "o.updated_at_s, o.cancel_requested"
+)
+_CUSTOMER_ORDER_FROM = (
+    " FROM orders o JOIN users u ON u.id = o.user_id JOIN services s ON s.id = o.service_id "
     "LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
 )
 
@@ -394,8 +399,9 @@ async def customer_orders(
     if found:
         where += " AND (" + " OR ".join(found) + ")"
     older, tail = keyset_page(args, "o.id", before_id, limit)
-    rows = await conn.fetch(f"{_CUSTOMER_ORDER_SELECT}WHERE {where}{older}{tail}", *args.values)
-    return [CustomerOrder.from_row(row) for row in rows]
+    rows = await conn.fetch(f"{_CUSTOMER_ORDER_COLUMNS}{key_columns(who.column, 1)}{_CUSTOMER_ORDER_FROM}"
+                            f"WHERE {where}{older}{tail}", *args.values)
+    return [CustomerOrder.from_row(row) for row in admitted_rows(who, rows)]
 
 
 async def list_orders(

@@ -9,7 +9,8 @@ from typing import Any, Sequence, TypedDict, cast
 
 from ..domain.status import REFILL_ACTIVE
 from .db import Conn, Row
-from .sql import MAX_DB_ID, Args, UserRef, ids_arg, ids_sql, keyset_page, storable_id, update_stamped, user_match
+from .sql import (MAX_DB_ID, Args, UserRef, admitted_rows, ids_arg, ids_sql, key_columns, keyset_page, storable_id,
+                  update_stamped, user_match)
 
 
 class RefillRow(TypedDict):
@@ -57,13 +58,14 @@ async def has_active_refill(conn: Conn, order_id: int) -> bool:
 
 async def refills_for(conn: Conn, who: UserRef, ids: Sequence[int]) -> list[RefillRow]:
     """A customer's refills among ``ids``, user lookup included: one statement."""
-    return cast("list[RefillRow]", await conn.fetch(_refills_for_sql(who.column, conn.dialect), who.value,
-                                                    ids_arg(conn, ids)))
+    rows = await conn.fetch(_refills_for_sql(who.column, conn.dialect), who.value, ids_arg(conn, ids))
+    return cast("list[RefillRow]", admitted_rows(who, rows))
 
 
 @lru_cache(maxsize=None)
 def _refills_for_sql(column: str, dialect: str) -> str:
-    return f"SELECT {REFILL_COLUMNS} FROM {REFILL_FROM} WHERE {user_match(column, 1)} AND {ids_sql(dialect, 'f.id', 2)}"
+    return (f"SELECT {REFILL_COLUMNS}{key_columns(column, 1)} FROM {REFILL_FROM} "
+            f"WHERE {user_match(column, 1)} AND {ids_sql(dialect, 'f.id', 2)}")
 
 
 async def refill_by_id(conn: Conn, refill_id: int) -> RefillRow | None:
@@ -102,12 +104,16 @@ async def customer_refills(conn: Conn, who: UserRef, *, before_id: int | None, l
     args = Args(who.value)
     older, tail = keyset_page(args, "f.id", before_id, limit)
     rows = await conn.fetch(
-        "SELECT f.id, f.order_id, f.status, f.created_at_s, f.updated_at_s, o.link, s.name "
+        "SELECT f.id, f.order_id, f.status, f.created_at_s, f.updated_at_s, o.link, s.name"
+        f"{key_columns(who.column, 1)} "
         "FROM refills f JOIN users u ON u.id = f.user_id JOIN orders o ON o.id = f.order_id "
         f"JOIN services s ON s.id = o.service_id WHERE {user_match(who.column, 1)}{older}{tail}",
         *args.values,
     )
-    return [CustomerRefill(*row) for row in rows]
+    return [CustomerRefill(*tuple(row)[:_REFILL_FIELDS]) for row in admitted_rows(who, rows)]
+
+
+_REFILL_FIELDS = 7
 
 # ------------------------------------------------------ operator's reads (/admin)
 

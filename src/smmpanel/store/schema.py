@@ -36,7 +36,16 @@ users = Table(
     Column("id", Integer, primary_key=True),
     Column("name", Text, nullable=False, unique=True),
     # sha256 of the API key: keys are 256-bit random, so a fast hash is enough.
+    # It is compared in Python (services/keys.py); the lookup finds the row:
+    # a new key's visible "smm_<16 hex>", an older key's first 16 hex of its hash.
     Column("api_key_hash", Text, nullable=False, unique=True),
+    Column("api_key_lookup", Text),  # unique (uq_users_api_key_lookup); set for every user
+    Column("key_set_at_s", BigInteger),  # when the current key was made, and by whom
+    Column("key_set_by", Text),
+    # The key a rotation replaced, while its grace period lasts (None: no grace).
+    Column("old_key_lookup", Text),  # unique (uq_users_old_key_lookup)
+    Column("old_key_hash", Text),
+    Column("old_key_until_s", BigInteger),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("balance_micros", BigInteger, nullable=False, server_default=text("0")),
     Column("created_at_s", BigInteger, nullable=False),
@@ -52,6 +61,9 @@ users = Table(
     CheckConstraint("role IN ('customer', 'operator')", name="ck_users_role"),
 )
 Index("uq_users_deposit_code", users.c.deposit_code, unique=True)
+Index("uq_users_api_key_lookup", users.c.api_key_lookup, unique=True)
+Index("uq_users_old_key_lookup", users.c.old_key_lookup, unique=True,
+      sqlite_where=text("old_key_lookup IS NOT NULL"), postgresql_where=text("old_key_lookup IS NOT NULL"))
 Index(
     "uq_users_email",
     text("lower(email)"),

@@ -45,15 +45,19 @@ def ids_arg(conn: Conn, ids: Sequence[int]) -> Any:
 
 # ----------------------------------------------------------------- customers
 
-USER_REF_COLUMNS = ("api_key_hash", "id")
+USER_REF_COLUMNS = ("api_key_lookup", "id")
 
 
 class UserRef(Protocol):
     """Which user a customer's statement is for, found inside the statement
-    itself (so an API read stays one statement): by the API key's hash, or by
-    id (a signed-in web session). Either way only an active user matches.
+    itself (so an API read stays one statement): by the API key's lookup (the
+    current key's or, during a rotation's grace, the old one's), or by id (a
+    signed-in web session). Either way only an active user matches.
     ``services.principal.Customer`` is one; ``user_match`` checks the column
-    when a statement's text is built (once per column: the texts are cached)."""
+    when a statement's text is built (once per column: the texts are cached).
+
+    A lookup only finds the account: the statement also selects the stored
+    key (``key_columns``) and the store keeps a row only if ``admits`` it."""
 
     @property
     def column(self) -> str: ...  # one of USER_REF_COLUMNS
@@ -61,13 +65,38 @@ class UserRef(Protocol):
     @property
     def value(self) -> str | int: ...
 
+    def admits(self, row: Any) -> bool: ...
+
 
 def user_match(column: str, n: int, alias: str = "u") -> str:
     """SQL: ``alias`` (a ``users`` row) is the active user a ``UserRef`` on
     ``column`` names, its value in $n."""
     if column not in USER_REF_COLUMNS:
         raise ValueError(f"a user is found by {' or '.join(USER_REF_COLUMNS)}, not {column!r}")
+    if column == "api_key_lookup":
+        return f"({alias}.api_key_lookup = ${n} OR {alias}.old_key_lookup = ${n}) AND {alias}.active"
     return f"{alias}.{column} = ${n} AND {alias}.active"
+
+
+def key_columns(column: str, n: int, alias: str = "u") -> str:
+    """SQL to append to a select list (nothing for an id): the stored hash of
+    the key whose lookup is $n, as ``key_hash``, and until when it works, as
+    ``key_until_s`` (None: the current key, no end)."""
+    if column != "api_key_lookup":
+        return ""
+    current = f"{alias}.api_key_lookup = ${n}"
+    return (f", CASE WHEN {current} THEN {alias}.api_key_hash ELSE {alias}.old_key_hash END AS key_hash"
+            f", CASE WHEN {current} THEN NULL ELSE {alias}.old_key_until_s END AS key_until_s")
+
+
+def admitted(who: UserRef, row: Any) -> bool:
+    """Whether the statement found ``who`` (a row) and ``who`` may have it."""
+    return row is not None and who.admits(row)
+
+
+def admitted_rows(who: UserRef, rows: list[Any]) -> list[Any]:
+    """All of ``rows`` (every one is the same user's) if ``who`` may have them, else none."""
+    return rows if not rows or who.admits(rows[0]) else []
 
 
 # ------------------------------------------------------------- query building

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from ..client import UpstreamError
 from ..domain.errors import InvalidField, NotFound, PanelError
+from ..domain.fields import format_duration
 from ..domain.money import from_micros, parse_amount, to_micros
 from ..domain.ordertypes import ServiceType
 from ..domain.pricing import below_cost, margin_percent
@@ -131,7 +132,8 @@ async def user_list(current: Page) -> Response:
 
 
 async def _user_page(current: Page, user_id: int, *, errors: dict[str, str] | None = None,
-                     values: dict[str, str] | None = None, status: int = 200, confirm_rate: bool = False) -> Response:
+                     values: dict[str, str] | None = None, status: int = 200, confirm_rate: bool = False,
+                     new_key: accounts.RotatedKey | None = None) -> Response:
     try:
         user = await admin.user(current.panel, user_id)
     except NotFound as exc:
@@ -140,6 +142,7 @@ async def _user_page(current: Page, user_id: int, *, errors: dict[str, str] | No
     recent = await admin.find_orders(current.panel, OrderFilter(user=user["name"]), limit=PAGE_ITEMS)
     rates = await admin.custom_rates(current.panel, user_id)
     services = await catalog.all_services(current.panel)
+    key = await accounts.key_view(current.panel, user_id)
     notice = _notice(current, {
         "funds": current._("Funds added."), "active": current._("Account updated."),
         "role": current._("Role changed."), "rate": current._("Custom rate saved."),
@@ -148,7 +151,8 @@ async def _user_page(current: Page, user_id: int, *, errors: dict[str, str] | No
     return current.render("admin_user.html", admin=True, u=user, statement=statement, orders_found=recent,
                           rates=rates, services=services, errors=errors or {}, values=values or {}, notice=notice,
                           roles=auth.ROLES, first_page=_before(current) is None, status=status,
-                          confirm_rate=confirm_rate)
+                          confirm_rate=confirm_rate, key=key, new_key=new_key,
+                          max_grace=format_duration(accounts.MAX_KEY_GRACE_S))
 
 
 @operator_page
@@ -188,6 +192,24 @@ async def user_set_active(current: Page) -> Response:
     except NotFound as exc:
         return _not_found(current, exc)
     return current.redirect(f"/admin/users/{user_id}?done=active")
+
+
+@operator_page
+async def user_rotate_key(current: Page) -> Response:
+    """A new API key, shown on the page this once (never in a redirect's URL)."""
+    form = await current.form()
+    user_id = _int_param(current, "user_id")
+    values = form_values(form, ("grace",))
+    try:
+        await _user_name(current, user_id)
+        raw = values.get("grace", "").strip()
+        grace_s = accounts.parse_grace(raw, "grace") if raw else 0
+        rotated = await accounts.rotate_key(current.panel, user_id, actor=actor_of(current), grace_s=grace_s)
+    except NotFound as exc:
+        return _not_found(current, exc)
+    except PanelError as exc:
+        return await _user_page(current, user_id, errors=current.errors_of(exc, "grace"), values=values, status=400)
+    return await _user_page(current, user_id, new_key=rotated)
 
 
 @operator_page
@@ -765,6 +787,7 @@ ROUTES = [
     Route("/admin/users/{user_id:int}/funds", user_add_funds, methods=["POST"]),
     Route("/admin/users/{user_id:int}/active", user_set_active, methods=["POST"]),
     Route("/admin/users/{user_id:int}/role", user_set_role, methods=["POST"]),
+    Route("/admin/users/{user_id:int}/key", user_rotate_key, methods=["POST"]),
     Route("/admin/users/{user_id:int}/rates", user_set_rate, methods=["POST"]),
     Route("/admin/services", service_list, methods=["GET"]),
     Route("/admin/services", service_create, methods=["POST"]),
