@@ -57,6 +57,8 @@ _CHARGES = ("INSERT INTO ledger (user_id, kind, amount_micros, balance_after_mic
             "SELECT user_id, 'charge', -charge_micros, {rich}, id, created_at_s FROM orders")
 _REFUNDS = ("INSERT INTO ledger (user_id, kind, amount_micros, balance_after_micros, order_id, created_at_s) "
             "SELECT user_id, 'refund', 90000, {rich}, id, created_at_s FROM orders WHERE status = 'Partial'")
+_SPENT = ("UPDATE users SET spent_micros = t.spent FROM (SELECT user_id, -SUM(amount_micros) AS spent FROM ledger "
+          "WHERE kind IN ('charge', 'refund') GROUP BY user_id) t WHERE t.user_id = users.id")
 _REFILLS = ("INSERT INTO refills (order_id, user_id, status, created_at_s, updated_at_s) "
             "SELECT id, user_id, 'Completed', created_at_s, created_at_s FROM orders WHERE status = 'Completed' "
             "AND id % 8 = 0")
@@ -64,7 +66,7 @@ _REFILLS = ("INSERT INTO refills (order_id, user_id, status, created_at_s, updat
 
 def _seed_sql(now: int) -> list[str]:
     values = {"rich": RICH_MICROS, "now": now, "mine": BENCH_ORDERS, "customers": CUSTOMERS}
-    return [sql.format(**values) for sql in (_ORDERS, _CHARGES, _REFUNDS, _REFILLS)]
+    return [sql.format(**values) for sql in (_ORDERS, _CHARGES, _REFUNDS, _SPENT, _REFILLS)]
 
 
 def seed_sqlite(path: str) -> None:
