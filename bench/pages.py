@@ -31,6 +31,7 @@ from smmpanel.demo import DEMO_CATALOG  # noqa: E402
 from smmpanel.services import auth, catalog  # noqa: E402
 from smmpanel.services.panel import Panel  # noqa: E402
 from smmpanel.settings import Settings  # noqa: E402
+from smmpanel.store import linksearch  # noqa: E402
 from smmpanel.store.db import open_database  # noqa: E402
 from smmpanel.store.migrate import upgrade  # noqa: E402
 
@@ -130,6 +131,7 @@ async def prepare(url: str) -> None:
         await seed_pg(url)
     db = await open_database(url, pg_pool_max=2)
     try:
+        await linksearch.index_new_links(db, max_rows=ORDERS)  # SQLite: what the worker does after the fact
         await auth.set_password(Panel(db=db), BENCH_USER, BENCH_PASSWORD)
         await auth.register(Panel(db=db), BENCH_OPERATOR, password=BENCH_PASSWORD, role="operator", actor="bench")
     finally:

@@ -9,11 +9,16 @@ moved by the same statement that moves the balance (``store.accounts``,
 ``store.orders``), so sorting the operator's users by it is an index scan
 instead of a sum over the whole ledger. It starts from the ledger.
 
-Link search: SQLite keeps an FTS5 table of the links with the trigram
-tokenizer, filled by triggers on ``orders`` (external content: the links are
-not stored twice); PostgreSQL a GIN trigram index (``pg_trgm``) on
-``lower(link)``, the expression the search filters on. ``pg_trgm`` is a
+Link search: PostgreSQL gets a GIN trigram index (``pg_trgm``) on
+``lower(link)``, the expression the search filters on; ``pg_trgm`` is a
 trusted extension (PostgreSQL 13+): the database's owner may create it.
+SQLite gets an FTS5 table of the links with the trigram tokenizer (external
+content: the links are not stored twice). Indexing a link costs FTS5 about
+as much as placing the order, so it is not done as orders are placed: the
+table covers the orders up to ``link_search_progress.through_id`` and is
+brought up to date by the searches and the worker
+(``store.linksearch.index_new_links``); a search reads the newer orders
+directly. SQLite has one writer, so no order below that id can still appear.
 """
 
 import sqlalchemy as sa
@@ -26,16 +31,19 @@ depends_on = None
 
 SQLITE_LINK_SEARCH = [
     "CREATE VIRTUAL TABLE orders_link_search USING fts5(link, content='orders', content_rowid='id', "
-    "tokenize='trigram')",
-    "CREATE TRIGGER orders_link_search_insert AFTER INSERT ON orders BEGIN "
-    "INSERT INTO orders_link_search (rowid, link) VALUES (new.id, new.link); END",
-    # Links are never changed or deleted by the panel today; these keep the index right if they ever are.
-    "CREATE TRIGGER orders_link_search_delete AFTER DELETE ON orders BEGIN "
+    "tokenize='trigram', detail=none, columnsize=0)",
+    "CREATE TABLE link_search_progress (through_id INTEGER NOT NULL)",
+    "INSERT INTO orders_link_search (orders_link_search) VALUES ('rebuild')",
+    "INSERT INTO link_search_progress (through_id) SELECT COALESCE(MAX(id), 0) FROM orders",
+    # The panel never changes a link or deletes an order; should that ever
+    # happen, these keep the indexed part right.
+    "CREATE TRIGGER orders_link_search_delete AFTER DELETE ON orders "
+    "WHEN old.id <= (SELECT through_id FROM link_search_progress) BEGIN "
     "INSERT INTO orders_link_search (orders_link_search, rowid, link) VALUES ('delete', old.id, old.link); END",
-    "CREATE TRIGGER orders_link_search_update AFTER UPDATE OF link ON orders BEGIN "
+    "CREATE TRIGGER orders_link_search_update AFTER UPDATE OF link ON orders "
+    "WHEN old.id <= (SELECT through_id FROM link_search_progress) BEGIN "
     "INSERT INTO orders_link_search (orders_link_search, rowid, link) VALUES ('delete', old.id, old.link); "
     "INSERT INTO orders_link_search (rowid, link) VALUES (new.id, new.link); END",
-    "INSERT INTO orders_link_search (orders_link_search) VALUES ('rebuild')",
 ]
 
 
@@ -56,8 +64,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        for trigger in ("insert", "delete", "update"):
+        for trigger in ("delete", "update"):
             op.execute(f"DROP TRIGGER orders_link_search_{trigger}")
+        op.execute("DROP TABLE link_search_progress")
         op.execute("DROP TABLE orders_link_search")
     else:
         op.execute("DROP INDEX ix_orders_link_trgm")
