@@ -55,7 +55,8 @@ users = Table(
     CheckConstraint("role IN ('customer', 'operator')", name="ck_users_role"),
 )
 Index("uq_users_deposit_code", users.c.deposit_code, unique=True)
-Index("ix_users_spent", users.c.spent_micros, users.c.id)
+# SQLite only (migration 0009): ix_users_spent (spent_micros, id), for sorting.
+# On PostgreSQL it would cost every charge its HOT update of the users row.
 Index(
     "uq_users_email",
     text("lower(email)"),

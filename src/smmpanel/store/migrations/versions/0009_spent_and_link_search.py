@@ -6,8 +6,12 @@ Revises: 0007
 
 ``users.spent_micros`` is what the customer spent (charges net of refunds),
 moved by the same statement that moves the balance (``store.accounts``,
-``store.orders``), so sorting the operator's users by it is an index scan
-instead of a sum over the whole ledger. It starts from the ledger.
+``store.orders``), so no page sums the whole ledger for it. It starts from
+the ledger. SQLite sorts the operator's users by it through an index.
+PostgreSQL reads the users instead: an index on a column every order
+changes turns the charge's update of the users row from a HOT update into
+one that writes every index of ``users`` (measured: a third fewer orders
+per second through the store, a busy customer's orders all updating one row).
 
 Link search: PostgreSQL gets a GIN trigram index (``pg_trgm``) on
 ``lower(link)``, the expression the search filters on; ``pg_trgm`` is a
@@ -53,8 +57,8 @@ def upgrade() -> None:
         "UPDATE users SET spent_micros = COALESCE((SELECT -SUM(l.amount_micros) FROM ledger l "
         "WHERE l.user_id = users.id AND l.kind IN ('charge', 'refund')), 0)"
     )
-    op.create_index("ix_users_spent", "users", ["spent_micros", "id"])
     if op.get_bind().dialect.name == "sqlite":
+        op.create_index("ix_users_spent", "users", ["spent_micros", "id"])
         for statement in SQLITE_LINK_SEARCH:
             op.execute(statement)
     else:
@@ -68,8 +72,8 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER orders_link_search_{trigger}")
         op.execute("DROP TABLE link_search_progress")
         op.execute("DROP TABLE orders_link_search")
+        op.drop_index("ix_users_spent", table_name="users")
     else:
         op.execute("DROP INDEX ix_orders_link_trgm")
-    op.drop_index("ix_users_spent", table_name="users")
     # Not batch mode: rebuilding users on SQLite would lose its expression index (uq_users_email).
     op.drop_column("users", "spent_micros")
