@@ -237,3 +237,20 @@ async def test_link_search_after_the_upgrade_of_a_panel_with_orders(db_url, pane
         assert [o.id for o in (await orders.customer_orders(panel, old, search="fresh")).items] == [new]
         monkeypatch.setattr(linksearch, "INDEX_CHUNK_ROWS", 500)
         assert [r["id"] for r in (await admin.find_orders(panel, OrderFilter(search="FRESH"))).items] == [new]
+
+
+async def test_the_worker_fills_the_sqlite_link_index(sqlite_url, panel_factory, monkeypatch):
+    """Placing an order writes nothing to the FTS5 table; the worker's pass
+    indexes the new links in short transactions, and a search then finds
+    them through the index alone."""
+    from smmpanel.worker import Worker
+
+    monkeypatch.setattr(linksearch, "INDEX_CHUNK_ROWS", 10)  # several chunks in one pass
+    async with panel_factory(sqlite_url) as panel:
+        alice, _, ids = await _fill(panel)  # searches nothing: no link indexed yet
+        progress = "SELECT through_id FROM link_search_progress"
+        arger = "SELECT rowid FROM orders_link_search WHERE orders_link_search MATCH '\"ärg\"'"
+        assert await panel.db.fetchval(progress) == 0 and await panel.db.fetch(arger) == []
+        await Worker(panel).run_once()
+        assert await panel.db.fetchval(progress) == max(ids) + 1
+        assert len(await panel.db.fetch(arger)) == 4 * 3  # alice's and bob's two Ärger links, three rounds
