@@ -31,6 +31,7 @@ from smmpanel.demo import DEMO_CATALOG  # noqa: E402
 from smmpanel.services import auth, catalog  # noqa: E402
 from smmpanel.services.panel import Panel  # noqa: E402
 from smmpanel.settings import Settings  # noqa: E402
+from smmpanel.store import linksearch  # noqa: E402
 from smmpanel.store.db import open_database  # noqa: E402
 from smmpanel.store.migrate import upgrade  # noqa: E402
 
@@ -57,6 +58,8 @@ _CHARGES = ("INSERT INTO ledger (user_id, kind, amount_micros, balance_after_mic
             "SELECT user_id, 'charge', -charge_micros, {rich}, id, created_at_s FROM orders")
 _REFUNDS = ("INSERT INTO ledger (user_id, kind, amount_micros, balance_after_micros, order_id, created_at_s) "
             "SELECT user_id, 'refund', 90000, {rich}, id, created_at_s FROM orders WHERE status = 'Partial'")
+_SPENT = ("UPDATE users SET spent_micros = t.spent FROM (SELECT user_id, -SUM(amount_micros) AS spent FROM ledger "
+          "WHERE kind IN ('charge', 'refund') GROUP BY user_id) t WHERE t.user_id = users.id")
 _REFILLS = ("INSERT INTO refills (order_id, user_id, status, created_at_s, updated_at_s) "
             "SELECT id, user_id, 'Completed', created_at_s, created_at_s FROM orders WHERE status = 'Completed' "
             "AND id % 8 = 0")
@@ -64,7 +67,7 @@ _REFILLS = ("INSERT INTO refills (order_id, user_id, status, created_at_s, updat
 
 def _seed_sql(now: int) -> list[str]:
     values = {"rich": RICH_MICROS, "now": now, "mine": BENCH_ORDERS, "customers": CUSTOMERS}
-    return [sql.format(**values) for sql in (_ORDERS, _CHARGES, _REFUNDS, _REFILLS)]
+    return [sql.format(**values) for sql in (_ORDERS, _CHARGES, _REFUNDS, _SPENT, _REFILLS)]
 
 
 def seed_sqlite(path: str) -> None:
@@ -128,6 +131,7 @@ async def prepare(url: str) -> None:
         await seed_pg(url)
     db = await open_database(url, pg_pool_max=2)
     try:
+        await linksearch.index_new_links(db, max_rows=ORDERS)  # SQLite: what the worker does after the fact
         await auth.set_password(Panel(db=db), BENCH_USER, BENCH_PASSWORD)
         await auth.register(Panel(db=db), BENCH_OPERATOR, password=BENCH_PASSWORD, role="operator", actor="bench")
     finally:

@@ -267,8 +267,8 @@ def bulk_orders_sqlite(path: Path, user_id: int, service_id: int, count: int) ->
             (user_id, service_id, now, count),
         )
         con.execute(_charges_select("?"), (user_id, balance, first))
-        con.execute("UPDATE users SET balance_micros = balance_micros - ?2 WHERE id = ?1",
-                    (user_id, count * ORDER_CHARGE_MICROS))
+        con.execute("UPDATE users SET balance_micros = balance_micros - ?2, spent_micros = spent_micros + ?2 "
+                    "WHERE id = ?1", (user_id, count * ORDER_CHARGE_MICROS))
         con.execute("COMMIT")
         last = con.execute("SELECT MAX(id) FROM orders").fetchone()[0]
         con.execute("ANALYZE")
@@ -291,8 +291,8 @@ async def bulk_orders_pg(url: str, user_id: int, service_id: int, count: int) ->
             await con.execute("WITH seq AS (SELECT generate_series(1, $4::int) AS n) " + _orders_select("$"),
                               user_id, service_id, now, count)
             await con.execute(_charges_select("$"), user_id, balance, first)
-            await con.execute("UPDATE users SET balance_micros = balance_micros - $2 WHERE id = $1",
-                              user_id, count * ORDER_CHARGE_MICROS)
+            await con.execute("UPDATE users SET balance_micros = balance_micros - $2, "
+                              "spent_micros = spent_micros + $2 WHERE id = $1", user_id, count * ORDER_CHARGE_MICROS)
         last = await con.fetchval("SELECT MAX(id) FROM orders")
         await con.execute("VACUUM ANALYZE")
     finally:

@@ -471,11 +471,14 @@ async def _wipe(db) -> None:
         return
     names = [r["name"] for r in await db.fetch(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('alembic_version', 'sqlite_sequence') "
-        "AND name NOT LIKE 'sqlite_%'")]
+        "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'orders_link_search%' AND name <> 'link_search_progress'")]
     await db.execute("PRAGMA foreign_keys = OFF")
     for name in names:
         await db.execute(f"DELETE FROM {name}")
     await db.execute("PRAGMA foreign_keys = ON")
+    # The link search's FTS5 table is emptied by its own command, never row by row.
+    await db.execute("INSERT INTO orders_link_search (orders_link_search) VALUES ('delete-all')")
+    await db.execute("UPDATE link_search_progress SET through_id = 0")
 
 
 COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow],

@@ -171,6 +171,8 @@ async def find_orders(panel: Panel, wanted: OrderFilter, *, before_id: int | Non
     limit, before_id = check_limit(limit), check_before_id(before_id)
     if wanted.status is not None:
         wanted = replace(wanted, status=Status.parse(wanted.status).value)
+    if wanted.search and not wanted.search.strip().isdigit():
+        await orders.index_new_links(panel)
     rows = await orders_store.orders_page(panel.db, wanted, before_id=before_id, limit=limit + 1)
     return _row_page(rows, limit)
 

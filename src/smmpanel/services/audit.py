@@ -13,6 +13,8 @@ The invariants (each a query that must return no rows):
    unmatched transfer) has exactly one deposit entry of its method, customer
    and amount; every entry with a payment method has exactly one payment.
    (Operator ``funds add`` entries carry no method and are not payments.)
+9. What a user spent (``users.spent_micros``, shown and sorted on) equals
+   minus the sum of its charge and refund entries.
 """
 
 from __future__ import annotations

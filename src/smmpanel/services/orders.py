@@ -11,6 +11,7 @@ from ..client.values import to_id
 from ..domain import fields as f
 from ..domain.errors import (
     CancelNotAllowed,
+    DatabaseBusy,
     IncorrectOrder,
     IncorrectService,
     InvalidField,
@@ -22,7 +23,7 @@ from ..domain.errors import (
 from ..domain.ordertypes import OrderDraft, ServiceTerms, ServiceType, build_order
 from ..domain.status import Status, decide_move
 from ..domain.upstream_state import NOT_SENT, POLLABLE, RESOLVABLE, UNSETTLED, UpstreamState, check_move
-from ..store import accounts as accounts_store, catalog as catalog_store, orders as orders_store, sql
+from ..store import accounts as accounts_store, catalog as catalog_store, linksearch, orders as orders_store, sql
 from ..store.db import Conn, IntegrityError
 from ..store.orders import Claimed, CustomerOrder, KeyClaim, OrderEvent, OrderRow
 from .paging import DEFAULT_PAGE_ITEMS, Page, check_before_id, check_limit, page_of
@@ -153,11 +154,21 @@ async def customer_orders(
         link_part = f.parse_text(search, "search", max_chars=MAX_SEARCH_CHARS).strip()
         if link_part.isdigit() and len(link_part) <= len(str(sql.MAX_DB_ID)):
             order_id = int(link_part)
+        await index_new_links(panel)
     rows = await orders_store.customer_orders(panel.db, customer, status=status_value, order_id=order_id,
                                       link_part=link_part, before_id=before_id, limit=limit + 1)
     if not rows:
         await account(panel, customer)  # nothing found, or no such account?
     return page_of(rows, limit)
+
+
+async def index_new_links(panel: Panel) -> None:
+    """Before a link search: index a few new orders' links (SQLite). When
+    the database is busy, the search reads those orders directly instead."""
+    try:
+        await linksearch.index_new_links(panel.db)
+    except DatabaseBusy:
+        pass
 
 
 async def customer_order(panel: Panel, customer: Customer, order_id: int) -> CustomerOrder:

@@ -126,18 +126,20 @@ class AccountSummary:
 
 async def account_summary(conn: Conn, who: UserRef) -> AccountSummary | None:
     row = await conn.fetchrow(
-        "SELECT u.name, u.balance_micros, (SELECT COALESCE(-SUM(l.amount_micros), 0) FROM ledger l "
-        f"WHERE l.user_id = u.id AND l.kind IN ('charge', 'refund')) AS spent{key_columns(who.column, 1)} "
+        f"SELECT u.name, u.balance_micros, u.spent_micros{key_columns(who.column, 1)} "
         f"FROM users u WHERE {user_match(who.column, 1)}",
         who.value,
     )
     if not admitted(who, row):
         return None
-    # PostgreSQL sums BIGINTs into NUMERIC: back to an integer of micro-units.
-    return AccountSummary(row["name"], row["balance_micros"], int(row["spent"]))
+    return AccountSummary(row["name"], row["balance_micros"], row["spent_micros"])
 
 
 # ------------------------------------------------------------------- ledger
+
+# The kinds that make up what a customer spent (``users.spent_micros``):
+# charges (negative) net of refunds (positive).
+SPENT_KINDS = frozenset({"charge", "refund"})
 
 
 async def post_entry(
@@ -155,13 +157,15 @@ async def post_entry(
 
     Returns the new balance, or None when it would go below zero (nothing is
     written then). A second refund of one order raises ``IntegrityError``
-    from the unique index: the database, not a status read, says no.
+    from the unique index: the database, not a status read, says no. A
+    charge or refund moves what the customer spent in the same statement.
     """
     balance = await conn.fetchval(
-        "UPDATE users SET balance_micros = balance_micros + $2 "
+        "UPDATE users SET balance_micros = balance_micros + $2, spent_micros = spent_micros - $3 "
         "WHERE id = $1 AND balance_micros + $2 >= 0 RETURNING balance_micros",
         user_id,
         amount_micros,
+        amount_micros if kind in SPENT_KINDS else 0,
     )
     if balance is None:
         return None
@@ -214,34 +218,24 @@ _LEDGER_FIELDS = 8
 USER_SORTS = {
     "created": "id DESC",
     "balance": "balance_micros DESC, id DESC",
-    "spent": "spent DESC, id DESC",
+    "spent": "spent_micros DESC, id DESC",
     "name": "name, id",
 }
-_SPENT = ("CAST((SELECT COALESCE(-SUM(l.amount_micros), 0) FROM ledger l WHERE l.user_id = u.id "
-          "AND l.kind IN ('charge', 'refund')) AS BIGINT)")  # PostgreSQL sums bigints as numeric
-ADMIN_USER_COLUMNS = f"u.id, u.name, u.email, u.role, u.active, u.balance_micros, u.created_at_s, {_SPENT} AS spent"
+ADMIN_USER_COLUMNS = ("u.id, u.name, u.email, u.role, u.active, u.balance_micros, u.created_at_s, "
+                      "u.spent_micros AS spent")
 
 
 async def users_page(conn: Conn, *, search: str | None, sort: str, offset: int, limit: int) -> list[Row]:
-    """Users matching ``search`` (a substring of the name or email), in ``sort`` order.
-    What each spent is summed for the page's users only, unless it is the sort."""
+    """Users matching ``search`` (a substring of the name or email), in ``sort`` order."""
     args: list[Any] = []
     where = ""
     if search:
         args.append(like_pattern(search.lower()))
         where = " WHERE lower(u.name) LIKE $1 ESCAPE '\\' OR lower(COALESCE(u.email, '')) LIKE $1 ESCAPE '\\'"
     args += [limit, offset]
-    order = USER_SORTS[sort]
-    page = f"LIMIT ${len(args) - 1} OFFSET ${len(args)}"
-    if sort == "spent":  # every user's sum is needed: one grouped pass over the ledger
-        return await conn.fetch(
-            "SELECT u.id, u.name, u.email, u.role, u.active, u.balance_micros, u.created_at_s, "
-            "CAST(COALESCE(t.spent, 0) AS BIGINT) AS spent FROM users u LEFT JOIN (SELECT l.user_id, "
-            "-SUM(l.amount_micros) AS spent FROM ledger l WHERE l.kind IN ('charge', 'refund') GROUP BY l.user_id) t "
-            f"ON t.user_id = u.id{where} ORDER BY spent DESC, u.id DESC {page}", *args)
     return await conn.fetch(
-        f"SELECT u.*, {_SPENT} AS spent FROM (SELECT id, name, email, role, active, balance_micros, created_at_s "
-        f"FROM users u{where} ORDER BY {order} {page}) u ORDER BY {order}",
+        f"SELECT {ADMIN_USER_COLUMNS} FROM users u{where} ORDER BY {USER_SORTS[sort]} "
+        f"LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
 

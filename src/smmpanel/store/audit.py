@@ -14,6 +14,12 @@ CHECKS: list[tuple[str, str]] = [
         "HAVING u.balance_micros <> COALESCE(SUM(l.amount_micros), 0)",
     ),
     (
+        "what each customer spent equals its charges net of refunds",
+        "SELECT u.id, u.name, u.spent_micros, COALESCE(-SUM(l.amount_micros), 0) AS ledger_spent "
+        "FROM users u LEFT JOIN ledger l ON l.user_id = u.id AND l.kind IN ('charge', 'refund') "
+        "GROUP BY u.id, u.name, u.spent_micros HAVING u.spent_micros <> COALESCE(-SUM(l.amount_micros), 0)",
+    ),
+    (
         "no negative balance",
         "SELECT id, name, balance_micros FROM users WHERE balance_micros < 0",
     ),

@@ -17,20 +17,19 @@ from ..domain.errors import ActiveOrderWithLink
 from ..domain.ordertypes import OrderDraft
 from ..domain.status import ACTIVE
 from ..domain.upstream_state import UpstreamState
-from . import idempotency as idempotency_store
+from . import idempotency as idempotency_store, linksearch
 from .db import Conn, Database, Row
 from .groupcommit import lane
 from .sql import (
     Args,
     UserRef,
+    admitted,
     admitted_rows,
     ids_arg,
     ids_clause,
     ids_sql,
     key_columns,
-    keyset_page,
     MAX_DB_ID,
-    like_pattern,
     storable_id,
     update_stamped,
     user_match,
@@ -96,8 +95,9 @@ _ORDER_INSERT = (
     "SELECT $1, $2, $3, $4, $5, $6, $7, $8, CAST($9 AS INTEGER), $10, 'Pending', CAST($9 AS INTEGER), "
     "$11, $11, $12, $13, $14, $15"
 )
+# What the customer spent moves with the balance, in the same statement (no extra work per order).
 _CHARGE_DEBIT = (
-    "UPDATE users SET balance_micros = balance_micros - $2 "
+    "UPDATE users SET balance_micros = balance_micros - $2, spent_micros = spent_micros + $2 "
     "WHERE id = $1 AND active AND balance_micros >= $2 RETURNING balance_micros"
 )
 _CHARGE_ENTRY = "INSERT INTO ledger (user_id, kind, amount_micros, balance_after_micros, order_id, created_at_s)"
@@ -357,22 +357,26 @@ class CustomerOrder:
 
     @classmethod
     def from_row(cls, row: Row) -> "CustomerOrder":
-        values = list(row)[:_CUSTOMER_ORDER_FIELDS]
+        values = list(row)
         values[9] = orjson.loads(values[9])
         values[17] = bool(values[17])
         return cls(*values)
 
 
-_CUSTOMER_ORDER_FIELDS = 18
-_CUSTOMER_ORDER_COLUMNS = (
+_CUSTOMER_ORDER_SELECT = (
     "SELECT o.id, o.service_id, s.name, o.type, o.link, o.quantity, o.runs, o.interval_min, o.units, o.params, "
     "o.charge_micros, COALESCE(r.amount_micros, 0), o.status, o.start_count, o.remains, o.created_at_s, "
-    "o.updated_at_s, o.cancel_requested"
-)
-_CUSTOMER_ORDER_FROM = (
-    " FROM orders o JOIN users u ON u.id = o.user_id JOIN services s ON s.id = o.service_id "
+    "o.updated_at_s, o.cancel_requested "
+    "FROM orders o JOIN services s ON s.id = o.service_id "
     "LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
 )
+
+
+class _UserId(NamedTuple):
+    """A ``UserRef`` by id, for a user already found."""
+
+    value: int
+    column: str = "id"
 
 
 async def customer_orders(
@@ -387,21 +391,33 @@ async def customer_orders(
 ) -> list[CustomerOrder]:
     """A customer's orders, newest first. ``order_id`` and ``link_part`` (a
     case-insensitive substring of the link) match either; ``before_id`` pages."""
+    if who.column != "id":  # an API key: its account found and its key checked first
+        user = await conn.fetchrow(f"SELECT u.id{key_columns(who.column, 1)} FROM users u "
+                                   f"WHERE {user_match(who.column, 1)}", who.value)
+        if not admitted(who, user):
+            return []
+        who = _UserId(user["id"])
     args = Args(who.value)
-    where = user_match(who.column, 1)
+    # The user as a value found first (not a join): PostgreSQL then reads the
+    # user's own index (user_id, id) newest first, not every order backwards.
+    where = f"o.user_id = (SELECT u.id FROM users u WHERE {user_match(who.column, 1)})"
     if status is not None:
         where += f" AND o.status = {args.add(status)}"
-    found = []
-    if order_id is not None:
-        found.append(f"o.id = {args.add(storable_id(order_id))}")
+    if before_id is not None:
+        where += f" AND o.id < {args.add(storable_id(before_id) or MAX_DB_ID)}"
     if link_part is not None:
-        found.append(f"lower(o.link) LIKE {args.add(like_pattern(link_part.lower()))} ESCAPE '\\'")
-    if found:
-        where += " AND (" + " OR ".join(found) + ")"
-    older, tail = keyset_page(args, "o.id", before_id, limit)
-    rows = await conn.fetch(f"{_CUSTOMER_ORDER_COLUMNS}{key_columns(who.column, 1)}{_CUSTOMER_ORDER_FROM}"
-                            f"WHERE {where}{older}{tail}", *args.values)
-    return [CustomerOrder.from_row(row) for row in admitted_rows(who, rows)]
+        found = await linksearch.newest_matches(
+            conn, f"FROM orders o WHERE {where}", args, piece=link_part,
+            order_id=None if order_id is None else storable_id(order_id), limit=limit)
+        if not found:
+            return []
+        where += f" AND {ids_sql(conn.dialect, 'o.id', len(args.values) + 1)}"
+        args.add(ids_arg(conn, found))
+    elif order_id is not None:
+        where += f" AND o.id = {args.add(storable_id(order_id))}"
+    rows = await conn.fetch(f"{_CUSTOMER_ORDER_SELECT}WHERE {where} ORDER BY o.id DESC LIMIT {args.add(limit)}",
+                            *args.values)
+    return [CustomerOrder.from_row(row) for row in rows]
 
 
 async def list_orders(
@@ -470,12 +486,8 @@ class OrderFilter:
 
 async def orders_page(conn: Conn, wanted: OrderFilter, *, before_id: int | None, limit: int) -> list[Row]:
     """Orders matching ``wanted``, newest first, older than ``before_id``."""
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
+    args = Args()
+    arg = args.add
     where: list[str] = []
     for column, value in (("o.status", wanted.status), ("o.upstream_state", wanted.upstream_state),
                           ("o.service_id", wanted.service_id)):
@@ -490,6 +502,8 @@ async def orders_page(conn: Conn, wanted: OrderFilter, *, before_id: int | None,
         where.append(f"o.created_at_s >= {arg(wanted.since_s)}")
     if wanted.until_s is not None:
         where.append(f"o.created_at_s < {arg(wanted.until_s)}")
+    if before_id is not None:
+        where.append(f"o.id < {arg(storable_id(before_id) or MAX_DB_ID)}")
     if wanted.search:
         text = wanted.search.strip()
         if text.isdigit():  # an id: ours or the upstream's (both indexed), never a scan of every link
@@ -499,14 +513,19 @@ async def orders_page(conn: Conn, wanted: OrderFilter, *, before_id: int | None,
             ours = f"SELECT {arg(storable_id(int(text)) if len(text) <= 10 else 0)}"
             where.append(f"o.id IN ({ours} UNION ALL {by_upstream})")
         else:
-            where.append(f"lower(o.link) LIKE {arg(like_pattern(text.lower()))} ESCAPE '\\'")
-    if before_id is not None:
-        where.append(f"o.id < {arg(storable_id(before_id) or MAX_DB_ID)}")
+            # A WHERE always, so that the search can add "AND …".
+            others = " AND ".join(where) if where else "true"
+            found = await linksearch.newest_matches(conn, f"FROM orders o WHERE {others}", args, piece=text,
+                                                    order_id=None, limit=limit)
+            if not found:
+                return []
+            where.append(ids_sql(conn.dialect, "o.id", len(args.values) + 1))
+            args.add(ids_arg(conn, found))
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     return await conn.fetch(
         f"SELECT {ORDER_COLUMNS}, s.name AS service_name FROM {ORDER_FROM} JOIN services s ON s.id = o.service_id"
         f"{clause} ORDER BY o.id DESC LIMIT {arg(limit)}",
-        *args,
+        *args.values,
     )
 
 

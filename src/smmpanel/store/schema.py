@@ -57,6 +57,9 @@ users = Table(
     # What identifies the customer in a bank transfer's content (after the
     # panel's prefix); fixed length, given on first need (services/payments.py).
     Column("deposit_code", Text),
+    # Charges net of refunds, moved by the statement that moves the balance
+    # for them (store.accounts, store.orders); the audit checks it against the ledger.
+    Column("spent_micros", BigInteger, nullable=False, server_default=text("0")),
     CheckConstraint("balance_micros >= 0", name="ck_users_balance_not_negative"),
     CheckConstraint("role IN ('customer', 'operator')", name="ck_users_role"),
 )
@@ -64,6 +67,8 @@ Index("uq_users_deposit_code", users.c.deposit_code, unique=True)
 Index("uq_users_api_key_lookup", users.c.api_key_lookup, unique=True)
 Index("uq_users_old_key_lookup", users.c.old_key_lookup, unique=True,
       sqlite_where=text("old_key_lookup IS NOT NULL"), postgresql_where=text("old_key_lookup IS NOT NULL"))
+# SQLite only (migration 0009): ix_users_spent (spent_micros, id), for sorting.
+# On PostgreSQL it would cost every charge its HOT update of the users row.
 Index(
     "uq_users_email",
     text("lower(email)"),
@@ -227,6 +232,9 @@ Index(
     postgresql_where=text("due_at_s IS NOT NULL"),
 )
 Index("ix_orders_link_active", orders.c.service_id, orders.c.link)
+# Link search by a substring (migration 0009, not described here): SQLite's
+# FTS5 trigram table orders_link_search kept by triggers, PostgreSQL's GIN
+# trigram index ix_orders_link_trgm on lower(link).
 
 refills = Table(
     "refills",

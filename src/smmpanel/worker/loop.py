@@ -23,7 +23,8 @@ from ..services.panel import Panel
 from ..services.principal import ACTOR_WORKER
 from ..services.providers import client_for
 from ..services.reselling import Claimed, Decision, ProviderFunds, Tally
-from ..store import calls as calls_store, orders as orders_store, refills as refills_store, upstream
+from ..domain.errors import DatabaseBusy
+from ..store import calls as calls_store, linksearch, orders as orders_store, refills as refills_store, upstream
 
 log = logging.getLogger("smmpanel.worker")
 
@@ -31,6 +32,7 @@ T = TypeVar("T")
 
 IDLE_SLEEP_S = 1.0
 MAX_BATCHES_PER_PASS = 50  # per provider and step: bounds one pass, the rest waits for the next
+LINK_INDEX_CHUNKS_PER_PASS = 20  # of linksearch.INDEX_CHUNK_ROWS links each
 CANCEL_BATCH = 100
 # A phase of a provider's pass starts no call that could end later than one
 # call deadline plus this after the phase began: fast upstreams get several
@@ -199,7 +201,18 @@ class Worker:
         report.needs_attention += len(expired)
         provider_ids = await upstream.providers_with_work(self.panel.db, now)
         await asyncio.gather(*(self._provider_pass(pid, report) for pid in provider_ids))
+        await self._index_new_links()
         return report
+
+    async def _index_new_links(self) -> None:
+        """SQLite: the link search's index is filled here, off the API's path
+        (a few short transactions per pass, so orders keep flowing)."""
+        try:
+            for _ in range(LINK_INDEX_CHUNKS_PER_PASS):
+                if await linksearch.index_new_links(self.panel.db) < linksearch.INDEX_CHUNK_ROWS:
+                    return
+        except DatabaseBusy:  # the server is writing: the next pass goes on
+            pass
 
     async def run_forever(self, stop: asyncio.Event | None = None, idle_sleep_s: float = IDLE_SLEEP_S,
                           on_pass: Callable[[WorkerReport], None] | None = None) -> None:
