@@ -194,7 +194,7 @@ async def test_link_search_after_the_upgrade_of_a_panel_with_orders(db_url, pane
     from alembic import command
 
     # Alembic runs its own event loop (PostgreSQL): off this one.
-    await asyncio.to_thread(command.downgrade, alembic_config(db_url), "0007")
+    await asyncio.to_thread(command.downgrade, alembic_config(db_url), "0009-1")  # the revision before 0009
     async with panel_factory(db_url) as panel:
         assert await _service(panel) == 1  # the catalog is untouched by 0009
     db = await open_database(db_url, pg_pool_max=2)
