@@ -222,9 +222,10 @@ def test_sqlite_finds_a_key_through_its_indexes_after_analyze(sqlite_url):
                     "VALUES (?, ?, ?, 1, 0, 0)", [(f"u{i}", f"h{i}", f"l{i}") for i in range(2000)])
     con.commit()  # and no old key anywhere, as right after the migration
     con.execute("ANALYZE")
-    for sql in (accounts_store._balance_sql("api_key_lookup"), catalog_store._terms_sql("api_key_lookup"),
-                catalog_store._services_for_sql("api_key_lookup")):
-        args = ("l5", 1)[:sql.count("$2") + 1]
-        plan = [row[-1] for row in con.execute("EXPLAIN QUERY PLAN " + sql.replace("$", "?"), args)]
-        assert "SCAN u" not in plan and any("uq_users_old_key_lookup" in step for step in plan), plan
+    for column, index in (("api_key_lookup", "uq_users_api_key_lookup"), ("old_key_lookup", "uq_users_old_key_lookup")):
+        for sql in (accounts_store._balance_sql(column), catalog_store._terms_sql(column),
+                    catalog_store._services_for_sql(column)):
+            args = ("l5", 1)[:sql.count("$2") + 1]
+            plan = [row[-1] for row in con.execute("EXPLAIN QUERY PLAN " + sql.replace("$", "?"), args)]
+            assert "SCAN u" not in plan and any(index in step for step in plan), plan
     con.close()

@@ -56,9 +56,13 @@ def test_a_caller_is_admitted_only_through_keys_match(monkeypatch):
 
 
 def test_no_customer_statement_compares_a_key_hash_in_sql():
-    match = user_match("api_key_lookup", 1)
-    assert "hash" not in match and "api_key_lookup = $1" in match and "old_key_lookup = $1" in match
-    assert "key_hash" in key_columns("api_key_lookup", 1) and key_columns("id", 1) == ""
+    for column in ("api_key_lookup", "old_key_lookup"):
+        match = user_match(column, 1)
+        assert "hash" not in match and f"{column} = $1" in match
+        assert "key_hash" in key_columns(column, 1)
+    assert key_columns("id", 1) == ""
+    assert Customer.from_api_key("k").as_old_key().column == "old_key_lookup"
+    assert Customer.from_user_id(1).as_old_key() is None
 
 
 def test_the_rate_limit_counts_the_whole_key_not_its_visible_lookup():

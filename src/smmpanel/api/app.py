@@ -25,6 +25,7 @@ from ..domain.errors import (
     IncorrectRequest,
     InternalFault,
     InvalidAction,
+    InvalidApiKey,
     MethodNotAllowed,
     PanelError,
     RateLimited,
@@ -160,6 +161,18 @@ class ApiV2:
             wait_s = self.limiter.hit(customer.rate_key)
             if wait_s is not None:
                 raise RateLimited(retry_after_s=whole_seconds(wait_s))
+        try:
+            return await self._act(customer, action, params)
+        except InvalidApiKey:
+            # No current key is this one; it may be an old key in a rotation's
+            # grace. Every action refuses a key before it writes anything, so
+            # running it again is safe.
+            old_key = customer.as_old_key()
+            if old_key is None:
+                raise
+            return await self._act(old_key, action, params)
+
+    async def _act(self, customer: Customer, action: str, params: dict[str, Any]) -> Any:
         handler = ACTIONS.get(action)
         if handler is None:
             await account(self.panel, customer)

@@ -39,7 +39,7 @@ class Customer(NamedTuple):
     ``admits`` checks the stored key against. Made once per API request:
     a tuple, as a frozen dataclass's ``__init__`` costs several times more."""
 
-    column: str  # "api_key_lookup" or "id"
+    column: str  # "api_key_lookup", "old_key_lookup" (``as_old_key``) or "id"
     value: str | int
     key_hash: str = ""  # the presented key's hash (an API caller)
     at_s: int = 0  # when the key was presented: an old key works until its grace ends
@@ -70,9 +70,15 @@ class Customer(NamedTuple):
         until_s = row["key_until_s"]
         return keys_match(row["key_hash"], self.key_hash) and (until_s is None or self.at_s < until_s)
 
+    def as_old_key(self) -> "Customer | None":
+        """The same caller looked for among old keys in a rotation's grace
+        (None unless this one looked among current keys): what the API tries
+        when a key matches no current key."""
+        return self._replace(column="old_key_lookup") if self.column == "api_key_lookup" else None
+
     def refusal(self) -> PanelError:
         """The error when no active account matches."""
-        return InvalidApiKey() if self.column == "api_key_lookup" else AccountUnavailable()
+        return AccountUnavailable() if self.column == "id" else InvalidApiKey()
 
 
 async def account(panel: Panel, customer: Customer):
