@@ -386,7 +386,8 @@ idempotency_keys = Table(
     Column("reply", Text, nullable=False),  # the first reply's JSON, byte for byte
     Column("created_at_s", BigInteger, nullable=False),
 )
-Index("ix_idempotency_keys_created", idempotency_keys.c.created_at_s)
+# Read only by the hourly purge; BRIN on PostgreSQL (migration 0012): keys arrive in time order.
+Index("ix_idempotency_keys_created", idempotency_keys.c.created_at_s, postgresql_using="brin")
 
 # Upstream requests by provider, action and outcome (client.calls), summed over
 # every worker since the table was made: the worker adds its counts once per
