@@ -109,16 +109,32 @@ PG_PLACE_ORDER = (
 )
 
 # The same with an idempotency key's claim first ($16 key, $17 fingerprint,
-# $18 expired before): nothing is debited unless the claim is ours. One
-# statement, one round trip, as without a key; the reply is kept per batch.
+# $18 expired before; $19 and $20 the reply's text before and after the new
+# order's id): nothing is debited unless the claim is ours. The order's id
+# is drawn first, so the claim is written once, its reply with it: one
+# statement, one round trip, as without a key.
+_ORDER_INSERT_WITH_ID = _ORDER_INSERT.replace("INSERT INTO orders (user_id,", "INSERT INTO orders (id, user_id,", 1) \
+    .replace("SELECT $1,", "SELECT next.id, $1,", 1)
+assert _ORDER_INSERT_WITH_ID.count("next.id") == 1
 PG_PLACE_KEYED_ORDER = (
-    f"WITH claim AS ({idempotency_store.claim_sql('$1', '$16', '$17', '$11', '$18')}), "
+    "WITH next AS (SELECT nextval(pg_get_serial_sequence('orders', 'id')) AS id), "
+    f"claim AS ({idempotency_store.claim_sql('$1', '$16', '$17', '$19 || next.id || $20', '$11', '$18', ' FROM next')}), "
     f"debit AS ({_CHARGE_DEBIT.replace(' RETURNING', ' AND EXISTS (SELECT 1 FROM claim) RETURNING')}), "
-    f"o AS ({_ORDER_INSERT} FROM debit RETURNING id), "
+    f"o AS ({_ORDER_INSERT_WITH_ID} FROM debit, next RETURNING id), "
     f"charge AS ({_CHARGE_ENTRY} SELECT $1, 'charge', -$2, debit.balance_micros, o.id, $11 FROM debit, o "
     "RETURNING order_id) "
     "SELECT EXISTS (SELECT 1 FROM claim) AS claimed, (SELECT order_id FROM charge) AS order_id"
 )
+_PROBE_ID = 9_007_199_254_740_993  # an id no reply holds otherwise
+
+
+@lru_cache(maxsize=8)  # one reply_of per kind of keyed write: split once
+def _reply_around_id(reply_of: Callable[[int], str]) -> tuple[str, str]:
+    """The reply's text before and after the order's id, for SQL to join."""
+    before, found, after = reply_of(_PROBE_ID).partition(str(_PROBE_ID))
+    if not found or str(_PROBE_ID) in after:
+        raise ValueError("an idempotent reply must hold the new order's id once")
+    return before, after
 
 
 def _order_args(user_id: int, draft: OrderDraft, now_s: int, provider_id: int | None, provider_service: str | None):
@@ -187,55 +203,32 @@ async def place_order(
     return await lane(db, "orders", partial(_place_batch, db)).submit((args, claim))
 
 
-class _BatchKeys:
-    """The keys claimed in one transaction, and the replies to keep for them
-    (saved together at its end). A key sent twice within one batch is
-    answered from here: its claim has no reply saved yet."""
-
-    def __init__(self) -> None:
-        self.claimed: dict[tuple[int, str], Claimed] = {}
-        self.replies: list[tuple[int, str, str]] = []
-
-    def add(self, user_id: int, claim: KeyClaim, order_id: int) -> None:
-        reply = claim.reply_of(order_id)
-        self.claimed[user_id, claim.key] = Claimed(claim.fingerprint, reply)
-        self.replies.append((user_id, claim.key, reply))
-
-    async def save(self, tx: Conn) -> None:
-        if self.replies:
-            await idempotency_store.save_replies(tx, self.replies)
-
-
 async def _place_batch(db: Database, batch: Sequence[tuple[tuple, KeyClaim | None]]) -> list[Placed]:
     async with db.transaction() as tx:
-        keys = _BatchKeys()
-        placed = [await _place_in(tx, args, claim, keys) for args, claim in batch]
-        await keys.save(tx)
-        return placed
+        return [await _place_in(tx, args, claim) for args, claim in batch]
 
 
-async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None, keys: _BatchKeys) -> Placed:
+async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None) -> Placed:
     if claim is None:
         if tx.dialect == "postgresql":
             return await tx.fetchval(PG_PLACE_ORDER, *args)
         return await _place_sqlite(tx, args)
     user_id, now_s = args[0], args[10]
-    if (user_id, claim.key) in keys.claimed:
-        return keys.claimed[user_id, claim.key]
     if tx.dialect == "postgresql":
-        row = await tx.fetchrow(PG_PLACE_KEYED_ORDER, *args, claim.key, claim.fingerprint, claim.expired_before_s)
+        row = await tx.fetchrow(PG_PLACE_KEYED_ORDER, *args, claim.key, claim.fingerprint, claim.expired_before_s,
+                                *_reply_around_id(claim.reply_of))
         ours, order_id = row["claimed"], row["order_id"]
     else:
         ours = await idempotency_store.claim(tx, user_id, claim.key, claim.fingerprint, now_s,
                                              claim.expired_before_s)
         order_id = await _place_sqlite(tx, args) if ours else None
-    if not ours:
+        if order_id is not None:
+            await idempotency_store.save_reply(tx, user_id, claim.key, claim.reply_of(order_id))
+    if not ours:  # claimed before (by an earlier request, or earlier in this batch)
         first = await idempotency_store.claimed(tx, user_id, claim.key, claim.expired_before_s)
         return Claimed(first["fingerprint"], first["reply"])
     if order_id is None:  # not enough funds: the key stays free for a retry
         await idempotency_store.release(tx, user_id, claim.key)
-        return None
-    keys.add(user_id, claim, order_id)
     return order_id
 
 
@@ -262,10 +255,7 @@ async def _place_guarded(db: Database, draft: OrderDraft, args: tuple, claim: Ke
                 return Claimed(first["fingerprint"], first["reply"])
         if await active_link_exists(tx, draft.service_id, draft.link):
             raise ActiveOrderWithLink()
-        keys = _BatchKeys()
-        placed = await _place_in(tx, args, claim, keys)
-        await keys.save(tx)
-        return placed
+        return await _place_in(tx, args, claim)
 
 
 async def active_link_exists(conn: Conn, service_id: int, link: str) -> bool:
