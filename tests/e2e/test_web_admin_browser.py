@@ -338,6 +338,13 @@ def test_every_admin_page_screenshot_and_nothing_scrolls_sideways(panel, browser
     op.goto(f"{site}/admin")
     expect(op.get_by_role("heading", name="Bảng điều khiển quản trị")).to_be_visible()
     op.screenshot(path=str(SCREENSHOTS / "admin-desktop-vi.png"), full_page=True)
+    for path in ("/admin/services", "/admin/users/{user}", "/admin/orders"):  # the newest controls, in Vietnamese
+        name = path.strip("/").replace("/", "-").replace("{user}", "detail")
+        for width_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            op.set_viewport_size(size)
+            assert op.goto(site + path.format(user=erin_id)).status == 200, path
+            op.screenshot(path=str(SCREENSHOTS / f"{name}-{width_name}-vi.png"), full_page=True)
+    op.set_viewport_size(DESKTOP)
     op.get_by_role("button", name="English").click()
     op.goto(f"{site}/admin")
     chart = op.get_by_test_id("chart")
