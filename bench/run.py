@@ -8,23 +8,27 @@ For each database (SQLite, then PostgreSQL):
    through the CLI; ``--orders`` (100,000) existing orders for that customer,
    inserted in bulk by SQL, each with its 'charge' ledger entry and the
    balance moved to match, checked with ``smmpanel audit``.
-2. Serve a minimal Starlette app (``bench/hello.py``: the ceiling) pinned to
-   CPU 0, measure it with wrk pinned to CPU 1, stop it.
-3. Serve the panel (``smmpanel serve``, one worker) pinned to CPU 0 and
-   measure ``balance``, ``status`` (one random existing order), ``status``
-   with 100 random ids and ``add`` with ``wrk -t1 -c64 --latency`` pinned to
-   CPU 1 (``bench/wrk/api.lua``: urlencoded form bodies). Each timed run is
-   preceded by a short untimed warm-up run, and each kind of request is first
-   sent once and its reply checked.
-   Then the same panel again, "hardened": a per-account rate limit on (never
-   reached) and each ``add`` with its own ``Idempotency-Key``; printed beside
-   the plain figures (issue 10: within 10%). ``--no-hardened`` skips it.
-4. The hello-world ceiling again (its drift shows other load on the machine),
-   and ``smmpanel audit`` again (the ``add`` runs must keep the ledger whole).
+2. In each of ``--rounds`` rounds (3): serve a minimal Starlette app
+   (``bench/hello.py``: the ceiling) pinned to CPU 0 and measure it with wrk
+   pinned to CPU 1; then serve the panel (``smmpanel serve``, one worker)
+   pinned to CPU 0 and measure ``balance``, ``status`` (one random existing
+   order), ``status`` with 100 random ids and ``add`` with ``wrk -t1 -c64
+   --latency`` pinned to CPU 1 (``bench/wrk/api.lua``: urlencoded form
+   bodies); then the same panel "hardened": a per-account rate limit on
+   (never reached) and each ``add`` with its own ``Idempotency-Key``
+   (issue 10: within 10% of plain; ``--no-hardened`` skips it). Plain and
+   hardened swap places every round, so neither always runs second (on a
+   database the other's adds have grown). Each timed run is preceded by a
+   short untimed warm-up run, and each kind of request is first sent once
+   and its reply checked.
+3. The figure of each action is the median of its rounds, the ceiling's
+   too; how much the ceiling varied between rounds shows other load on the
+   machine. ``smmpanel audit`` again (the ``add`` runs must keep the ledger
+   whole).
 
-Prints the table (req/s, p99 and the ratio to the hello-world req/s of the
-same database's run), the targets and whether each is met, and writes
-``bench/results/latest.json``. Every server binds 127.0.0.1 and is stopped at
+Prints the table (median req/s, p99 and the ratio to the median
+hello-world req/s of the same database's rounds), the targets and whether
+each is met, and writes ``bench/results/latest.json``. Every server binds 127.0.0.1 and is stopped at
 the end, also on error, Ctrl-C or SIGTERM; the whole run has a deadline.
 """
 
@@ -409,7 +413,7 @@ def measure(name: str, cmd: list[str], env: dict[str, str], modes: list[str], fx
     try:
         wait_ready(proc, url, server_log)
         for mode in modes:
-            if name != "hello":
+            if mode != "hello":
                 check_reply(mode, post_form(url, sample_request(mode, fx)))
             if args.warmup:
                 wrk(url, mode, args.warmup, fx, wrk_log)
@@ -427,6 +431,20 @@ def measure(name: str, cmd: list[str], env: dict[str, str], modes: list[str], fx
     return out
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One figure from a mode's runs in every round: the medians (a round
+    the machine was busy in moves a median least), the errors summed."""
+    return {"rps": median([r["rps"] for r in runs]), "p99_ms": median([r["p99_ms"] for r in runs]),
+            "bad_replies": sum(r["bad_replies"] for r in runs), "socket_errors": sum(r["socket_errors"] for r in runs),
+            "rounds": [round(r["rps"], 1) for r in runs]}
+
+
 def run_backend(backend: str, args: argparse.Namespace, logs: Path) -> dict[str, Any]:
     env = dict(os.environ)
     load_at_start = load_average()
@@ -435,27 +453,37 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path) -> dict[str,
     print(f"   fixture ready in {fx.seconds:.1f} s (order ids {fx.lo}..{fx.hi}; audit ok)", flush=True)
     hello_cmd = [str(BIN / "python"), "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "hello:app",
                  "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "info"]
-    hello = measure("hello", hello_cmd, env, ["hello"], fx, args, logs / backend)["hello"]
     panel_cmd = [str(SMMPANEL), "serve", "--workers", "1"]
-    panel = measure("panel", panel_cmd, env, list(ACTIONS), fx, args, logs / backend)
-    hardened = {}
+    # (name, extra environment, wrk modes): the plain panel and, unless
+    # skipped, the hardened one. Measured in rounds, each round the ceiling
+    # and then both panels, which one goes first alternating: run one after
+    # the other, the second would always meet a database the first one's
+    # adds have grown and whatever the machine did meanwhile.
+    variants = [("panel", {}, list(ACTIONS))]
     if not args.no_hardened:
-        by_wrk_mode = measure("hardened", panel_cmd, {**env, **HARDENED_ENV}, list(HARDENED_MODES.values()), fx,
-                              args, logs / backend)
-        hardened = {mode: by_wrk_mode[wrk_mode] for mode, wrk_mode in HARDENED_MODES.items()}
-    # The ceiling again: on a busy machine it moves, and then so do the ratios.
-    hello_after = measure("hello2", hello_cmd, env, ["hello"], fx, args, logs / backend)["hello"]
-    drift = hello_after["rps"] / hello["rps"] - 1
-    if abs(drift) > 0.10:
-        print(f"   WARNING: the hello-world ceiling moved {drift:+.0%} during the run: other load on the machine? "
-              f"(load average now {load_average()})", flush=True)
+        variants.append(("hardened", HARDENED_ENV, list(HARDENED_MODES.values())))
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in ("hello", *(v[0] for v in variants))}
+    for round_no in range(args.rounds):
+        print(f"   round {round_no + 1} of {args.rounds}", flush=True)
+        logs_now = logs / backend / f"round{round_no + 1}"
+        hello_run = measure("hello", hello_cmd, env, ["hello"], fx, args, logs_now)["hello"]
+        runs["hello"].setdefault("hello", []).append(hello_run)
+        for name, extra, modes in (variants if round_no % 2 == 0 else variants[::-1]):
+            for mode, result in measure(name, panel_cmd, {**env, **extra}, modes, fx, args, logs_now).items():
+                runs[name].setdefault(mode, []).append(result)
+    hello = combine(runs["hello"]["hello"])
+    ceilings = hello["rounds"]
+    spread = max(ceilings) / min(ceilings) - 1
+    if spread > 0.10:
+        print(f"   WARNING: the hello-world ceiling varied {spread:.0%} between rounds ({', '.join(f'{c:,.0f}' for c in ceilings)} "
+              f"req/s): other load on the machine? (load average now {load_average()})", flush=True)
     report = audit(env)
     if not report.get("ok"):
         raise BenchError(f"smmpanel audit fails after the run: {json.dumps(report)[:2000]}")
     print("   audit after the run: ok", flush=True)
     actions = {}
     for mode, (label, target_sqlite, target_pg) in ACTIONS.items():
-        r = panel[mode]
+        r = combine(runs["panel"][mode])
         target = target_sqlite if backend == "sqlite" else target_pg
         ratio = r["rps"] / hello["rps"]
         actions[mode] = {
@@ -466,21 +494,24 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path) -> dict[str,
             "target_ratio": target,
             "met": ratio >= target,
             "valid": not r["bad_replies"] and not r["socket_errors"],
-            "wrk": r,
+            "rounds": r["rounds"],
+            "wrk": runs["panel"][mode],
         }
     side_by_side = {}
-    for mode, r in hardened.items():
-        change = r["rps"] / panel[mode]["rps"] - 1
+    for mode, wrk_mode in ({} if args.no_hardened else HARDENED_MODES).items():
+        r = combine(runs["hardened"][wrk_mode])
+        change = r["rps"] / actions[mode]["rps"] - 1
         side_by_side[mode] = {"rps": round(r["rps"], 1), "p99_ms": r["p99_ms"], "change": round(change, 4),
                               "within": change >= -HARDENED_TOLERANCE,
-                              "valid": not r["bad_replies"] and not r["socket_errors"], "wrk": r}
+                              "valid": not r["bad_replies"] and not r["socket_errors"], "rounds": r["rounds"],
+                              "wrk": runs["hardened"][wrk_mode]}
     return {
         "hardened": side_by_side,
         "database_url": fx.url,
         "fixture": {"orders": args.orders, "order_ids": [fx.lo, fx.hi], "service": fx.service,
                     "seconds": round(fx.seconds, 1)},
-        "hello": {"rps": round(hello["rps"], 1), "p99_ms": hello["p99_ms"], "wrk": hello,
-                  "rps_after": round(hello_after["rps"], 1), "drift": round(drift, 4)},
+        "hello": {"rps": round(hello["rps"], 1), "p99_ms": hello["p99_ms"], "rounds": ceilings,
+                  "spread": round(spread, 4), "wrk": runs["hello"]["hello"]},
         "load_average_at_start": load_at_start,
         "actions": actions,
         "audit_after": report,
@@ -545,8 +576,9 @@ def print_table(results: dict[str, Any]) -> None:
         print_grid(head, rows, right=(1, 2, 3, 4, 5, 6))
     for backend, res in results.items():
         if res and "hello" in res:
-            print(f"\n{BACKENDS[backend]}: hello-world measured again after the panel: {res['hello']['rps_after']:,.0f} "
-                  f"req/s ({res['hello']['drift']:+.1%})", end="")
+            rounds = ", ".join(f"{c:,.0f}" for c in res["hello"]["rounds"])
+            print(f"\n{BACKENDS[backend]}: the hello-world ceiling in each round: {rounds} req/s "
+                  f"(spread {res['hello']['spread']:.1%})", end="")
     print()
     for backend, res in results.items():
         if res and "error" in res:
@@ -621,7 +653,9 @@ def preflight(backends: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per timed wrk run (default 10)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per timed wrk run (default 5)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of every run, figures are their medians "
+                        "(default 3; 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="3 s runs and 1 s warm-ups, for trying it out")
     parser.add_argument("--warmup", type=int, default=None, help="seconds of untimed wrk before each run "
                         "(default 2; 1 with --quick; 0 for none)")
@@ -637,19 +671,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.duration = 3
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
     if args.warmup is None:
         args.warmup = 1 if args.quick else 2
     if not 1 <= args.duration <= 300:
         parser.error("--duration must be 1..300 seconds")
     if not 0 <= args.warmup <= 60:
         parser.error("--warmup must be 0..60 seconds")
+    if not 1 <= args.rounds <= 9:
+        parser.error("--rounds must be 1..9")
     if not 100 <= args.orders <= 10_000_000:
         parser.error("--orders must be 100..10000000")
     backends = [args.only] if args.only else list(BACKENDS)
 
-    # A bound on the whole run: fixtures, server start-ups, 6 timed runs and
-    # their warm-ups per database, with room to spare.
-    deadline_s = len(backends) * (300 + 6 * (args.duration + args.warmup + 30)) + args.orders // 1000
+    # A bound on the whole run: fixtures, server start-ups, 9 timed runs and
+    # their warm-ups per round and database, with room to spare.
+    deadline_s = (len(backends) * (300 + args.rounds * 9 * (args.duration + args.warmup + 30))
+                  + args.orders // 1000)
 
     def on_signal(signum: int, frame: Any) -> None:
         if signum == signal.SIGALRM:
@@ -706,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = {
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "connections": CONNECTIONS,
+        "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "rounds": args.rounds, "connections": CONNECTIONS,
                      "wrk_threads": 1, "server_cpu": SERVER_CPU, "wrk_cpu": WRK_CPU, "panel_workers": 1,
                      "orders": args.orders},
         "targets": {mode: {"sqlite": t_s, "postgresql": t_p} for mode, (_, t_s, t_p) in ACTIONS.items()},
