@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, AsyncIterator
 
 import pytest
 
@@ -41,6 +42,28 @@ async def upstream_id(shop: Shop, oid: int) -> int:
     return int((await shop.row(oid))["provider_order"])
 
 
+@asynccontextmanager
+async def second_upstream(panel: Any, name: str, **settings: Any) -> AsyncIterator[tuple[Any, int]]:
+    """Another provider on its own socket: (its simulator, our service reselling its service 1)."""
+    sim = create_simulator("68smm")
+    server = SimulatorServer(sim)
+    server.start()
+    try:
+        await providers.add_provider(panel, name, server.url, sim.key, **settings)
+        imported, _ = await providers.import_services(panel, name, markup_percent=Decimal(20))
+        yield sim, next(i.service for i in imported if i.provider_service == "1")
+    finally:
+        server.stop()
+
+
+async def order_elsewhere(shop: Shop, service: int, n: int) -> int:
+    """The shop's buyer orders a service of another provider (counted in ``check_money``)."""
+    oid = await orders.place_order(shop.panel, Customer.from_api_key(shop.key),
+                                   {"service": service, "link": link(n), "quantity": 1000})
+    shop.charged[oid] = (await shop.row(oid))["charge_micros"]
+    return oid
+
+
 async def test_absurd_numbers_set_aside_only_their_own_order(db_url, panel_factory, clock):
     """Defect 2: out-of-range and absurd numbers in one poll batch. Each bad
     item sends its own order to the operator with the reason; the Partial and
@@ -66,6 +89,34 @@ async def test_absurd_numbers_set_aside_only_their_own_order(db_url, panel_facto
         again = await shop.run(3600)
         assert again.poll_requests == 0 and again.needs_attention == 0
         await shop.check_money({partial: partial_refund(shop.charged[partial], 333, 1000)})
+
+
+async def test_absurd_numbers_from_one_provider_hold_no_other_provider(db_url, panel_factory, clock, caplog):
+    """Defect 2, across providers: one provider's absurd numbers set aside its
+    orders only, each named in the log; another provider's Partial of the same
+    pass is refunded exactly once."""
+    async with panel_factory(db_url) as panel, socket_shop(panel, clock) as shop, \
+            second_upstream(panel, "other") as (other_sim, other_service):
+        theirs = await order_elsewhere(shop, other_service, 77)
+        bad = await placed(shop, 3)
+        assert (await shop.row(theirs))["upstream_state"] == "placed"
+        lies = (("huge_start_count", "start_count"), ("huge_remains", "remains"), ("overflow_remains", "remains"))
+        for (mode, _), oid in zip(lies, bad):
+            shop.sim.enable(mode, orders=[await upstream_id(shop, oid)])
+        other_sim.set_order((await shop.row(theirs))["provider_order"], status="Partial", remains=250)
+        started = time.monotonic()
+        report = await shop.run(YOUNG_POLL_S)
+        assert time.monotonic() - started < 5
+        assert (report.settled, report.needs_attention) == (1, 3)
+        for (mode, field), oid in zip(lies, bad):
+            row = await shop.row(oid)
+            assert (row["upstream_state"], row["status"], row["refund_micros"]) == ("needs_attention", "Pending", 0)
+            assert field in row["upstream_error"], mode
+            assert f"order {oid} needs attention" in caplog.text, mode
+        assert (await shop.row(theirs))["status"] == "Partial"
+        again = await shop.run(3600)  # the other provider's later passes go on as usual
+        assert again.needs_attention == 0
+        await shop.check_money({theirs: partial_refund(shop.charged[theirs], 250, 1000)})
 
 
 async def test_a_status_the_database_refuses_sets_aside_only_its_order(db_url, panel_factory, clock, monkeypatch):
@@ -113,6 +164,7 @@ async def test_contradictory_statuses_wait_for_the_operator_with_the_upstream_re
     guess; over-delivery on Completed stays as reported, without a refund."""
     async with panel_factory(db_url) as panel, socket_shop(panel, clock) as shop:
         ours = await placed(shop, len(LIES))
+        shown_before = {oid: (await shop.row(oid))["remains"] for oid in ours}
         for (mode, _), oid in zip(LIES, ours):
             shop.sim.set_order(await upstream_id(shop, oid), status="In progress", remains=400)
             shop.sim.enable(mode, orders=[await upstream_id(shop, oid)])
@@ -124,6 +176,7 @@ async def test_contradictory_statuses_wait_for_the_operator_with_the_upstream_re
             assert row["remains"] <= row["units"], mode  # a customer never sees more remaining than ordered
             if state == "needs_attention":
                 assert row["status"] == "Pending", mode  # nothing taken from that reply
+                assert row["remains"] == shown_before[oid], mode  # neither -50 nor 1000000000 shown
                 assert "upstream said status=" in row["upstream_error"], mode  # the raw reply is kept
             else:
                 assert (row["status"], row["remains"]) == ("Completed", -2)
@@ -215,6 +268,64 @@ async def test_a_slow_upstream_holds_neither_another_provider_nor_the_pass(sqlit
             fast_server.stop()
         slow.sim.clear_modes()
         await slow.complete_all()
+
+
+async def test_slow_placements_on_one_provider_do_not_delay_placement_on_another(sqlite_url, panel_factory, clock):
+    """Defect 5 as found: slow ``add`` replies on one provider delayed placement on
+    another by seconds. Now the other provider's order is placed before the slow
+    provider's first reply, and the slow orders go one after another, each once."""
+    slow_add_s = 2.0
+    async with panel_factory(sqlite_url) as panel, socket_shop(panel, clock, timeout_s=3, concurrency=1) as slow, \
+            second_upstream(panel, "fast", timeout_s=3) as (fast_sim, fast_service):
+        slow.sim.enable("slow", action="add", delay_s=slow_add_s)
+        slow_orders = [await slow.order(n) for n in range(1, 4)]
+        fast_order = await order_elsewhere(slow, fast_service, 99)
+        started = time.monotonic()
+        run = asyncio.create_task(slow.run())
+        while fast_sim.request_count("add") < 1:
+            assert time.monotonic() - started < slow_add_s, "the fast provider waited for the slow one"
+            await asyncio.sleep(0.02)
+        assert not run.done() and slow.sim.request_count("add") <= 1
+        report = await run
+        assert report.placed == 4 and time.monotonic() - started < 3 * slow_add_s + 2
+        for oid in [*slow_orders, fast_order]:
+            assert (await slow.row(oid))["upstream_state"] == "placed"
+        assert slow.sim.request_count("add") == 3 and len(fast_sim.created_orders) == 1
+        slow.sim.clear_modes()
+        fast_sim.set_order((await slow.row(fast_order))["provider_order"], status="Completed", remains=0)
+        await slow.complete_all()
+        await slow.check_money({})
+
+
+async def test_a_dripping_upstream_asked_one_order_at_a_time_ends_the_pass_in_its_time(sqlite_url, panel_factory,
+                                                                                     clock):
+    """Defect 5, the second finding: a status reply that drips (each piece inside the
+    read timeout) in single mode made a pass over 40 orders take a minute. Each call
+    is abandoned at its deadline, the phase starts no call it could not end in time,
+    and nothing is settled on a guess."""
+    async with panel_factory(sqlite_url) as panel, socket_shop(panel, clock, timeout_s=1, concurrency=1) as shop:
+        ours = await placed(shop, 40)
+        await providers.update_provider(panel, "up", multi_status="single")
+        shop.sim.enable("drip", action="status", delay_s=10)  # 20 pieces, one every 0.5 s: never a read timeout
+        deadline_s = 1 * TOTAL_DEADLINE_FACTOR
+        started = time.monotonic()
+        report = await shop.run(YOUNG_POLL_S)
+        elapsed = time.monotonic() - started
+        assert elapsed < deadline_s + PHASE_MARGIN_S + 2, elapsed  # before: 40 calls of 2 s, four at a time
+        assert 0 < report.polled < len(ours)  # the rest waits for a later pass
+        assert report.settled == report.needs_attention == 0
+        for oid in ours:
+            assert (await shop.row(oid))["upstream_state"] == "placed"
+        [view] = await providers.list_providers(panel, live=False)
+        assert view.breaker == "open"  # the next passes skip it instead of waiting out its deadlines
+        held = await shop.run()  # within the breaker's hold
+        assert held.providers_held == ["up"] and held.polled == 0
+        shop.sim.clear_modes()
+        clock.advance(view.row["breaker_open_until_s"] - clock())
+        await shop.complete_all()
+        for oid in ours:
+            assert (await shop.row(oid))["status"] == "Completed"
+        await shop.check_money({})
 
 
 async def test_a_provider_that_keeps_timing_out_is_held_by_its_circuit_breaker(sqlite_url, panel_factory, clock,

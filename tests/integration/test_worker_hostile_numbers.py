@@ -2,8 +2,8 @@
 
 Before the fix one status reply with ``"remains": "1e99999999"`` made ``worker --once``
 burn minutes of CPU; an ``add`` reply ``{"order": 1e99999999}`` did the same. Now the
-pass ends at once, the other order of the batch is settled exactly, and no order is
-sent twice. (Where the spoiled order goes is the worker's rule, not asserted here.)
+pass ends at once, the other order of the batch is settled exactly, no order is
+sent twice, and the spoiled order waits for the operator with the reason.
 """
 
 from __future__ import annotations
@@ -61,7 +61,10 @@ async def test_an_absurd_status_number_does_not_freeze_the_pass(field, db_url, p
             assert await timed_pass(worker) < PASS_BUDGET_S
             settled = await orders.order(panel, good)
             assert (settled["status"], settled["refund_micros"]) == ("Partial", settled["charge_micros"] // 4)
-            assert (await orders.order(panel, bad))["refund_micros"] == 0
+            spoiled = await orders.order(panel, bad)
+            assert (spoiled["upstream_state"], spoiled["status"], spoiled["refund_micros"]) == (
+                "needs_attention", "Pending", 0)
+            assert f"protocol error: {field} 1E+99999999 is past the bound" in spoiled["upstream_error"]
             assert len(sim.created_orders) == 2
             assert await audit.run(panel) == []
         finally:
@@ -87,6 +90,7 @@ async def test_an_absurd_order_id_in_the_add_reply_is_never_resent(db_url, panel
             assert len(sim.created_orders) == 1  # the order exists upstream: an unknown outcome is never resent
             row = await orders.order(panel, oid)
             assert row["provider_order"] is None and "order id" in (row["upstream_error"] or "")
+            assert (row["upstream_state"], row["refund_micros"]) == ("needs_attention", 0)  # it may exist upstream
             assert await audit.run(panel) == []
         finally:
             await worker.aclose()
