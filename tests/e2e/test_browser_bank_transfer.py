@@ -16,7 +16,7 @@ import pytest
 from smmpanel.domain.vietqr import parse
 
 # The customer site's browser harness (chromium, pages, sign-up), shared.
-from test_web_browser import CHROMIUM, SCREENSHOTS, expect, new_page, sign_up, sync_api  # noqa: E402
+from test_web_browser import CHROMIUM, DESKTOP, PHONE, SCREENSHOTS, expect, new_page, sign_up, sync_api  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -61,10 +61,12 @@ def test_a_customer_pays_by_vietqr_and_sees_the_balance_rise(db_url, server_fact
     qr = page.locator("img[data-qr]")
     qr.wait_for()
     content = page.inner_text("[data-transfer-content]")
-    fields = parse(decode_qr(qr.screenshot()))  # parse() checks the CRC
+    scanned = decode_qr(qr.screenshot())
+    fields = parse(scanned)  # parse() checks the CRC
+    assert (fields["00"], fields["01"]) == ("01", "12")  # payload format; dynamic, with an amount
     assert fields["54"] == str(AMOUNT_VND) and fields["53"] == "704" and fields["58"] == "VN"
     assert fields["62"] == f"08{len(content):02d}{content}"
-    assert "0006970436011010234567890208QRIBFTTA" in fields["38"]
+    assert fields["38"] == "0010A000000727" "01240006970436011010234567890208QRIBFTTA"  # NAPAS, BIN, account
     assert page.inner_text("[data-credit]") == CREDIT
     assert page.inner_text("[data-balance]") == "0.00000 USD"
 
@@ -78,11 +80,32 @@ def test_a_customer_pays_by_vietqr_and_sees_the_balance_rise(db_url, server_fact
     page.screenshot(path=str(SCREENSHOTS / "en-desktop-funds-vietqr.png"), full_page=True)
 
     page.reload()
-    statement = page.inner_text("main")
-    assert "bank transfer, ref SIM" in statement and CREDIT in statement
+    transaction = json.loads(sent.stdout)["transaction"]
+    statement_rows = page.locator("section", has=page.get_by_role("heading", name="Statement")).locator("tbody tr")
+    deposit_rows = statement_rows.filter(has_text=f"bank transfer, ref SIM{transaction}")
+    expect(deposit_rows).to_have_count(1)
+    assert "Deposit" in deposit_rows.inner_text() and CREDIT in deposit_rows.inner_text()
     replay = server.cli("payments", "simulate", "--code", content, "--amount", str(AMOUNT_VND), "--url", base,
-                        "--id", json.loads(sent.stdout)["transaction"], "--json")
+                        "--id", transaction, "--json")
     assert json.loads(replay.stdout)["reply"] == {"success": True}
     page.reload()
     assert page.inner_text("[data-balance]") == CREDIT
+    expect(statement_rows).to_have_count(1)  # still the one deposit
     assert Decimal(json.loads(server.cli("users", "show", "thu", "--json").stdout)["balance"]) == Decimal("9.825")
+
+    # The block at phone width and in Vietnamese: the QR shown there still scans to the same payload, the
+    # transfer content is unchanged, and nothing scrolls sideways (the 300 px code on a 390 px screen).
+    for lang, button, title in (("en", "English", "Bank transfer (VietQR)"),
+                                ("vi", "Tiếng Việt", "Chuyển khoản ngân hàng (VietQR)")):
+        page.set_viewport_size(DESKTOP)
+        page.goto(f"{base}/funds")
+        page.get_by_role("button", name=button, exact=True).click()
+        for width_name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(viewport)
+            page.goto(f"{base}/funds?vnd={AMOUNT_VND}")
+            assert title in page.inner_text("[data-bank-transfer] h2")
+            assert page.inner_text("[data-transfer-content]") == content
+            assert decode_qr(page.locator("img[data-qr]").screenshot()) == scanned, (lang, width_name)
+            assert not page.evaluate("document.documentElement.scrollWidth > window.innerWidth"), (lang, width_name)
+            if (lang, width_name) != ("en", "desktop"):  # that one is shot above, with the payment's notice
+                page.screenshot(path=str(SCREENSHOTS / f"{lang}-{width_name}-funds-vietqr.png"), full_page=True)

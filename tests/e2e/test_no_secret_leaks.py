@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -30,10 +31,13 @@ def test_no_secret_in_any_output_log_reply_or_the_database(tmp_path: Path):
     password = "pw-" + uuid.uuid4().hex
     metrics_token = "metrics-" + uuid.uuid4().hex
     panel_secret = "panel-secret-" + uuid.uuid4().hex
+    sepay_key = "sepay-" + uuid.uuid4().hex
     db_path = tmp_path / "panel.db"
     env = {"SMMPANEL_DATABASE_URL": f"sqlite:///{db_path}", "SMMPANEL_SECRET": panel_secret,
            "SMMPANEL_LOG_FORMAT": "json", "SMMPANEL_LOG_LEVEL": "debug", "SMMPANEL_METRICS_TOKEN": metrics_token,
-           "PATH": "/usr/bin:/bin", **LOOPBACK_UPSTREAMS}
+           "PATH": "/usr/bin:/bin", **LOOPBACK_UPSTREAMS,
+           "SMMPANEL_VIETQR_BIN": "970415", "SMMPANEL_VIETQR_ACCOUNT": "0011001932418",
+           "SMMPANEL_VIETQR_NAME": "CONG TY SMM", "SMMPANEL_VND_RATE": "0.00004", "SMMPANEL_SEPAY_API_KEY": sepay_key}
     outputs: list[str] = []  # everything that must be clean
     shown_once: list[str] = []  # outputs that show a customer key on purpose
 
@@ -102,6 +106,20 @@ def test_no_secret_in_any_output_log_reply_or_the_database(tmp_path: Path):
             wrong = browser.post("/login", data={"csrf": csrf, "login": "alice", "password": password + "x"})
             outputs.append(wrong.text)
 
+            # SePay's notifications: one credited through `payments simulate`, one with a key one character
+            # short, one malformed with the right key; the key is in none of the replies, logs or outputs.
+            code = json.loads(cli("users", "show", "alice", "--json").stdout)["deposit_code"]
+            before = httpx.post(api, data={"key": web_key, "action": "balance"}).json()["balance"]
+            simulated = json.loads(cli("payments", "simulate", "--code", code, "--amount", "50000", "--url", base,
+                                       "--json").stdout)
+            assert simulated["reply"] == {"success": True}
+            after = httpx.post(api, data={"key": web_key, "action": "balance"}).json()["balance"]
+            assert Decimal(after) - Decimal(before) == 2, "the notification was really authenticated and credited"
+            for header, body in ((f"Apikey {sepay_key[:-1]}", b"{}"), (f"Apikey {sepay_key}", b"{not json")):
+                refused = httpx.post(base + "/hooks/sepay", content=body, headers={"Authorization": header})
+                assert refused.status_code in (400, 401), refused.text
+                outputs.append(refused.text)
+
             worker = subprocess.run([sys.executable, "-m", "smmpanel.cli", "worker", "--once", "--json"],
                                     env={**env}, capture_output=True, text=True, timeout=60)
             outputs.extend([worker.stdout, worker.stderr])
@@ -115,10 +133,12 @@ def test_no_secret_in_any_output_log_reply_or_the_database(tmp_path: Path):
     assert sim.created_orders, "the worker reached the upstream: its key was really used"
     secrets = {"upstream key": upstream_key, "password": password, "session id": session_id,
                "metrics token": metrics_token, "panel secret": panel_secret, "API key": key,
-               "old API key": first_key, "key made on the website": web_key}
+               "old API key": first_key, "key made on the website": web_key, "SePay key": sepay_key,
+               "SePay key, one character short": sepay_key[:-1]}
     everything = "\n".join(outputs)
     assert any('"level": "debug"' in line or '"level":"debug"' in line for line in everything.splitlines()) or \
         "request_id" in everything  # the logs were really captured
+    assert everything.count("/hooks/sepay") >= 3  # the webhook's requests were logged, each of them
     leaks = {name for name, secret in secrets.items() if secret in everything}
     assert not leaks, f"secrets found in outputs: {sorted(leaks)}"
     database = b"".join(p.read_bytes() for p in tmp_path.glob("panel.db*"))

@@ -75,7 +75,8 @@ async def _balance(panel, name):
     return (await accounts.user_named(panel, name))["balance_micros"]
 
 
-async def test_a_transfer_credits_its_customer_once(db_url, panel_factory, currency):
+async def test_a_transfer_credits_its_customer_once(db_url, panel_factory, currency, caplog):
+    caplog.set_level(logging.INFO)
     async with panel_factory(db_url, currency) as panel:
         hook = Hook(panel, currency)
         _, content = await _customer(panel, "alice")
@@ -97,6 +98,10 @@ async def test_a_transfer_credits_its_customer_once(db_url, panel_factory, curre
         entry = await panel.db.fetchrow("SELECT kind, method, note FROM ledger WHERE id = $1", row["ledger_id"])
         assert tuple(entry) == ("deposit", "bank_transfer", "bank transfer, ref FT26334123456")
         assert await audit.run(panel) == []
+    # Each request logged by outcome, the key in none of it.
+    assert f"/hooks/sepay from 127.0.0.1: transaction {body['id']} credited" in caplog.text
+    assert f"/hooks/sepay from 127.0.0.1: transaction {body['id']} duplicate" in caplog.text
+    assert KEY not in caplog.text
 
 
 async def test_twenty_copies_at_once_credit_once(db_url, panel_factory):

@@ -32,8 +32,8 @@ def panel_secret(monkeypatch):
 
 
 @asynccontextmanager
-async def site(db_url: str, bank: BankTerms | None = TERMS):
-    app = create_app(Settings(database_url=db_url, currency="USD", bank=bank, sepay_api_key=KEY if bank else None))
+async def site(db_url: str, bank: BankTerms | None = TERMS, currency: str = "USD"):
+    app = create_app(Settings(database_url=db_url, currency=currency, bank=bank, sepay_api_key=KEY if bank else None))
     async with app.site.router.lifespan_context(app.site):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://panel.test") as client:
             yield client
@@ -49,6 +49,7 @@ async def test_a_typed_amount_shows_its_transfer_and_the_balance_rises_when_it_a
         await browser.sign_up("lan")
         page = (await browser.get("/funds")).text
         assert "Bank transfer (VietQR)" in page and "data-qr" not in page  # nothing to scan before an amount
+        assert "At least 20,000 VND. Rate: 1 VND = 0.0000393 USD." in page  # the rate, before anything is paid
 
         page = (await browser.get("/funds", params={"vnd": "250.000"})).text  # typed with a thousands separator
         content = shown(page, "data-transfer-content")
@@ -95,3 +96,14 @@ async def test_no_bank_block_when_the_method_is_off_and_the_balance_needs_a_sess
         await browser.sign_up("nga")
         assert "Bank transfer (VietQR)" not in (await browser.get("/funds", params={"vnd": "50000"})).text
         assert (await client.post("/hooks/sepay", json={}, headers={"Authorization": f"Apikey {KEY}"})).status_code == 404
+
+
+async def test_a_vnd_panel_credits_dong_for_dong_and_shows_no_rate(sqlite_url):
+    from dataclasses import replace
+
+    async with site(sqlite_url, replace(TERMS, vnd_rate=Decimal(1)), currency="VND") as client:
+        browser = Browser(client)
+        await browser.sign_up("quang")
+        page = (await browser.get("/funds", params={"vnd": "250000"})).text
+        assert "At least 20,000 VND." in page and "Rate:" not in page
+        assert shown(page, "data-credit") == "250000 VND"
