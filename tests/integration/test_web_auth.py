@@ -207,3 +207,20 @@ async def test_next_after_sign_in_stays_on_this_site(db_url):
         await b.get("/login?next=//evil.example/x")
         r = await b.submit("/login?next=//evil.example/x", {"login": "leo", "password": "right password"})
         assert r.headers["location"] == "/"
+
+
+async def test_a_form_posted_after_the_session_ended_signs_in_to_a_page_not_to_an_error(db_url):
+    """The session expired (or the post came from another site, without the cookie): the form changes
+    nothing, and signing in leads to a page, never to the form's POST-only address (405)."""
+    async with website(db_url) as (_, browser):
+        await browser().sign_up("pia", password="right password")
+        b = browser()
+        r = await b.client.post("/account/password", data={"current_password": "right password",
+                                                           "new_password": "pwned pwned"})
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=/"
+        signed_in = await b.submit(r.headers["location"], {"login": "pia", "password": "right password"})
+        assert signed_in.headers["location"] == "/" and (await b.get("/")).status_code == 200
+        r = await b.get("/orders?status=Pending")  # a page still comes back to itself
+        assert r.status_code == 200
+        r = await browser().get("/orders?status=Pending")
+        assert r.headers["location"] == "/login?next=/orders%3Fstatus%3DPending"
