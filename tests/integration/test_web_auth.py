@@ -175,10 +175,22 @@ async def test_forms_without_the_right_csrf_token_are_refused_and_change_nothing
 
 async def test_security_headers(db_url):
     async with website(db_url) as (_, browser):
-        r = await browser().get("/login")
-        csp = r.headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
-        assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "same-origin"
+        b = browser()
+        await b.sign_up("olive")
+        responses = {
+            "sign-in page": await browser().get("/login"),
+            "signed-in page": await b.get("/orders"),
+            "redirect": await browser().get("/"),
+            "not found": await b.get("/orders/999999"),
+            "refused form": await b.client.post("/account/password", data={"csrf": "forged"}),
+            "refused input": await b.submit("/funds", {"amount": "abc"}),
+            "stylesheet": await b.get("/static/site.css"),
+        }
+        assert [r.status_code for r in responses.values()] == [200, 200, 303, 404, 403, 400, 200]
+        for what, r in responses.items():
+            csp = r.headers.get("content-security-policy", "")
+            assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, what
+            assert r.headers.get("x-frame-options") == "DENY" and r.headers.get("referrer-policy") == "same-origin", what
 
 
 async def test_language_switch_is_per_visitor_and_stored_for_a_signed_in_customer(db_url):
