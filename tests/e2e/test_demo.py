@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -132,6 +133,10 @@ def test_the_demo_prints_the_environment_line_that_finds_its_database(tmp_path):
     db = tmp_path / "demo.db"
     made = subprocess.run([sys.executable, "-m", "smmpanel.cli", "demo", "--db", str(db), "--no-serve"],
                           env=_env(), capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    # The demo customer's username and password are printed next to the API key, for the website.
+    customer = next(l for l in made.stdout.splitlines() if l.startswith("demo customer:"))
+    assert re.fullmatch(r"demo customer: username demo, password demo-password, API key: [A-Za-z0-9_-]{20,}",
+                        customer), customer
     line = next(l for l in made.stdout.splitlines() if "export SMMPANEL_DATABASE_URL=" in l)
     assigned = line.split("export ", 1)[1]
     assert assigned == f"SMMPANEL_DATABASE_URL=sqlite:///{db}"

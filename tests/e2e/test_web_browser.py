@@ -3,7 +3,9 @@ Playwright) against a real ``smmpanel serve`` process, with the operator's
 side done through the CLI: the acceptance list of the website issue.
 
 Screenshots of every customer page, at desktop and phone width, in English
-and Vietnamese, go to ``tests/artifacts/screenshots/`` (git-ignored).
+and Vietnamese, and of the states a customer meets (an order page with its
+Cancel button, a refused order, a placed order, a mass order's result), go to
+``tests/artifacts/screenshots/`` (git-ignored), listed in its ``index.txt``.
 """
 
 from __future__ import annotations
@@ -186,17 +188,30 @@ def test_a_customer_orders_follows_refills_cancels_and_asks_for_funds(panel, bro
 
 
 def test_a_cross_site_form_post_without_the_token_is_refused(panel, browser):
+    """Carol, signed in, visits an attacker's page whose form posts to the panel's password change. From
+    another site the browser keeps her session cookie back (SameSite=Lax); from a page of the same site (here
+    another port of the same host, as a sibling app would be) the cookie goes along and the missing CSRF token is
+    what refuses it."""
     page = new_page(browser)
     sign_up(page, panel.site, "carol")
-    page.set_content(
-        f'<form method="post" action="{panel.site}/account/password">'
-        f'<input name="current_password" value="{PASSWORD}"><input name="new_password" value="attacker wins">'
-        '<button>go</button></form>'
-    )
-    page.get_by_role("button", name="go").click()
-    page.wait_for_load_state()
-    assert "Password changed" not in page.content()
-    # The password is unchanged: the old one still signs in.
+    attack = (f'<form method="post" action="{panel.site}/account/password">'
+              f'<input name="current_password" value="{PASSWORD}"><input name="new_password" value="attacker wins">'
+              '<button>go</button></form>')
+    for origin in ("http://evil.example", "http://127.0.0.1:9"):
+        page.context.route(f"{origin}/**", lambda route: route.fulfill(content_type="text/html", body=attack))
+        page.goto(f"{origin}/win-a-prize")
+        with page.expect_navigation():
+            page.get_by_role("button", name="go").click()
+        assert "Password changed" not in page.content()
+        if origin.startswith("http://127.0.0.1"):
+            expect(page.get_by_text("sent from another site")).to_be_visible()
+        else:
+            # No session came with the post: nothing changed, and she lands on her dashboard, still signed in.
+            assert page.url == f"{panel.site}/"
+            expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    # The password is unchanged: the old one still signs in, and the session was not touched.
+    page.goto(f"{panel.site}/account")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     fresh = new_page(browser)
     fresh.goto(f"{panel.site}/login")
     fresh.get_by_label("Username").fill("carol")
@@ -223,19 +238,46 @@ CUSTOMER_PAGES = ["/", "/order", "/mass-order", "/orders", "/orders/{order}", "/
 SIGNED_OUT_PAGES = ["/login", "/signup", "/api-docs"]
 
 
-def _shoot_all(page, site: str, lang: str, width_name: str, order_id: int, *, signed_in: bool) -> list[str]:
-    """Screenshot each page; returns the pages that scroll sideways."""
-    overflowing = []
+def _shoot(page, name: str, overflowing: list[str]) -> str:
+    """Screenshot the whole page; notes it in ``overflowing`` when it scrolls sideways."""
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    if page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
+        overflowing.append(name)
+    return f"{name}.png"
+
+
+def _shoot_all(page, site: str, prefix: str, order_id: int, overflowing: list[str], *, signed_in: bool) -> list[str]:
+    shots = []
     for path in CUSTOMER_PAGES if signed_in else SIGNED_OUT_PAGES:
-        url = site + path.format(order=order_id)
-        page.goto(url)
+        page.goto(site + path.format(order=order_id))
         name = (path.strip("/").replace("/", "-").replace("{order}", "detail") or "dashboard")
-        if not signed_in:
-            name = "signed-out-" + name
-        page.screenshot(path=str(SCREENSHOTS / f"{lang}-{width_name}-{name}.png"), full_page=True)
-        if page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
-            overflowing.append(f"{lang} {width_name} {path}")
-    return overflowing
+        shots.append(_shoot(page, f"{prefix}-{name}" if signed_in else f"{prefix}-signed-out-{name}", overflowing))
+    return shots
+
+
+def _shoot_states(page, panel, prefix: str, cancelable: int, overflowing: list[str]) -> list[str]:
+    """The pages in the states a customer meets: an order page with its Cancel button, a refused order
+    (the error next to its field), a placed order, a mass order's line-by-line result. By field id, any language."""
+    site, likes = panel.site, panel.services["Facebook Post Likes"]["service"]
+    page.goto(f"{site}/orders/{cancelable}")
+    expect(page.locator("main form button")).to_have_count(1)  # Cancel (the comments service allows no refill)
+    shots = [_shoot(page, f"{prefix}-orders-detail-cancel", overflowing)]
+    page.goto(f"{site}/order?service={likes}")
+    page.locator("#f-link").fill("https://facebook.com/post/9")
+    page.locator("#f-quantity").fill("10")
+    page.locator("form[data-order-form] .actions button").first.click()
+    expect(page.locator("#e-quantity")).to_be_visible()
+    shots.append(_shoot(page, f"{prefix}-order-error", overflowing))
+    page.locator("#f-quantity").fill("100")
+    page.locator("form[data-order-form] .actions button").first.click()
+    expect(page.locator("p.notice")).to_be_visible()
+    shots.append(_shoot(page, f"{prefix}-order-placed", overflowing))
+    page.goto(f"{site}/mass-order")
+    page.locator("#f-orders").fill(f"{likes} | https://facebook.com/post/10 | 100\n{likes} | https://facebook.com/post/11 | 1")
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("main table")).to_be_visible()
+    shots.append(_shoot(page, f"{prefix}-mass-order-result", overflowing))
+    return shots
 
 
 def test_every_page_screenshot_at_desktop_and_phone_width_and_nothing_scrolls_sideways(panel, browser):
@@ -247,8 +289,8 @@ def test_every_page_screenshot_at_desktop_and_phone_width_and_nothing_scrolls_si
     first = place(page, panel, "Facebook Post Likes",
                   {"Link": "https://facebook.com/a-rather-long-post-link/with/many/segments?id=1234567890", "Quantity": "1000"},
                   "0.90000 USD")
-    place(page, panel, "Facebook Custom Comments", {"Link": "https://facebook.com/post/1", "Comments": "Nice!\nGreat"},
-          "0.01600 USD")
+    comments = place(page, panel, "Facebook Custom Comments",
+                     {"Link": "https://facebook.com/post/1", "Comments": "Nice!\nGreat"}, "0.01600 USD")
     panel.cli("orders", "set", str(first), "--status", "Partial", "--remains", "250", "--start-count", "1200")
     page.goto(f"{site}/orders/{first}")
     page.get_by_role("button", name="Refill").click()
@@ -257,17 +299,30 @@ def test_every_page_screenshot_at_desktop_and_phone_width_and_nothing_scrolls_si
     page.get_by_label("Reference").fill("FT-2026-001")
     page.get_by_role("button", name="Request funds").click()
 
-    overflowing = []
-    for lang, button in (("en", "English"), ("vi", "Tiếng Việt")):
+    overflowing: list[str] = []
+    shots: list[str] = []
+    widths = (("desktop", DESKTOP), ("phone", PHONE))
+    languages = (("en", "English"), ("vi", "Tiếng Việt"))
+    for lang, button in languages:
         page.goto(f"{site}/account")
         page.get_by_role("button", name=button, exact=True).click()
         anonymous = new_page(browser)
         anonymous.goto(f"{site}/login")
         anonymous.get_by_role("button", name=button, exact=True).click()
-        for width_name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        for width_name, viewport in widths:
             page.set_viewport_size(viewport)
             anonymous.set_viewport_size(viewport)
-            overflowing += _shoot_all(page, site, lang, width_name, first, signed_in=True)
-            overflowing += _shoot_all(anonymous, site, lang, width_name, first, signed_in=False)
+            shots += _shoot_all(page, site, f"{lang}-{width_name}", first, overflowing, signed_in=True)
+            shots += _shoot_all(anonymous, site, f"{lang}-{width_name}", first, overflowing, signed_in=False)
+    # Then the states (they add orders, so after the pages above, which all show the same account).
+    for lang, button in languages:
+        page.goto(f"{site}/account")
+        page.get_by_role("button", name=button, exact=True).click()
+        for width_name, viewport in widths:
+            page.set_viewport_size(viewport)
+            shots += _shoot_states(page, panel, f"{lang}-{width_name}", comments, overflowing)
     assert not overflowing, f"pages wider than the screen: {overflowing}"
-    assert len(list(SCREENSHOTS.glob("*.png"))) >= 2 * 2 * (len(CUSTOMER_PAGES) + len(SIGNED_OUT_PAGES))
+    per_width = len(CUSTOMER_PAGES) + len(SIGNED_OUT_PAGES) + 4
+    assert len(set(shots)) == len(languages) * len(widths) * per_width
+    assert all((SCREENSHOTS / shot).stat().st_size > 10_000 for shot in shots)
+    (SCREENSHOTS / "index.txt").write_text("\n".join(sorted(shots)) + "\n")

@@ -175,10 +175,22 @@ async def test_forms_without_the_right_csrf_token_are_refused_and_change_nothing
 
 async def test_security_headers(db_url):
     async with website(db_url) as (_, browser):
-        r = await browser().get("/login")
-        csp = r.headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
-        assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "same-origin"
+        b = browser()
+        await b.sign_up("olive")
+        responses = {
+            "sign-in page": await browser().get("/login"),
+            "signed-in page": await b.get("/orders"),
+            "redirect": await browser().get("/"),
+            "not found": await b.get("/orders/999999"),
+            "refused form": await b.client.post("/account/password", data={"csrf": "forged"}),
+            "refused input": await b.submit("/funds", {"amount": "abc"}),
+            "stylesheet": await b.get("/static/site.css"),
+        }
+        assert [r.status_code for r in responses.values()] == [200, 200, 303, 404, 403, 400, 200]
+        for what, r in responses.items():
+            csp = r.headers.get("content-security-policy", "")
+            assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, what
+            assert r.headers.get("x-frame-options") == "DENY" and r.headers.get("referrer-policy") == "same-origin", what
 
 
 async def test_language_switch_is_per_visitor_and_stored_for_a_signed_in_customer(db_url):
@@ -207,3 +219,18 @@ async def test_next_after_sign_in_stays_on_this_site(db_url):
         await b.get("/login?next=//evil.example/x")
         r = await b.submit("/login?next=//evil.example/x", {"login": "leo", "password": "right password"})
         assert r.headers["location"] == "/"
+
+
+async def test_a_form_posted_after_the_session_ended_signs_in_to_a_page_not_to_an_error(db_url):
+    """The session expired (or the post came from another site, without the cookie): the form changes
+    nothing, and signing in leads to a page, never to the form's POST-only address (405)."""
+    async with website(db_url) as (_, browser):
+        await browser().sign_up("pia", password="right password")
+        b = browser()
+        r = await b.client.post("/account/password", data={"current_password": "right password",
+                                                           "new_password": "pwned pwned"})
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=/"
+        signed_in = await b.submit(r.headers["location"], {"login": "pia", "password": "right password"})
+        assert signed_in.headers["location"] == "/" and (await b.get("/")).status_code == 200
+        r = await browser().get("/orders?status=Pending")  # a page, though, is where signing in comes back to
+        assert r.headers["location"] == "/login?next=/orders%3Fstatus%3DPending"

@@ -4,6 +4,7 @@ orders of each kind and their errors, isolation between customers, escaping."""
 from __future__ import annotations
 
 import html
+from html.parser import HTMLParser
 import re
 from decimal import Decimal
 
@@ -186,7 +187,16 @@ async def test_a_customer_never_sees_or_touches_another_customers_things(db_url)
             listing = (await mallory.get(f"/orders{query}")).text
             assert "No orders found" in listing and f'href="/orders/{theirs}"' not in listing
         funds_page = (await mallory.get("/funds")).text
-        assert "ALICE-REF" not in funds_page and "opening" not in funds_page
+        assert "ALICE-REF" not in funds_page and f'href="/orders/{theirs}"' not in funds_page  # nor her ledger
+        assert f'href="/orders/{theirs}"' in (await alice.get("/funds")).text  # (where her charge does show)
+        # Refills: Alice's refill is on her page only, and Mallory cannot ask one for Alice's order.
+        done = placed_id(await alice.submit("/order", {"service": LIKES, "link": "https://alice.example/done",
+                                                       "quantity": "100"}))
+        await orders.operator_set_status(panel, done, "Completed", actor="ops")
+        assert (await mallory.submit(f"/orders/{done}/refill", {}, form_page="/orders")).status_code == 404
+        await alice.submit(f"/orders/{done}/refill", {}, form_page=f"/orders/{done}")
+        assert f'href="/orders/{done}"' in (await alice.get("/refills")).text
+        assert f'href="/orders/{done}"' not in (await mallory.get("/refills")).text
         # By form field: a smuggled user id or order id changes nothing of Alice's.
         await mallory.submit("/funds", {"amount": "7", "reference": "M", "user_id": "1", "user": "alice"})
         assert "M</td>" in (await mallory.get("/funds")).text
@@ -217,6 +227,7 @@ async def test_funds_request_is_listed_pending_and_bad_amounts_are_refused_at_th
         for amount, text in (("", "is required"), ("abc", "decimal"), ("-5", "negative"), ("0", "Invalid amount")):
             r = await b.submit("/funds", {"amount": amount})
             assert r.status_code == 400 and text in (field_error(r.text, "amount") or ""), (amount, r.text[-1500:])
+        assert "No requests yet" in (await b.get("/funds")).text  # the refused ones asked for nothing
         r = await b.submit("/funds", {"amount": "12.5", "reference": "FT123"})
         page = (await b.get(r.headers["location"])).text
         row = page.split("FT123")[0].rsplit("<tr>", 1)[1]
@@ -255,3 +266,119 @@ async def test_a_double_clicked_place_order_makes_one_order(db_url):
         assert balance_on((await b.get("/")).text).startswith("49.10000")  # one charge of 0.90
         next_key = _re.search(r'name="idempotency_key" value="([^"]+)"', (await b.get("/order")).text).group(1)
         assert next_key != key  # a new form, a new order
+
+
+class _Controls(HTMLParser):
+    """The labels, form controls and buttons of a page, as a browser's accessibility tree sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.labels: dict[str, str] = {}  # for= id -> label text
+        self.controls: list[tuple[str, str | None, bool]] = []  # (tag, id, hidden by its field)
+        self.buttons: list[str] = []
+        self._label_for: str | None = None
+        self._button: list[str] | None = None
+        self._text: list[str] = []
+        self._hidden_depth: list[bool] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "div":
+            self._hidden_depth.append("hidden" in a)
+        elif tag == "label":
+            self._label_for, self._text = a.get("for") or "", []
+        elif tag == "button":
+            self._button = []
+        elif tag in ("select", "textarea") or (tag == "input" and a.get("type") not in ("hidden", "submit", "button")):
+            self.controls.append((tag, a.get("id"), any(self._hidden_depth)))
+
+    def handle_endtag(self, tag):
+        if tag == "div" and self._hidden_depth:
+            self._hidden_depth.pop()
+        elif tag == "label" and self._label_for is not None:
+            self.labels[self._label_for] = " ".join("".join(self._text).split())
+            self._label_for = None
+        elif tag == "button" and self._button is not None:
+            self.buttons.append(" ".join("".join(self._button).split()))
+            self._button = None
+
+    def handle_data(self, data):
+        if self._label_for is not None:
+            self._text.append(data)
+        if self._button is not None:
+            self._button.append(data)
+
+
+def controls_of(page: str) -> _Controls:
+    parsed = _Controls()
+    parsed.feed(page)
+    unlabelled = [(tag, id_) for tag, id_, _ in parsed.controls if not id_ or not parsed.labels.get(id_)]
+    assert not unlabelled, f"controls without a <label for>: {unlabelled}"
+    assert all(parsed.buttons), f"a button that says nothing: {parsed.buttons}"
+    return parsed
+
+
+# The labels contract of the issue: page -> (labels, buttons), in English.
+CONTRACT = {
+    "/signup": ({"Username", "Email", "Password"}, {"Sign up"}),
+    "/login": ({"Username", "Password"}, {"Sign in"}),
+    "/order": ({"Category", "Service"}, {"Place order", "Sign out"}),
+    "/mass-order": ({"Orders"}, {"Place orders", "Sign out"}),
+    "/orders": (set(), {"Sign out"}),
+    "/refills": (set(), {"Sign out"}),
+    "/funds": ({"Amount", "Reference"}, {"Request funds", "Sign out"}),
+    "/account": ({"Current password", "New password"}, {"Change password", "Generate new key", "Sign out"}),
+    "/": (set(), {"Sign out"}),
+    "/api-docs": (set(), {"Sign out"}),
+}
+ORDER_FIELDS = {"Link", "Quantity", "Comments", "Usernames", "Username", "Hashtags", "Media", "Answer number", "Min",
+                "Max", "Posts", "Old posts", "Delay", "Expiry", "Runs", "Interval"}
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+async def test_every_control_has_its_label_and_the_contract_labels_are_on_their_pages(db_url, lang):
+    from smmpanel.web.i18n import gettext_for
+
+    _ = gettext_for(lang)
+    async with website(db_url) as (app, browser):
+        panel = await shop(app)
+        visitor = browser()
+        if lang == "vi":
+            await visitor.submit("/language", {"lang": "vi", "next": "/login"}, form_page="/login")
+        for path in ("/signup", "/login"):
+            labels, buttons = CONTRACT[path]
+            parsed = controls_of((await visitor.get(path)).text)
+            assert {_(t) for t in labels} <= set(parsed.labels.values()), (path, parsed.labels)
+            assert {_(t) for t in buttons} <= set(parsed.buttons), (path, parsed.buttons)
+        b = visitor
+        await b.sign_up("lena")
+        await accounts.add_funds(panel, "lena", Decimal("50"), actor="ops")
+        order_id = placed_id(await b.submit("/order", {"service": LIKES, "link": "https://x.com/1", "quantity": "100"}))
+        for path, (labels, buttons) in CONTRACT.items():
+            if path in ("/signup", "/login"):
+                continue
+            parsed = controls_of((await b.get(path)).text)
+            assert {_(t) for t in labels} <= set(parsed.labels.values()), (path, parsed.labels)
+            assert {_(t) for t in buttons} <= set(parsed.buttons), (path, parsed.buttons)
+        detail = controls_of((await b.get(f"/orders/{order_id}")).text)
+        assert _("Cancel") in detail.buttons
+        # Over the catalog's types, the order form shows each field of the contract, labelled, when chosen.
+        shown: set[str] = set()
+        for service_id in range(1, len(DEMO_CATALOG) + 1):
+            parsed = controls_of((await b.get(f"/order?service={service_id}")).text)
+            shown |= {parsed.labels[id_] for tag, id_, hidden in parsed.controls if not hidden}
+        assert {_(t) for t in ORDER_FIELDS} <= shown, sorted({_(t) for t in ORDER_FIELDS} - shown)
+        if lang == "vi":  # no English label left where Vietnamese has its own word
+            english = {t for t in ORDER_FIELDS | {"Category", "Service", "Amount", "Reference"} if _(t) != t}
+            assert english and not english & shown
+
+
+async def test_the_order_form_shows_the_services_description_min_and_max(db_url):
+    async with website(db_url) as (app, browser):
+        panel = await shop(app)
+        sid = await catalog.add_service(panel, name="Slow likes", category="Other", type="Default", rate="1", min=10,
+                                        max=500, description="Starts within 6 hours <b>no drop</b>")
+        b = await customer(panel, browser, "mia")
+        page = (await b.get(f"/order?service={sid}")).text
+        info = re.search(r'<p class="service-info" data-service-info>(.*?)</p>', page, re.S).group(1)
+        assert info == "Min 10, max 500. Starts within 6 hours &lt;b&gt;no drop&lt;/b&gt;"

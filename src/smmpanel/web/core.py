@@ -245,7 +245,10 @@ def page(*, signed_in: bool) -> Callable[[Handler], Callable[[Request], Awaitabl
             session = await auth.session(web.panel, request.cookies.get(SESSION_COOKIE))
             current = Page(request, web, session, pick_language(request, session, web.default_lang))
             if signed_in and session is None:
-                return current.redirect("/login?next=" + _quote_path(_path_with_query(request)))
+                # Back to the page after signing in; a form's post (an expired session, a post from another
+                # site) has no page to come back to and changes nothing: the dashboard then.
+                back = _path_with_query(request) if request.method in ("GET", "HEAD") else "/"
+                return current.redirect("/login?next=" + _quote_path(back))
             try:
                 response = await handler(current)
             except CsrfRefused:
