@@ -45,7 +45,8 @@ from .transport import BadBody, parse_body, parse_query, parse_pairs
 
 log = logging.getLogger("smmpanel.api")
 
-_JSON_HEADERS = [(b"content-type", b"application/json")]
+_CONTENT_TYPE_JSON = (b"content-type", b"application/json")
+_JSON_HEADERS = [_CONTENT_TYPE_JSON]
 API_PATHS = ("/api/v2", "/api/v2/")
 ACTION_METHODS = ("GET", "POST")
 _NOT_ALLOWED_HEADERS = _JSON_HEADERS + [(b"allow", ", ".join(ACTION_METHODS).encode())]
@@ -96,13 +97,22 @@ class ApiV2:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         started = perf_counter()
-        request_id = self.request_ids.from_headers(scope["headers"])
+        # One pass over the headers for the three this endpoint reads.
+        client_request_id = content_type = idempotency_key = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == REQUEST_ID_HEADER and client_request_id is None:
+                client_request_id = value
+            elif name == b"idempotency-key":
+                idempotency_key = value
+        request_id = self.request_ids.choose(client_request_id)
         request_id_var.set(request_id)
-        headers = [*_JSON_HEADERS, (REQUEST_ID_HEADER, request_id.encode())]
+        headers = [_CONTENT_TYPE_JSON, (REQUEST_ID_HEADER, request_id.encode())]
         action = OTHER_ACTION
         if scope["method"] not in ACTION_METHODS:
             await send_json(send, 405, {"error": message(MethodNotAllowed(), self.dialect.lang)},
-                            [*_NOT_ALLOWED_HEADERS, (REQUEST_ID_HEADER, request_id.encode())])
+                            [*_NOT_ALLOWED_HEADERS, headers[1]])
             self.counters.observe(action, "method_not_allowed", perf_counter() - started)
             return
         body = await _read_body(receive, self.max_body_bytes)
@@ -113,7 +123,7 @@ class ApiV2:
             return
         status, outcome = 200, "ok"
         try:
-            params = await self.params(scope, body)
+            params = await self.params(scope, body, content_type, idempotency_key)
             action = self.counters.action_label(params.get("action"))
             reply = await self.dispatch(params)
         except RateLimited as exc:
@@ -130,16 +140,11 @@ class ApiV2:
         await send_json(send, status, reply, headers)
         self.counters.observe(action, outcome, perf_counter() - started)
 
-    async def params(self, scope: Any, body: bytes) -> dict[str, Any]:
+    async def params(self, scope: Any, body: bytes, content_type: bytes | None = None,
+                     idempotency_key: bytes | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {}
         parse_query(scope.get("query_string", b""), params)
-        ctype = ""
-        idempotency_key = None
-        for name, value in scope["headers"]:
-            if name == b"content-type":
-                ctype = value.decode("latin-1")
-            elif name == b"idempotency-key":
-                idempotency_key = value.decode("latin-1")
+        ctype = "" if content_type is None else content_type.decode("latin-1")
         try:
             if ctype.lower().startswith("multipart/form-data"):
                 await _multipart(scope, body, params)
@@ -148,7 +153,7 @@ class ApiV2:
         except BadBody:
             raise IncorrectRequest() from None
         if idempotency_key is not None:  # the header wins over a form field
-            params[KEY_FIELD] = idempotency_key
+            params[KEY_FIELD] = idempotency_key.decode("latin-1")
         return params
 
     async def dispatch(self, params: dict[str, Any]) -> Any:

@@ -41,8 +41,14 @@ class RequestIds:
 
     def from_headers(self, headers: list[tuple[bytes, bytes]]) -> str:
         for name, value in headers:
-            if name == REQUEST_ID_HEADER and _CLIENT_REQUEST_ID.fullmatch(value):
-                return value.decode("ascii")
+            if name == REQUEST_ID_HEADER:
+                return self.choose(value)
+        return self.new()
+
+    def choose(self, client_id: bytes | None) -> str:
+        """The client's own id (the header's value, or None) if it is plain, else a new one."""
+        if client_id is not None and _CLIENT_REQUEST_ID.fullmatch(client_id):
+            return client_id.decode("ascii")
         return self.new()
 
 
