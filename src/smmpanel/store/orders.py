@@ -284,7 +284,7 @@ def _statuses_sql(column: str, dialect: str) -> str:
     # "+o.user_id": SQLite then finds each order by its primary key (one
     # B-tree search) instead of through ix_orders_user and then the table.
     return (
-        _STATUS_COLUMNS + key_columns(column, 1) + _STATUS_FROM + "JOIN users u ON u.id = +o.user_id "
+        _STATUS_COLUMNS + key_columns(column) + _STATUS_FROM + "JOIN users u ON u.id = +o.user_id "
         f"WHERE {user_match(column, 1)} AND {ids_sql(dialect, 'o.id', 2)}"
     )
 
@@ -382,7 +382,7 @@ async def customer_orders(
     """A customer's orders, newest first. ``order_id`` and ``link_part`` (a
     case-insensitive substring of the link) match either; ``before_id`` pages."""
     if who.column != "id":  # an API key: its account found and its key checked first
-        user = await conn.fetchrow(f"SELECT u.id{key_columns(who.column, 1)} FROM users u "
+        user = await conn.fetchrow(f"SELECT u.id{key_columns(who.column)} FROM users u "
                                    f"WHERE {user_match(who.column, 1)}", who.value)
         if not admitted(who, user):
             return []
