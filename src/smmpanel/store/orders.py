@@ -137,6 +137,14 @@ def _reply_around_id(reply_of: Callable[[int], str]) -> tuple[str, str]:
     return before, after
 
 
+def keyed_reply(reply_of: Callable[[int], str], order_id: int) -> str:
+    """The reply kept for an order placed under a key, joined from the pieces
+    PostgreSQL joins (``PG_PLACE_KEYED_ORDER``): ``reply_of`` renders once per
+    process, and the first answer and every replay are the same bytes."""
+    before, after = _reply_around_id(reply_of)
+    return f"{before}{order_id}{after}"
+
+
 def _order_args(user_id: int, draft: OrderDraft, now_s: int, provider_id: int | None, provider_service: str | None):
     queued = provider_id is not None
     return (
@@ -223,7 +231,7 @@ async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None) -> Placed:
                                              claim.expired_before_s)
         order_id = await _place_sqlite(tx, args) if ours else None
         if order_id is not None:
-            await idempotency_store.save_reply(tx, user_id, claim.key, claim.reply_of(order_id))
+            await idempotency_store.save_reply(tx, user_id, claim.key, keyed_reply(claim.reply_of, order_id))
     if not ours:  # claimed before (by an earlier request, or earlier in this batch)
         first = await idempotency_store.claimed(tx, user_id, claim.key, claim.expired_before_s)
         return Claimed(first["fingerprint"], first["reply"])
