@@ -446,6 +446,54 @@ async def test_claim_committed_then_crash_before_sending(db_url, panel_factory, 
         await shop.check_money({})
 
 
+async def test_stop_between_claim_and_send_puts_the_order_back_in_the_queue(
+        db_url, panel_factory, clock, monkeypatch):
+    """SIGTERM lands after the worker claimed an order and before it sent it:
+    the order goes back to the queue as if never claimed (its claim's attempt
+    given back), with no error and no operator alarm, and the next worker
+    sends it once. (Once broken: ``attempts`` was not a writable order column,
+    so recording the give-back raised and the order sat ``in_flight`` until its
+    lease ran out into ``needs_attention``.)"""
+    async with panel_factory(db_url) as panel, socket_shop(panel, clock) as shop:
+        sim = shop.sim
+        oid = await shop.order(1)
+        assert (await shop.row(oid))["attempts"] == 0
+        stopping = Worker(panel)
+        claimed: list[Any] = []
+        real_claim = upstream.claim_for_placement
+
+        async def claim_then_stop(*args: Any, **kwargs: Any) -> list[Any]:
+            rows = await real_claim(*args, **kwargs)
+            claimed.extend(rows)
+            stopping.stop.set()  # the signal arrives now, the order claimed and not yet sent
+            return rows
+
+        try:
+            with monkeypatch.context() as patch:
+                patch.setattr(upstream, "claim_for_placement", claim_then_stop)
+                report = await stopping.run_once()
+        finally:
+            await stopping.aclose()
+        assert [(row["id"], row["upstream_state"], row["attempts"]) for row in claimed] == [(oid, "in_flight", 1)]
+        assert report.errors == []
+        assert (report.placed, report.requeued, report.needs_attention) == (0, 0, 0)
+        assert sim.add_requests == 0
+        row = await shop.row(oid)
+        assert (row["upstream_state"], row["attempts"], row["refused_sends"]) == ("queued", 0, 0)
+        assert row["due_at_s"] <= clock()  # still due: it waits for nothing
+
+        # The next worker (the restart) sends it right away, once; nothing is left for the operator.
+        report = await shop.run()
+        assert (report.placed, report.needs_attention) == (1, 0)
+        row = await shop.row(oid)
+        assert (row["upstream_state"], row["attempts"]) == ("placed", 1)
+        await shop.run_later()
+        assert sim.add_requests == 1 and len(shop.created_for(oid)) == 1
+        await shop.complete_all()
+        assert (await shop.row(oid))["status"] == "Completed"
+        await shop.check_money({})
+
+
 async def test_a_second_worker_never_takes_over_an_order_still_queued_behind_a_call(
         db_url, panel_factory, clock):
     """Two workers share a provider. Worker A's claim must cover only what it is

@@ -23,7 +23,7 @@ from ..domain.errors import IdempotencyKeyReused, PanelError
 from ..domain.idempotency import KEY_LIFETIME_S, fingerprint, parse_key
 from ..store import idempotency as store
 from ..store.db import InTransaction
-from ..store.orders import Claimed, KeyClaim
+from ..store.orders import Claimed, KeyClaim, keyed_reply
 from . import orders
 from .panel import Panel
 from .principal import Customer, account
@@ -74,7 +74,7 @@ async def add(panel: Panel, customer: Customer, raw_key: object, params: Mapping
         return _replay(first, print_)
     if isinstance(placed, Claimed):
         return _replay(placed, print_)
-    return add_reply(placed)
+    return keyed_reply(add_reply, placed)  # joined as the kept one was: not rendered again
 
 
 async def _claim_of(panel: Panel, customer: Customer, key: str, expired_before: int) -> Any:

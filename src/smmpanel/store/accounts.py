@@ -103,7 +103,7 @@ USER_KEYS = tuple(USER_COLUMNS.split(", "))
 
 @lru_cache(maxsize=None)
 def _user_by_ref_sql(column: str) -> str:
-    return f"SELECT {USER_COLUMNS}{key_columns(column, 1)} FROM users u WHERE {user_match(column, 1)}"
+    return f"SELECT {USER_COLUMNS}{key_columns(column)} FROM users u WHERE {user_match(column, 1)}"
 
 
 async def balance_of(conn: Conn, who: UserRef) -> int | None:
@@ -114,7 +114,7 @@ async def balance_of(conn: Conn, who: UserRef) -> int | None:
 
 @lru_cache(maxsize=None)
 def _balance_sql(column: str) -> str:
-    return f"SELECT balance_micros{key_columns(column, 1)} FROM users u WHERE {user_match(column, 1)}"
+    return f"SELECT balance_micros{key_columns(column)} FROM users u WHERE {user_match(column, 1)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +126,7 @@ class AccountSummary:
 
 async def account_summary(conn: Conn, who: UserRef) -> AccountSummary | None:
     row = await conn.fetchrow(
-        f"SELECT u.name, u.balance_micros, u.spent_micros{key_columns(who.column, 1)} "
+        f"SELECT u.name, u.balance_micros, u.spent_micros{key_columns(who.column)} "
         f"FROM users u WHERE {user_match(who.column, 1)}",
         who.value,
     )
@@ -202,7 +202,7 @@ async def ledger_page(conn: Conn, who: UserRef, *, before_id: int | None, limit:
     older, tail = keyset_page(args, "l.id", before_id, limit)
     rows = await conn.fetch(
         "SELECT l.id, l.kind, l.amount_micros, l.balance_after_micros, l.order_id, l.note, l.created_at_s, l.actor"
-        f"{key_columns(who.column, 1)} "
+        f"{key_columns(who.column)} "
         f"FROM ledger l JOIN users u ON u.id = l.user_id WHERE {user_match(who.column, 1)}{older}{tail}",
         *args.values,
     )

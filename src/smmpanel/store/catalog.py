@@ -122,7 +122,7 @@ def _services_for_sql(column: str) -> str:
     # CROSS JOIN: SQLite finds the user once, first (it would otherwise look
     # the key's two lookups up again for every service).
     return (
-        f"SELECT {SERVICE_COLUMNS.replace('s.rate_micros', rate)}{key_columns(column, 1)} "
+        f"SELECT {SERVICE_COLUMNS.replace('s.rate_micros', rate)}{key_columns(column)} "
         f"FROM users u CROSS JOIN {SERVICE_FROM} "
         "LEFT JOIN custom_rates cr ON cr.service_id = s.id AND cr.user_id = u.id "
         f"WHERE {user_match(column, 1)} AND s.enabled ORDER BY {CATALOG_ORDER}"
@@ -143,7 +143,7 @@ def _terms_sql(column: str) -> str:
     return (
         "SELECT u.id AS user_id, s.id AS service_id, s.type, s.min, s.max, s.dripfeed, s.cancel, "
         "s.subscription_posts, s.deny_duplicate_link, s.provider_id, s.provider_service, "
-        f"COALESCE(cr.rate_micros, s.rate_micros) AS rate_micros{key_columns(column, 1)} "
+        f"COALESCE(cr.rate_micros, s.rate_micros) AS rate_micros{key_columns(column)} "
         "FROM users u "
         "LEFT JOIN services s ON s.id = $2 AND s.enabled "
         "LEFT JOIN custom_rates cr ON cr.user_id = u.id AND cr.service_id = s.id "

@@ -137,6 +137,14 @@ def _reply_around_id(reply_of: Callable[[int], str]) -> tuple[str, str]:
     return before, after
 
 
+def keyed_reply(reply_of: Callable[[int], str], order_id: int) -> str:
+    """The reply kept for an order placed under a key, joined from the pieces
+    PostgreSQL joins (``PG_PLACE_KEYED_ORDER``): ``reply_of`` renders once per
+    process, and the first answer and every replay are the same bytes."""
+    before, after = _reply_around_id(reply_of)
+    return f"{before}{order_id}{after}"
+
+
 def _order_args(user_id: int, draft: OrderDraft, now_s: int, provider_id: int | None, provider_service: str | None):
     queued = provider_id is not None
     return (
@@ -223,7 +231,7 @@ async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None) -> Placed:
                                              claim.expired_before_s)
         order_id = await _place_sqlite(tx, args) if ours else None
         if order_id is not None:
-            await idempotency_store.save_reply(tx, user_id, claim.key, claim.reply_of(order_id))
+            await idempotency_store.save_reply(tx, user_id, claim.key, keyed_reply(claim.reply_of, order_id))
     if not ours:  # claimed before (by an earlier request, or earlier in this batch)
         first = await idempotency_store.claimed(tx, user_id, claim.key, claim.expired_before_s)
         return Claimed(first["fingerprint"], first["reply"])
@@ -284,7 +292,7 @@ def _statuses_sql(column: str, dialect: str) -> str:
     # "+o.user_id": SQLite then finds each order by its primary key (one
     # B-tree search) instead of through ix_orders_user and then the table.
     return (
-        _STATUS_COLUMNS + key_columns(column, 1) + _STATUS_FROM + "JOIN users u ON u.id = +o.user_id "
+        _STATUS_COLUMNS + key_columns(column) + _STATUS_FROM + "JOIN users u ON u.id = +o.user_id "
         f"WHERE {user_match(column, 1)} AND {ids_sql(dialect, 'o.id', 2)}"
     )
 
@@ -382,7 +390,7 @@ async def customer_orders(
     """A customer's orders, newest first. ``order_id`` and ``link_part`` (a
     case-insensitive substring of the link) match either; ``before_id`` pages."""
     if who.column != "id":  # an API key: its account found and its key checked first
-        user = await conn.fetchrow(f"SELECT u.id{key_columns(who.column, 1)} FROM users u "
+        user = await conn.fetchrow(f"SELECT u.id{key_columns(who.column)} FROM users u "
                                    f"WHERE {user_match(who.column, 1)}", who.value)
         if not admitted(who, user):
             return []

@@ -64,7 +64,7 @@ async def refills_for(conn: Conn, who: UserRef, ids: Sequence[int]) -> list[Refi
 
 @lru_cache(maxsize=None)
 def _refills_for_sql(column: str, dialect: str) -> str:
-    return (f"SELECT {REFILL_COLUMNS}{key_columns(column, 1)} FROM {REFILL_FROM} "
+    return (f"SELECT {REFILL_COLUMNS}{key_columns(column)} FROM {REFILL_FROM} "
             f"WHERE {user_match(column, 1)} AND {ids_sql(dialect, 'f.id', 2)}")
 
 
@@ -105,7 +105,7 @@ async def customer_refills(conn: Conn, who: UserRef, *, before_id: int | None, l
     older, tail = keyset_page(args, "f.id", before_id, limit)
     rows = await conn.fetch(
         "SELECT f.id, f.order_id, f.status, f.created_at_s, f.updated_at_s, o.link, s.name"
-        f"{key_columns(who.column, 1)} "
+        f"{key_columns(who.column)} "
         "FROM refills f JOIN users u ON u.id = f.user_id JOIN orders o ON o.id = f.order_id "
         f"JOIN services s ON s.id = o.service_id WHERE {user_match(who.column, 1)}{older}{tail}",
         *args.values,

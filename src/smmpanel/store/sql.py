@@ -81,11 +81,10 @@ def user_match(column: str, n: int, alias: str = "u") -> str:
     return f"{alias}.{column} = ${n} AND {alias}.active"
 
 
-def key_columns(column: str, n: int, alias: str = "u") -> str:
+def key_columns(column: str, alias: str = "u") -> str:
     """SQL to append to a select list (nothing for an id): the stored hash of
     the key found by ``column``, as ``key_hash``, and until when it works, as
-    ``key_until_s`` (None: the current key, no end). ``n`` is unused: the
-    lookup already chose the key."""
+    ``key_until_s`` (None: the current key, no end)."""
     if column not in KEY_COLUMNS:
         return ""
     hash_column, until_column = KEY_COLUMNS[column]
