@@ -60,17 +60,17 @@ async def send_json(send: Any, status: int, body: Any, headers: list[tuple[bytes
     await send({"type": "http.response.body", "body": payload})
 
 
-async def _read_body(receive: Any, limit: int) -> bytes | None:
-    chunks, size = [], 0
-    while True:
+async def _read_rest(receive: Any, first: bytes, limit: int) -> bytes | None:
+    """A body sent in several events, from its first chunk on; None past ``limit`` bytes."""
+    chunks, size = [first], len(first)
+    while size <= limit:
         event = await receive()
         chunk = event.get("body", b"")
         size += len(chunk)
-        if size > limit:
-            return None
         chunks.append(chunk)
         if not event.get("more_body"):
-            return b"".join(chunks)
+            break
+    return b"".join(chunks) if size <= limit else None
 
 
 async def _multipart(scope: Any, body: bytes, into: dict[str, Any]) -> None:
@@ -106,7 +106,7 @@ class ApiV2:
                 client_request_id = value
             elif name == b"idempotency-key":
                 idempotency_key = value
-        request_id = self.request_ids.choose(client_request_id)
+        request_id = self.request_ids.new() if client_request_id is None else self.request_ids.choose(client_request_id)
         request_id_var.set(request_id)
         headers = [_CONTENT_TYPE_JSON, (REQUEST_ID_HEADER, request_id.encode())]
         action = OTHER_ACTION
@@ -115,8 +115,11 @@ class ApiV2:
                             [*_NOT_ALLOWED_HEADERS, headers[1]])
             self.counters.observe(action, "method_not_allowed", perf_counter() - started)
             return
-        body = await _read_body(receive, self.max_body_bytes)
-        if body is None:
+        event = await receive()  # the usual request's whole body
+        body = event.get("body", b"")
+        if event.get("more_body"):
+            body = await _read_rest(receive, body, self.max_body_bytes)
+        if body is None or len(body) > self.max_body_bytes:
             await send_json(send, 413, {"error": message(BodyTooLarge(max=self.max_body_bytes), self.dialect.lang)},
                             headers)
             self.counters.observe(action, "too_large", perf_counter() - started)
@@ -124,7 +127,7 @@ class ApiV2:
         status, outcome = 200, "ok"
         try:
             params = await self.params(scope, body, content_type, idempotency_key)
-            action = self.counters.action_label(params.get("action"))
+            action = params.get("action")
             reply = await self.dispatch(params)
         except RateLimited as exc:
             reply, status, outcome = {"error": message(exc, self.dialect.lang)}, 429, "rate_limited"

@@ -8,7 +8,7 @@ becomes a list.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 import orjson
 
@@ -34,9 +34,24 @@ def parse_pairs(pairs: list[tuple[str, str]], into: dict[str, Any]) -> None:
     into.update(seen)
 
 
+def parse_form(text: str) -> list[tuple[str, str]]:
+    """``urllib.parse.parse_qsl(text, keep_blank_values=True)``, pair for pair
+    (a test holds them equal), without its per-field calls when a field has
+    nothing to decode: every API request comes through here."""
+    pairs = []
+    for field in text.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "%" in field or "+" in field:
+            name, value = unquote_plus(name), unquote_plus(value)
+        pairs.append((name, value))
+    return pairs
+
+
 def parse_query(query: bytes, into: dict[str, Any]) -> None:
     if query:
-        parse_pairs(parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True), into)
+        parse_pairs(parse_form(query.decode("utf-8", "replace")), into)
 
 
 def parse_body(content_type: str, body: bytes, into: dict[str, Any]) -> None:
@@ -58,4 +73,4 @@ def parse_body(content_type: str, body: bytes, into: dict[str, Any]) -> None:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise BadBody() from None
-        parse_pairs(parse_qsl(text, keep_blank_values=True), into)
+        parse_pairs(parse_form(text), into)

@@ -40,12 +40,10 @@ class RequestCounters:
         self._bucket_counts: dict[str, list[int]] = {}
         self._latency_sum_s: dict[str, float] = {}
 
-    def action_label(self, action: object) -> str:
-        if isinstance(action, str) and action in self.known_actions:
-            return action
-        return OTHER_ACTION
-
-    def observe(self, action: str, outcome: str, seconds: float) -> None:
+    def observe(self, action: object, outcome: str, seconds: float) -> None:
+        """One request; ``action`` as the client sent it: what is not an action's name counts as "other"."""
+        if type(action) is not str or action not in self.known_actions:
+            action = OTHER_ACTION
         key = (action, outcome)
         self.requests[key] = self.requests.get(key, 0) + 1
         counts = self._bucket_counts.get(action)

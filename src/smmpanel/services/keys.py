@@ -47,7 +47,8 @@ def lookup_of(api_key: str, key_hash: str) -> str:
 
 def keys_match(stored_hash: str | None, presented_hash: str) -> bool:
     """The one place a stored key is compared with a presented one."""
-    return stored_hash is not None and hmac.compare_digest(stored_hash.encode(), presented_hash.encode())
+    # Both are hex digests (ASCII), which compare_digest takes as they are.
+    return stored_hash is not None and hmac.compare_digest(stored_hash, presented_hash)
 
 
 def visible_part(lookup: str | None) -> str | None:
