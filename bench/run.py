@@ -26,6 +26,24 @@ For each database (SQLite, then PostgreSQL):
    machine. ``smmpanel audit`` again (the ``add`` runs must keep the ledger
    whole).
 
+Every timed run also gives the server's CPU time per request: user + system
+time of the server process from ``/proc/PID/stat`` before and after the run,
+divided by the requests wrk counted (the panel's process only: PostgreSQL's
+own backends are not in it). Other load on the machine moves it less than
+req/s.
+
+``--baseline REV`` (a git revision, e.g. ``bc9254e``) compares with older
+code in the same minutes, since the ceiling alone does not remove this
+machine's drift: every round also serves that revision's panel, beside the
+current one and swapping places with it each round (plain actions only). Its
+code is checked out in a temporary ``git worktree --detach`` (removed at the
+end, also on error) and run as ``python -m smmpanel.cli serve`` with
+``PYTHONPATH`` on its ``src/``, on its own fixture (SQLite
+``bench/results/baseline.db``; PostgreSQL the ``--pg-url`` database's name
++ ``_baseline``) built by that revision's own ``bench/run.py``: its CLI, and
+bulk SQL that fits its schema. A table then shows, per action, the
+baseline's and the current req/s and server CPU per request, and the change.
+
 Prints the table (median req/s, p99 and the ratio to the median
 hello-world req/s of the same database's rounds), the targets and whether
 each is met, and writes ``bench/results/latest.json``. Every server binds 127.0.0.1 and is stopped at
@@ -36,7 +54,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
+import importlib.util
 import json
 import os
 import platform
@@ -47,6 +67,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -54,7 +75,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the project's .venv/bin (scripts/bench runs us with it)
@@ -62,6 +83,7 @@ SMMPANEL = BIN / "smmpanel"
 LUA = ROOT / "bench" / "wrk" / "api.lua"
 RESULTS = ROOT / "bench" / "results"
 SQLITE_PATH = RESULTS / "bench.db"
+BASELINE_SQLITE_PATH = RESULTS / "baseline.db"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1/smmpanel_bench"
 
 SERVER_CPU = "0"
@@ -148,6 +170,14 @@ class Servers:
 
 
 SERVERS = Servers()
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process (all its threads) has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": field 3 (state) is fields[0]
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime: fields 14, 15
 
 
 def free_port() -> int:
@@ -350,6 +380,71 @@ def build_fixture(backend: str, env: dict[str, str], pg_url: str, orders: int) -
     return Fixture(url, user["api_key"], service["service"], lo, hi, time.monotonic() - started, report)
 
 
+# ----------------------------------------------------------------- baseline
+
+
+@dataclass
+class Baseline:
+    """An older revision's panel (``--baseline REV``), checked out in a temporary worktree."""
+
+    revision: str
+    commit: str
+    tree: Path
+    bench: Any  # that tree's bench/run.py, loaded as a module
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(self.tree / "src")}
+
+    def serve_cmd(self) -> list[str]:
+        return [str(BIN / "python"), "-m", "smmpanel.cli", "serve", "--workers", "1"]
+
+    def build_fixture(self, backend: str, env: dict[str, str], pg_url: str, orders: int) -> Fixture:
+        """Its fixture, built by its own bench/run.py: its CLI (through ``env``'s PYTHONPATH), its schema's SQL."""
+        parts = urllib.parse.urlsplit(pg_url)
+        pg_url = urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_baseline"))
+        self.bench.SQLITE_PATH = BASELINE_SQLITE_PATH
+        try:
+            fx = self.bench.build_fixture(backend, env, pg_url, orders)
+        except self.bench.BenchError as exc:
+            raise BenchError(f"baseline {self.revision}: {exc}") from None
+        return Fixture(fx.url, fx.key, fx.service, fx.lo, fx.hi, fx.seconds, fx.audit_before)
+
+
+@contextlib.contextmanager
+def checkout_baseline(revision: str) -> Iterator[Baseline]:
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    found = git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    if found.returncode != 0:
+        raise BenchError(f"--baseline {revision}: not a commit of {ROOT}")
+    commit = found.stdout.strip()
+    tmp = Path(tempfile.mkdtemp(prefix="smmpanel-baseline-"))
+    tree = tmp / "tree"
+    name = "smmpanel_baseline_bench"
+    try:
+        added = git("worktree", "add", "--detach", str(tree), commit)
+        if added.returncode != 0:
+            raise BenchError(f"git worktree add {tree} {commit} failed: {added.stderr.strip()}")
+        script = tree / "bench" / "run.py"
+        spec = importlib.util.spec_from_file_location(name, script)
+        if not script.exists() or spec is None or spec.loader is None:
+            raise BenchError(f"--baseline {revision}: no bench/run.py there to build its fixture with")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # its dataclasses look their module up while being made
+        spec.loader.exec_module(module)
+        if not callable(getattr(module, "build_fixture", None)):
+            raise BenchError(f"--baseline {revision}: its bench/run.py has no build_fixture()")
+        yield Baseline(revision, commit, tree, module)
+    finally:
+        sys.modules.pop(name, None)
+        removed = git("worktree", "remove", "--force", str(tree))
+        shutil.rmtree(tmp, ignore_errors=True)
+        if removed.returncode != 0 and "is not a working tree" not in removed.stderr:
+            print(f"warning: git worktree remove {tree}: {removed.stderr.strip()} (`git worktree prune` forgets it)",
+                  file=sys.stderr)
+
+
 # --------------------------------------------------------------------- runs
 
 
@@ -417,14 +512,19 @@ def measure(name: str, cmd: list[str], env: dict[str, str], modes: list[str], fx
                 check_reply(mode, post_form(url, sample_request(mode, fx)))
             if args.warmup:
                 wrk(url, mode, args.warmup, fx, wrk_log)
+            cpu_before = cpu_seconds(proc.pid)  # taskset exec'd the server: the same pid
             result = wrk(url, mode, args.duration, fx, wrk_log)
             if proc.poll() is not None:
                 raise BenchError(f"{name} server died during {mode}; see {server_log}:\n{tail(server_log)}")
+            result["server_cpu_s"] = round(cpu_seconds(proc.pid) - cpu_before, 3)
+            result["cpu_us_per_req"] = (round(result["server_cpu_s"] / result["requests"] * 1e6, 2)
+                                        if result["requests"] else None)
             out[mode] = result
             flag = ""
             if result["bad_replies"] or result["socket_errors"]:
                 flag = f"  !! {result['bad_replies']} bad replies, {result['socket_errors']} socket errors"
-            print(f"    {name:<6} {mode:<10} {result['rps']:>9,.0f} req/s   p99 {result['p99_ms']:7.2f} ms{flag}",
+            cpu = "" if result["cpu_us_per_req"] is None else f"   cpu {result['cpu_us_per_req']:6.1f} µs/req"
+            print(f"    {name:<8} {mode:<10} {result['rps']:>9,.0f} req/s   p99 {result['p99_ms']:7.2f} ms{cpu}{flag}",
                   flush=True)
     finally:
         SERVERS.stop(proc)
@@ -440,36 +540,47 @@ def median(values: list[float]) -> float:
 def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One figure from a mode's runs in every round: the medians (a round
     the machine was busy in moves a median least), the errors summed."""
+    cpu = [r["cpu_us_per_req"] for r in runs if r.get("cpu_us_per_req") is not None]
     return {"rps": median([r["rps"] for r in runs]), "p99_ms": median([r["p99_ms"] for r in runs]),
+            "cpu_us_per_req": round(median(cpu), 2) if cpu else None,
             "bad_replies": sum(r["bad_replies"] for r in runs), "socket_errors": sum(r["socket_errors"] for r in runs),
             "rounds": [round(r["rps"], 1) for r in runs]}
 
 
-def run_backend(backend: str, args: argparse.Namespace, logs: Path) -> dict[str, Any]:
+def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Baseline | None) -> dict[str, Any]:
     env = dict(os.environ)
     load_at_start = load_average()
     print(f"\n== {BACKENDS[backend]}: building the fixture ({args.orders:,} orders) ...", flush=True)
     fx = build_fixture(backend, env, args.pg_url, args.orders)
     print(f"   fixture ready in {fx.seconds:.1f} s (order ids {fx.lo}..{fx.hi}; audit ok)", flush=True)
+    if baseline is not None:
+        base_env = baseline.env()
+        print(f"   the baseline's fixture ({baseline.revision}, by its own CLI and bench/run.py) ...", flush=True)
+        base_fx = baseline.build_fixture(backend, base_env, args.pg_url, args.orders)
+        print(f"   baseline fixture ready in {base_fx.seconds:.1f} s (order ids {base_fx.lo}..{base_fx.hi}; audit ok)",
+              flush=True)
     hello_cmd = [str(BIN / "python"), "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "hello:app",
                  "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "info"]
     panel_cmd = [str(SMMPANEL), "serve", "--workers", "1"]
-    # (name, extra environment, wrk modes): the plain panel and, unless
-    # skipped, the hardened one. Measured in rounds, each round the ceiling
-    # and then both panels, which one goes first alternating: run one after
-    # the other, the second would always meet a database the first one's
-    # adds have grown and whatever the machine did meanwhile.
-    variants = [("panel", {}, list(ACTIONS))]
+    # (name, server command, environment, wrk modes, fixture): the plain
+    # panel, the baseline's beside it if asked for and, unless skipped, the
+    # hardened one. Measured in rounds, each round the ceiling and then the
+    # panels, their order reversed every other round: run one after the
+    # other, the last would always meet a database the others' adds have
+    # grown and whatever the machine did meanwhile.
+    variants = [("panel", panel_cmd, env, list(ACTIONS), fx)]
+    if baseline is not None:
+        variants.append(("baseline", baseline.serve_cmd(), base_env, list(ACTIONS), base_fx))
     if not args.no_hardened:
-        variants.append(("hardened", HARDENED_ENV, list(HARDENED_MODES.values())))
+        variants.append(("hardened", panel_cmd, {**env, **HARDENED_ENV}, list(HARDENED_MODES.values()), fx))
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in ("hello", *(v[0] for v in variants))}
     for round_no in range(args.rounds):
         print(f"   round {round_no + 1} of {args.rounds}", flush=True)
         logs_now = logs / backend / f"round{round_no + 1}"
         hello_run = measure("hello", hello_cmd, env, ["hello"], fx, args, logs_now)["hello"]
         runs["hello"].setdefault("hello", []).append(hello_run)
-        for name, extra, modes in (variants if round_no % 2 == 0 else variants[::-1]):
-            for mode, result in measure(name, panel_cmd, {**env, **extra}, modes, fx, args, logs_now).items():
+        for name, cmd, variant_env, modes, variant_fx in (variants if round_no % 2 == 0 else variants[::-1]):
+            for mode, result in measure(name, cmd, variant_env, modes, variant_fx, args, logs_now).items():
                 runs[name].setdefault(mode, []).append(result)
     hello = combine(runs["hello"]["hello"])
     ceilings = hello["rounds"]
@@ -490,6 +601,7 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path) -> dict[str,
             "label": label,
             "rps": round(r["rps"], 1),
             "p99_ms": r["p99_ms"],
+            "cpu_us_per_req": r["cpu_us_per_req"],
             "ratio": round(ratio, 4),
             "target_ratio": target,
             "met": ratio >= target,
@@ -501,16 +613,41 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path) -> dict[str,
     for mode, wrk_mode in ({} if args.no_hardened else HARDENED_MODES).items():
         r = combine(runs["hardened"][wrk_mode])
         change = r["rps"] / actions[mode]["rps"] - 1
-        side_by_side[mode] = {"rps": round(r["rps"], 1), "p99_ms": r["p99_ms"], "change": round(change, 4),
+        side_by_side[mode] = {"rps": round(r["rps"], 1), "p99_ms": r["p99_ms"], "cpu_us_per_req": r["cpu_us_per_req"],
+                              "change": round(change, 4),
                               "within": change >= -HARDENED_TOLERANCE,
                               "valid": not r["bad_replies"] and not r["socket_errors"], "rounds": r["rounds"],
                               "wrk": runs["hardened"][wrk_mode]}
+    compared = None
+    if baseline is not None:
+        base_report = audit(base_env)
+        if not base_report.get("ok"):
+            raise BenchError(f"baseline {baseline.revision}: smmpanel audit fails after the run: "
+                             f"{json.dumps(base_report)[:2000]}")
+        print("   baseline's audit after the run: ok", flush=True)
+        compared = {"revision": baseline.revision, "commit": baseline.commit, "database_url": base_fx.url,
+                    "fixture": {"order_ids": [base_fx.lo, base_fx.hi], "service": base_fx.service,
+                                "seconds": round(base_fx.seconds, 1)},
+                    "actions": {}, "audit_after": base_report}
+        for mode in ACTIONS:
+            b, now = combine(runs["baseline"][mode]), actions[mode]
+            cpu_change = (now["cpu_us_per_req"] / b["cpu_us_per_req"] - 1
+                          if now["cpu_us_per_req"] and b["cpu_us_per_req"] else None)
+            compared["actions"][mode] = {
+                "rps": round(b["rps"], 1), "p99_ms": b["p99_ms"], "ratio": round(b["rps"] / hello["rps"], 4),
+                "cpu_us_per_req": b["cpu_us_per_req"],
+                "rps_change": round(now["rps"] / b["rps"] - 1, 4),  # the current code's against the baseline's
+                "cpu_change": None if cpu_change is None else round(cpu_change, 4),
+                "valid": not b["bad_replies"] and not b["socket_errors"], "rounds": b["rounds"],
+                "wrk": runs["baseline"][mode]}
     return {
         "hardened": side_by_side,
+        "baseline": compared,
         "database_url": fx.url,
         "fixture": {"orders": args.orders, "order_ids": [fx.lo, fx.hi], "service": fx.service,
                     "seconds": round(fx.seconds, 1)},
-        "hello": {"rps": round(hello["rps"], 1), "p99_ms": hello["p99_ms"], "rounds": ceilings,
+        "hello": {"rps": round(hello["rps"], 1), "p99_ms": hello["p99_ms"], "cpu_us_per_req": hello["cpu_us_per_req"],
+                  "rounds": ceilings,
                   "spread": round(spread, 4), "wrk": runs["hello"]["hello"]},
         "load_average_at_start": load_at_start,
         "actions": actions,
@@ -575,6 +712,10 @@ def print_table(results: dict[str, Any]) -> None:
             rows.append(row)
         print_grid(head, rows, right=(1, 2, 3, 4, 5, 6))
     for backend, res in results.items():
+        base = (res or {}).get("baseline")
+        if base:
+            print_baseline(BACKENDS[backend], base, res["actions"])
+    for backend, res in results.items():
         if res and "hello" in res:
             rounds = ", ".join(f"{c:,.0f}" for c in res["hello"]["rounds"])
             print(f"\n{BACKENDS[backend]}: the hello-world ceiling in each round: {rounds} req/s "
@@ -583,6 +724,26 @@ def print_table(results: dict[str, Any]) -> None:
     for backend, res in results.items():
         if res and "error" in res:
             print(f"\n{BACKENDS[backend]} failed: {res['error']}")
+
+
+def print_baseline(title: str, base: dict[str, Any], actions: dict[str, Any]) -> None:
+    """The baseline revision beside the current code, measured in the same rounds."""
+    rev = base["revision"]
+    print(f"\n{title}: the baseline {rev} ({base['commit'][:10]}) beside the current code, same rounds; req/s and "
+          "the server's CPU time per request (less moved by other load):")
+    head = ["action", f"{rev} req/s", "current req/s", "change", f"{rev} CPU/req", "current CPU/req", "change"]
+
+    def us(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:,.1f} µs"
+
+    rows = []
+    for mode, b in base["actions"].items():
+        now = actions[mode]
+        flag = "" if b["valid"] and now["valid"] else " invalid: error replies"
+        rows.append([now["label"], f"{b['rps']:,.0f}", f"{now['rps']:,.0f}", f"{b['rps_change']:+.1%}{flag}",
+                     us(b["cpu_us_per_req"]), us(now["cpu_us_per_req"]),
+                     "n/a" if b["cpu_change"] is None else f"{b['cpu_change']:+.1%}"])
+    print_grid(head, rows, right=range(1, 7))
 
 
 def print_grid(head: list[str], rows: list[list[str]], right: Any) -> None:
@@ -666,6 +827,9 @@ def main(argv: list[str] | None = None) -> int:
                         "and created anew)")
     parser.add_argument("--no-hardened", action="store_true",
                         help="skip the run with a rate limit on and Idempotency-Keys sent")
+    parser.add_argument("--baseline", metavar="REV", help="also serve this git revision's panel (e.g. bc9254e) "
+                        "beside the current one in every round, each on its own fixture, and compare them (plain "
+                        "actions; req/s and server CPU per request)")
     parser.add_argument("--strict", action="store_true", help="exit 2 when a target is missed")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
@@ -685,10 +849,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--orders must be 100..10000000")
     backends = [args.only] if args.only else list(BACKENDS)
 
-    # A bound on the whole run: fixtures, server start-ups, 9 timed runs and
-    # their warm-ups per round and database, with room to spare.
-    deadline_s = (len(backends) * (300 + args.rounds * 9 * (args.duration + args.warmup + 30))
-                  + args.orders // 1000)
+    # A bound on the whole run: fixtures, server start-ups, the timed runs
+    # (ceiling, plain, hardened, baseline) and their warm-ups per round and
+    # database, with room to spare.
+    fixtures = 2 if args.baseline else 1
+    timed_runs = 1 + len(ACTIONS) * (1 + (not args.no_hardened) + bool(args.baseline))
+    deadline_s = (len(backends) * (300 * fixtures + args.rounds * timed_runs * (args.duration + args.warmup + 30))
+                  + fixtures * args.orders // 1000)
 
     def on_signal(signum: int, frame: Any) -> None:
         if signum == signal.SIGALRM:
@@ -722,13 +889,17 @@ def main(argv: list[str] | None = None) -> int:
                   "scatters the numbers", flush=True)
         print(f"smmpanel benchmark: servers on CPU {SERVER_CPU}, wrk -t1 -c{CONNECTIONS} -d{args.duration}s on CPU "
               f"{WRK_CPU} (warm-up {args.warmup} s); logs in {logs.relative_to(ROOT)}/", flush=True)
-        for backend in backends:
-            try:
-                results[backend] = run_backend(backend, args, logs)
-            except BenchError as exc:
-                print(f"   {BACKENDS[backend]}: {exc}", file=sys.stderr, flush=True)
-                results[backend] = {"error": str(exc)}
-                code = 1
+        with (checkout_baseline(args.baseline) if args.baseline else contextlib.nullcontext()) as baseline:
+            if baseline is not None:
+                print(f"baseline: {baseline.revision} (commit {baseline.commit[:10]}), checked out in "
+                      f"{baseline.tree} for this run", flush=True)
+            for backend in backends:
+                try:
+                    results[backend] = run_backend(backend, args, logs, baseline)
+                except BenchError as exc:
+                    print(f"   {BACKENDS[backend]}: {exc}", file=sys.stderr, flush=True)
+                    results[backend] = {"error": str(exc)}
+                    code = 1
     except (KeyboardInterrupt, Deadline) as exc:
         print(f"\nstopped: {exc or 'interrupted'}; stopping servers", file=sys.stderr, flush=True)
         SERVERS.stop_all()
@@ -747,7 +918,7 @@ def main(argv: list[str] | None = None) -> int:
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "rounds": args.rounds, "connections": CONNECTIONS,
                      "wrk_threads": 1, "server_cpu": SERVER_CPU, "wrk_cpu": WRK_CPU, "panel_workers": 1,
-                     "orders": args.orders},
+                     "orders": args.orders, "baseline": args.baseline},
         "targets": {mode: {"sqlite": t_s, "postgresql": t_p} for mode, (_, t_s, t_p) in ACTIONS.items()},
         "environment": info,
         "results": results,
