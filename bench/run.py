@@ -613,8 +613,11 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
     for mode, wrk_mode in ({} if args.no_hardened else HARDENED_MODES).items():
         r = combine(runs["hardened"][wrk_mode])
         change = r["rps"] / actions[mode]["rps"] - 1
+        plain_cpu = actions[mode]["cpu_us_per_req"]
+        cpu_change = r["cpu_us_per_req"] / plain_cpu - 1 if r["cpu_us_per_req"] and plain_cpu else None
         side_by_side[mode] = {"rps": round(r["rps"], 1), "p99_ms": r["p99_ms"], "cpu_us_per_req": r["cpu_us_per_req"],
                               "change": round(change, 4),
+                              "cpu_change": None if cpu_change is None else round(cpu_change, 4),
                               "within": change >= -HARDENED_TOLERANCE,
                               "valid": not r["bad_replies"] and not r["socket_errors"], "rounds": r["rounds"],
                               "wrk": runs["hardened"][wrk_mode]}
@@ -695,8 +698,10 @@ def print_table(results: dict[str, Any]) -> None:
     print_grid(head, rows, right=())
     if any(res and res.get("hardened") for res in results.values()):
         print(f"\nHardened: rate limit on ({HARDENED_ENV['SMMPANEL_RATE_LIMIT']}, never reached), each add with "
-              f"its own Idempotency-Key; req/s beside the plain run's (within {HARDENED_TOLERANCE:.0%}?):")
-        head = ["action", "SQLite plain", "hardened", "change", "PostgreSQL plain", "hardened", "change"]
+              f"its own Idempotency-Key; req/s beside the plain run's (within {HARDENED_TOLERANCE:.0%}?), and how "
+              "much more server CPU time a request took (less moved by other load):")
+        head = ["action", "SQLite plain", "hardened", "change", "CPU/req", "PostgreSQL plain", "hardened", "change",
+                "CPU/req"]
         rows = []
         for mode, (label, _, _) in ACTIONS.items():
             row = [label]
@@ -704,13 +709,14 @@ def print_table(results: dict[str, Any]) -> None:
                 res = results.get(backend)
                 h = (res or {}).get("hardened", {}).get(mode)
                 if h is None or "error" in res:
-                    row += ["n/a", "", ""]
+                    row += ["n/a", "", "", ""]
                     continue
                 flag = "" if h["within"] else " MISSED"
                 flag += "" if h["valid"] else " invalid: error replies"
-                row += [f"{res['actions'][mode]['rps']:,.0f}", f"{h['rps']:,.0f}", f"{h['change']:+.1%}{flag}"]
+                cpu = "n/a" if h.get("cpu_change") is None else f"{h['cpu_change']:+.1%}"
+                row += [f"{res['actions'][mode]['rps']:,.0f}", f"{h['rps']:,.0f}", f"{h['change']:+.1%}{flag}", cpu]
             rows.append(row)
-        print_grid(head, rows, right=(1, 2, 3, 4, 5, 6))
+        print_grid(head, rows, right=(1, 2, 3, 4, 5, 6, 7, 8))
     for backend, res in results.items():
         base = (res or {}).get("baseline")
         if base:
