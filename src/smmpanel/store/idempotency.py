@@ -30,12 +30,14 @@ def claim_sql(user: str, key: str, fingerprint: str, reply: str, now: str, expir
     )
 
 
-_CLAIM = claim_sql("$1", "$2", "$3", "''", "$4", "$5")
+_CLAIM = claim_sql("$1", "$2", "$3", "$6", "$4", "$5")
 
 
-async def claim(tx: Conn, user_id: int, key: str, fingerprint: str, now_s: int, expired_before_s: int) -> bool:
-    """True: the key is ours now. False: it was claimed before (``claim_sql``)."""
-    return await tx.fetchval(_CLAIM, user_id, key, fingerprint, now_s, expired_before_s) is not None
+async def claim(tx: Conn, user_id: int, key: str, fingerprint: str, now_s: int, expired_before_s: int,
+                reply: str = "") -> bool:
+    """True: the key is ours now. False: it was claimed before (``claim_sql``).
+    ``reply``: the write's reply when it is known already, else ``save_reply`` it."""
+    return await tx.fetchval(_CLAIM, user_id, key, fingerprint, now_s, expired_before_s, reply) is not None
 
 
 async def claimed(conn: Conn, user_id: int, key: str, expired_before_s: int) -> Any:

@@ -125,6 +125,9 @@ PG_PLACE_KEYED_ORDER = (
     "RETURNING order_id) "
     "SELECT EXISTS (SELECT 1 FROM claim) AS claimed, (SELECT order_id FROM charge) AS order_id"
 )
+_SQLITE_NEXT_ORDER_ID = "SELECT COALESCE(MAX(id), 0) + 1 FROM orders"
+_SQLITE_ORDER_INSERT_WITH_ID = _ORDER_INSERT.replace("INSERT INTO orders (user_id,", "INSERT INTO orders (id, user_id,", 1) \
+    .replace("SELECT $1,", "SELECT $16, $1,", 1)
 _PROBE_ID = 9_007_199_254_740_993  # an id no reply holds otherwise
 
 
@@ -227,11 +230,13 @@ async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None) -> Placed:
                                 *_reply_around_id(claim.reply_of))
         ours, order_id = row["claimed"], row["order_id"]
     else:
+        # As on PostgreSQL the order's id is drawn first, so the claim is
+        # written once, its reply with it. Inside this write transaction
+        # (BEGIN IMMEDIATE) nobody else inserts orders: MAX(id) + 1 stays ours.
+        next_id = await tx.fetchval(_SQLITE_NEXT_ORDER_ID)
         ours = await idempotency_store.claim(tx, user_id, claim.key, claim.fingerprint, now_s,
-                                             claim.expired_before_s)
-        order_id = await _place_sqlite(tx, args) if ours else None
-        if order_id is not None:
-            await idempotency_store.save_reply(tx, user_id, claim.key, keyed_reply(claim.reply_of, order_id))
+                                             claim.expired_before_s, keyed_reply(claim.reply_of, next_id))
+        order_id = await _place_sqlite(tx, args, next_id) if ours else None
     if not ours:  # claimed before (by an earlier request, or earlier in this batch)
         first = await idempotency_store.claimed(tx, user_id, claim.key, claim.expired_before_s)
         return Claimed(first["fingerprint"], first["reply"])
@@ -240,12 +245,16 @@ async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None) -> Placed:
     return order_id
 
 
-async def _place_sqlite(tx: Conn, args: tuple) -> int | None:
+async def _place_sqlite(tx: Conn, args: tuple, order_id: int | None = None) -> int | None:
+    """``order_id``: the id drawn for a keyed order (else the table's next)."""
     user_id, charge, now_s = args[0], args[1], args[10]
     balance = await tx.fetchval(_CHARGE_DEBIT, user_id, charge)
     if balance is None:
         return None
-    order_id = await tx.fetchval(_ORDER_INSERT + " RETURNING id", *args)
+    if order_id is None:
+        order_id = await tx.fetchval(_ORDER_INSERT + " RETURNING id", *args)
+    else:
+        await tx.execute(_SQLITE_ORDER_INSERT_WITH_ID, *args, order_id)
     await tx.execute(_CHARGE_ENTRY + " VALUES ($1, 'charge', $2, $3, $4, $5)", user_id, -charge, balance, order_id,
                      now_s)
     return order_id
