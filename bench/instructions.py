@@ -23,18 +23,17 @@ Prints one table: action, instructions per request for each revision, change.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import ROOT, BenchError, cli, git_worktree  # noqa: E402  (bench/ is scripts, not a package)
+
 PYTHON = Path(sys.executable)
 ACTIONS = ("balance", "status", "status100", "add", "addkey")
 WARMUP_REQUESTS = 300  # also places the orders the status actions read (ids 1..300)
@@ -93,24 +92,18 @@ asyncio.run(main())
 '''
 
 
-def cli(src: Path, db_url: str, *args: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(src), SMMPANEL_DATABASE_URL=db_url)
-    out = subprocess.run([str(PYTHON), "-m", "smmpanel.cli", *args], env=env, check=True, capture_output=True,
-                         text=True).stdout
-    return json.loads(out) if out.strip().startswith("{") else {}
-
-
-def fixture(src: Path, workdir: Path) -> tuple[str, str]:
-    """A fresh SQLite database made by the revision's own CLI: (url, API key)."""
+def fixture(src: Path, workdir: Path) -> str:
+    """A fresh SQLite database made by the revision's own CLI (``workdir/panel.db``); its API key."""
     url = f"sqlite:///{workdir / 'panel.db'}"
-    cli(src, url, "migrate")
-    user = cli(src, url, "users", "add", "bench", "--balance", "1000000000", "--json")
-    cli(src, url, "services", "add", "--name", "Bench Likes", "--category", "Bench", "--type", "Default",
-        "--rate", SERVICE_RATE, "--min", "10", "--max", "1000000", "--json")
-    return url, user["api_key"]
+    env = {**os.environ, "PYTHONPATH": str(src), "SMMPANEL_DATABASE_URL": url}
+    cli(env, "migrate")
+    user = cli(env, "users", "add", "bench", "--balance", "1000000000")
+    cli(env, "services", "add", "--name", "Bench Likes", "--category", "Bench", "--type", "Default",
+        "--rate", SERVICE_RATE, "--min", "10", "--max", "1000000")
+    return user["api_key"]
 
 
-def instructions(src: Path, url: str, key: str, action: str, n: int, workdir: Path) -> int:
+def instructions(src: Path, key: str, action: str, n: int, workdir: Path) -> int:
     """Instructions of one driver run of ``n`` timed requests, on a copy of the fixture."""
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
     shutil.copy(workdir / "panel.db", run_dir / "panel.db")
@@ -128,35 +121,19 @@ def instructions(src: Path, url: str, key: str, action: str, n: int, workdir: Pa
     raise SystemExit(f"no totals in {out}")
 
 
-def per_request(src: Path, url: str, key: str, action: str, n1: int, n2: int, workdir: Path) -> float:
+def per_request(src: Path, key: str, action: str, n1: int, n2: int, workdir: Path) -> float:
     with ThreadPoolExecutor(2) as pool:  # the two runs at once: one per core
-        a, b = pool.map(lambda n: instructions(src, url, key, action, n, workdir), (n1, n2))
+        a, b = pool.map(lambda n: instructions(src, key, action, n, workdir), (n1, n2))
     return (b - a) / (n2 - n1)
-
-
-@contextmanager
-def checkout(rev: str) -> Iterator[Path]:
-    commit = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=ROOT, capture_output=True,
-                            text=True)
-    if commit.returncode != 0:
-        raise SystemExit(f"--baseline {rev}: not a revision of this repository")
-    tree = Path(tempfile.mkdtemp(prefix="smmpanel-baseline-"))
-    subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit.stdout.strip()], cwd=ROOT, check=True,
-                   capture_output=True)
-    try:
-        yield tree / "src"
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
-        shutil.rmtree(tree, ignore_errors=True)
 
 
 def measure(label: str, src: Path, actions: list[str], n1: int, n2: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="smmpanel-instr-") as tmp:
         workdir = Path(tmp)
-        url, key = fixture(src, workdir)
+        key = fixture(src, workdir)
         figures = {}
         for action in actions:
-            figures[action] = per_request(src, url, key, action, n1, n2, workdir)
+            figures[action] = per_request(src, key, action, n1, n2, workdir)
             print(f"   {label:10s} {action:10s} {figures[action]:>12,.0f} instructions per request", flush=True)
         return figures
 
@@ -169,6 +146,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, nargs=2, default=(200, 800), metavar=("N1", "N2"),
                         help="timed requests of the two runs (default 200 800)")
     args = parser.parse_args()
+    try:
+        count_all(args, parser)
+    except BenchError as exc:
+        raise SystemExit(f"scripts/bench-instructions: {exc}") from None
+
+
+def count_all(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     actions = [a for a in args.actions.split(",") if a]
     if bad := [a for a in actions if a not in ACTIONS]:
         parser.error(f"--actions: unknown {', '.join(bad)}")
@@ -183,8 +167,8 @@ def main() -> None:
     if args.baseline:
         if "addkey" in actions:
             print("   (the baseline may not know idempotency keys: its addkey is a plain add)")
-        with checkout(args.baseline) as src:
-            baseline = measure(args.baseline, src, actions, n1, n2)
+        with git_worktree(args.baseline) as (_commit, tree):
+            baseline = measure(args.baseline, tree / "src", actions, n1, n2)
     print()
     print(f"| action | {args.baseline + ' | ' if baseline else ''}current |{' change |' if baseline else ''}")
     print(f"|---|{'--:|' if baseline else ''}--:|{'--:|' if baseline else ''}")

@@ -411,7 +411,8 @@ class Baseline:
 
 
 @contextlib.contextmanager
-def checkout_baseline(revision: str) -> Iterator[Baseline]:
+def git_worktree(revision: str) -> Iterator[tuple[str, Path]]:
+    """``revision`` checked out in a temporary worktree: (its commit, the tree), removed afterwards, also on error."""
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
@@ -421,28 +422,36 @@ def checkout_baseline(revision: str) -> Iterator[Baseline]:
     commit = found.stdout.strip()
     tmp = Path(tempfile.mkdtemp(prefix="smmpanel-baseline-"))
     tree = tmp / "tree"
-    name = "smmpanel_baseline_bench"
     try:
         added = git("worktree", "add", "--detach", str(tree), commit)
         if added.returncode != 0:
             raise BenchError(f"git worktree add {tree} {commit} failed: {added.stderr.strip()}")
+        yield commit, tree
+    finally:
+        removed = git("worktree", "remove", "--force", str(tree))
+        shutil.rmtree(tmp, ignore_errors=True)
+        if removed.returncode != 0 and "is not a working tree" not in removed.stderr:
+            print(f"warning: git worktree remove {tree}: {removed.stderr.strip()} (`git worktree prune` forgets it)",
+                  file=sys.stderr)
+
+
+@contextlib.contextmanager
+def checkout_baseline(revision: str) -> Iterator[Baseline]:
+    name = "smmpanel_baseline_bench"
+    with git_worktree(revision) as (commit, tree):
         script = tree / "bench" / "run.py"
         spec = importlib.util.spec_from_file_location(name, script)
         if not script.exists() or spec is None or spec.loader is None:
             raise BenchError(f"--baseline {revision}: no bench/run.py there to build its fixture with")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # its dataclasses look their module up while being made
-        spec.loader.exec_module(module)
-        if not callable(getattr(module, "build_fixture", None)):
-            raise BenchError(f"--baseline {revision}: its bench/run.py has no build_fixture()")
-        yield Baseline(revision, commit, tree, module)
-    finally:
-        sys.modules.pop(name, None)
-        removed = git("worktree", "remove", "--force", str(tree))
-        shutil.rmtree(tmp, ignore_errors=True)
-        if removed.returncode != 0 and "is not a working tree" not in removed.stderr:
-            print(f"warning: git worktree remove {tree}: {removed.stderr.strip()} (`git worktree prune` forgets it)",
-                  file=sys.stderr)
+        try:
+            spec.loader.exec_module(module)
+            if not callable(getattr(module, "build_fixture", None)):
+                raise BenchError(f"--baseline {revision}: its bench/run.py has no build_fixture()")
+            yield Baseline(revision, commit, tree, module)
+        finally:
+            sys.modules.pop(name, None)
 
 
 # --------------------------------------------------------------------- runs

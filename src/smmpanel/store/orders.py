@@ -108,14 +108,21 @@ PG_PLACE_ORDER = (
     f"{_CHARGE_ENTRY} SELECT $1, 'charge', -$2, debit.balance_micros, o.id, $11 FROM debit, o RETURNING order_id"
 )
 
+
+def _order_insert_with_id(id_sql: str) -> str:
+    """``_ORDER_INSERT`` giving the order the id ``id_sql`` (drawn before it, for a keyed order's claim)."""
+    sql = _ORDER_INSERT.replace("INSERT INTO orders (user_id,", "INSERT INTO orders (id, user_id,", 1) \
+        .replace("SELECT $1,", f"SELECT {id_sql}, $1,", 1)
+    assert sql.count(id_sql) == 1
+    return sql
+
+
 # The same with an idempotency key's claim first ($16 key, $17 fingerprint,
 # $18 expired before; $19 and $20 the reply's text before and after the new
 # order's id): nothing is debited unless the claim is ours. The order's id
 # is drawn first, so the claim is written once, its reply with it: one
 # statement, one round trip, as without a key.
-_ORDER_INSERT_WITH_ID = _ORDER_INSERT.replace("INSERT INTO orders (user_id,", "INSERT INTO orders (id, user_id,", 1) \
-    .replace("SELECT $1,", "SELECT next.id, $1,", 1)
-assert _ORDER_INSERT_WITH_ID.count("next.id") == 1
+_ORDER_INSERT_WITH_ID = _order_insert_with_id("next.id")
 PG_PLACE_KEYED_ORDER = (
     "WITH next AS (SELECT nextval(pg_get_serial_sequence('orders', 'id')) AS id), "
     f"claim AS ({idempotency_store.claim_sql('$1', '$16', '$17', '$19 || next.id || $20', '$11', '$18', ' FROM next')}), "
@@ -126,8 +133,7 @@ PG_PLACE_KEYED_ORDER = (
     "SELECT EXISTS (SELECT 1 FROM claim) AS claimed, (SELECT order_id FROM charge) AS order_id"
 )
 _SQLITE_NEXT_ORDER_ID = "SELECT COALESCE(MAX(id), 0) + 1 FROM orders"
-_SQLITE_ORDER_INSERT_WITH_ID = _ORDER_INSERT.replace("INSERT INTO orders (user_id,", "INSERT INTO orders (id, user_id,", 1) \
-    .replace("SELECT $1,", "SELECT $16, $1,", 1)
+_SQLITE_ORDER_INSERT_WITH_ID = _order_insert_with_id("$16")  # after the 15 of _order_args
 _PROBE_ID = 9_007_199_254_740_993  # an id no reply holds otherwise
 
 
