@@ -46,11 +46,12 @@ def test_a_caller_is_admitted_only_through_keys_match(monkeypatch):
         return stored == presented
 
     monkeypatch.setattr("smmpanel.services.principal.keys_match", spy)
-    caller = Customer.from_api_key("k", now_s=100)
+    caller = Customer.from_api_key("k")
+    old = caller.as_old_key(now_s=100)
     digest = keys.hash_key("k")
     assert caller.admits({"key_hash": digest, "key_until_s": None})
-    assert caller.admits({"key_hash": digest, "key_until_s": 101})  # an old key in its grace
-    assert not caller.admits({"key_hash": digest, "key_until_s": 100})  # its grace is over
+    assert old.admits({"key_hash": digest, "key_until_s": 101})  # an old key in its grace
+    assert not old.admits({"key_hash": digest, "key_until_s": 100})  # its grace is over
     assert not caller.admits({"key_hash": keys.hash_key("other"), "key_until_s": None})
     assert calls == [(digest, digest)] * 3 + [(keys.hash_key("other"), digest)]
 

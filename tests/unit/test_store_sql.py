@@ -38,8 +38,9 @@ def test_checked_columns_keeps_the_order_given():
 
 
 def test_a_user_is_found_only_by_key_lookup_or_id():
-    caller = Customer.from_api_key("k", now_s=5)
-    assert caller == Customer("api_key_lookup", hash_key("k")[:16], hash_key("k"), 5)  # the key itself is not kept
+    caller = Customer.from_api_key("k")
+    assert caller == Customer("api_key_lookup", hash_key("k")[:16], hash_key("k"))  # the key itself is not kept
+    assert caller.as_old_key(now_s=5) == Customer("old_key_lookup", hash_key("k")[:16], hash_key("k"), 5)
     assert Customer.from_user_id(7) == Customer("id", 7)
     assert Customer.from_user_id(MAX_DB_ID + 1).value == 0  # no row has it: unknown, and safe to bind
     with pytest.raises(ValueError):

@@ -42,6 +42,7 @@ def _as_text(value: Any) -> Any:
 
 
 def fingerprint(action: str, params: Mapping[str, Any]) -> str:
-    request = {k: _as_text(v) for k, v in params.items() if k not in NOT_PART_OF_THE_REQUEST}
+    # Form fields are text already (the usual request): only JSON values are converted.
+    request = {k: v if type(v) is str else _as_text(v) for k, v in params.items() if k not in NOT_PART_OF_THE_REQUEST}
     body = orjson.dumps([action, request], option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(body).hexdigest()

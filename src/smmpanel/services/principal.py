@@ -42,15 +42,15 @@ class Customer(NamedTuple):
     column: str  # "api_key_lookup", "old_key_lookup" (``as_old_key``) or "id"
     value: str | int
     key_hash: str = ""  # the presented key's hash (an API caller)
-    at_s: int = 0  # when the key was presented: an old key works until its grace ends
+    at_s: int = 0  # an old key's (``as_old_key``): when it was presented, its grace must not have ended
 
     @classmethod
-    def from_api_key(cls, api_key: str, now_s: int | None = None) -> "Customer":
-        """An API caller: only the key's hash is kept, and its lookup."""
+    def from_api_key(cls, api_key: str) -> "Customer":
+        """An API caller: only the key's hash is kept, and its lookup. A
+        current key has no end, so no clock is read here (once per API request)."""
         key_hash = hash_key(api_key)
         # tuple.__new__: a NamedTuple's own __new__ is one more Python call, once per API request
-        return tuple.__new__(cls, ("api_key_lookup", lookup_of(api_key, key_hash), key_hash,
-                                   wall_clock_s() if now_s is None else now_s))
+        return tuple.__new__(cls, ("api_key_lookup", lookup_of(api_key, key_hash), key_hash, 0))
 
     @classmethod
     def from_user_id(cls, user_id: int) -> "Customer":
@@ -71,11 +71,13 @@ class Customer(NamedTuple):
         until_s = row["key_until_s"]
         return keys_match(row["key_hash"], self.key_hash) and (until_s is None or self.at_s < until_s)
 
-    def as_old_key(self) -> "Customer | None":
-        """The same caller looked for among old keys in a rotation's grace
-        (None unless this one looked among current keys): what the API tries
-        when a key matches no current key."""
-        return self._replace(column="old_key_lookup") if self.column == "api_key_lookup" else None
+    def as_old_key(self, now_s: int | None = None) -> "Customer | None":
+        """The same caller looked for among old keys whose rotation's grace
+        has not ended by ``now_s`` (None unless this one looked among current
+        keys): what the API tries when a key matches no current key."""
+        if self.column != "api_key_lookup":
+            return None
+        return self._replace(column="old_key_lookup", at_s=wall_clock_s() if now_s is None else now_s)
 
     def refusal(self) -> PanelError:
         """The error when no active account matches."""
