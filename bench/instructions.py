@@ -8,14 +8,16 @@ to within a fraction of a percent, and it tells an older revision from the
 current one in the same terms.
 
 How: for each revision (the current tree, and ``--baseline REV`` checked out in a
-temporary git worktree) a fresh SQLite database is made by that revision's own
-CLI (``migrate``, ``users add``, ``services add``). The panel's ASGI app is then
+temporary git worktree) a fresh database is made by that revision's own CLI
+(``migrate``, ``users add``, ``services add``). The panel's ASGI app is then
 driven in-process (its lifespan, then requests as uvicorn would hand them over,
 no socket) under ``valgrind --tool=callgrind`` twice, with N1 and N2 timed
 requests after the same warm-up; (instructions(N2) - instructions(N1)) /
 (N2 - N1) is the cost of one request, start-up and warm-up cancelled out. This
-counts the panel's Python and the SQLite library, not uvicorn, the kernel or
-the network (constant between revisions).
+counts the panel's own process: its Python and, on SQLite, the SQLite library;
+not uvicorn, the kernel or the network (constant between revisions), nor the
+PostgreSQL server's work (``--database postgresql`` counts the panel's side of
+it: asyncpg, the protocol, the event loop's wake-ups).
 
 Prints one table: action, instructions per request for each revision, change.
 """
@@ -23,6 +25,7 @@ Prints one table: action, instructions per request for each revision, change.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import subprocess
@@ -32,12 +35,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, BenchError, cli, git_worktree  # noqa: E402  (bench/ is scripts, not a package)
+from run import ROOT, BenchError, cli, git_worktree, recreate_pg_database  # noqa: E402  (bench/ is scripts, not a package)
 
 PYTHON = Path(sys.executable)
 ACTIONS = ("balance", "status", "status100", "add", "addkey")
 WARMUP_REQUESTS = 300  # also places the orders the status actions read (ids 1..300)
 SERVICE_RATE = "1"
+DATABASES = ("sqlite", "postgresql")
+PG_DATABASE_PREFIX = "smmpanel_instructions"  # + the run's size; dropped and made anew each run
 
 # The driver, run under valgrind with the revision's src on PYTHONPATH: it
 # serves the app's lifespan and sends `n` requests of one kind in-process.
@@ -92,9 +97,8 @@ asyncio.run(main())
 '''
 
 
-def fixture(src: Path, workdir: Path) -> str:
-    """A fresh SQLite database made by the revision's own CLI (``workdir/panel.db``); its API key."""
-    url = f"sqlite:///{workdir / 'panel.db'}"
+def fixture(src: Path, url: str) -> str:
+    """The database at ``url`` (empty) made ready by the revision's own CLI; its API key."""
     env = {**os.environ, "PYTHONPATH": str(src), "SMMPANEL_DATABASE_URL": url}
     cli(env, "migrate")
     user = cli(env, "users", "add", "bench", "--balance", "1000000000")
@@ -103,13 +107,32 @@ def fixture(src: Path, workdir: Path) -> str:
     return user["api_key"]
 
 
-def instructions(src: Path, key: str, action: str, n: int, workdir: Path) -> int:
-    """Instructions of one driver run of ``n`` timed requests, on a copy of the fixture."""
-    run_dir = Path(tempfile.mkdtemp(dir=workdir))
-    shutil.copy(workdir / "panel.db", run_dir / "panel.db")
+class Databases:
+    """Where each run's fresh fixture lives. SQLite: a copy of one made per
+    revision (``workdir/panel.db``); PostgreSQL: a database per run size,
+    made anew for every run (the two runs of an action go at once)."""
+
+    def __init__(self, kind: str, pg_url: str, src: Path, workdir: Path) -> None:
+        self.kind, self.pg_url, self.src, self.workdir = kind, pg_url.rstrip("/"), src, workdir
+        if kind == "sqlite":
+            self.sqlite_key = fixture(src, f"sqlite:///{workdir / 'panel.db'}")
+
+    def fresh(self, n: int, run_dir: Path) -> tuple[str, str]:
+        """The URL of a fresh fixture for a run of ``n`` requests, and its API key."""
+        if self.kind == "sqlite":
+            shutil.copy(self.workdir / "panel.db", run_dir / "panel.db")
+            return f"sqlite:///{run_dir / 'panel.db'}", self.sqlite_key
+        url = f"{self.pg_url}/{PG_DATABASE_PREFIX}_{n}"
+        asyncio.run(recreate_pg_database(url))
+        return url, fixture(self.src, url)
+
+
+def instructions(src: Path, databases: Databases, action: str, n: int) -> int:
+    """Instructions of one driver run of ``n`` timed requests, on a fresh fixture."""
+    run_dir = Path(tempfile.mkdtemp(dir=databases.workdir))
+    url, key = databases.fresh(n, run_dir)
     out = run_dir / "callgrind.out"
-    env = dict(os.environ, PYTHONPATH=str(src), SMMPANEL_DATABASE_URL=f"sqlite:///{run_dir / 'panel.db'}",
-               SMMPANEL_LOG_LEVEL="warning")
+    env = dict(os.environ, PYTHONPATH=str(src), SMMPANEL_DATABASE_URL=url, SMMPANEL_LOG_LEVEL="warning")
     result = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(PYTHON), "-c",
                              DRIVER, key, action, str(n), str(WARMUP_REQUESTS)],
                             env=env, capture_output=True, text=True)
@@ -121,19 +144,19 @@ def instructions(src: Path, key: str, action: str, n: int, workdir: Path) -> int
     raise SystemExit(f"no totals in {out}")
 
 
-def per_request(src: Path, key: str, action: str, n1: int, n2: int, workdir: Path) -> float:
+def per_request(src: Path, databases: Databases, action: str, n1: int, n2: int) -> float:
     with ThreadPoolExecutor(2) as pool:  # the two runs at once: one per core
-        a, b = pool.map(lambda n: instructions(src, key, action, n, workdir), (n1, n2))
+        a, b = pool.map(lambda n: instructions(src, databases, action, n), (n1, n2))
     return (b - a) / (n2 - n1)
 
 
-def measure(label: str, src: Path, actions: list[str], n1: int, n2: int) -> dict[str, float]:
+def measure(label: str, src: Path, actions: list[str], n1: int, n2: int, database: str,
+            pg_url: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="smmpanel-instr-") as tmp:
-        workdir = Path(tmp)
-        key = fixture(src, workdir)
+        databases = Databases(database, pg_url, src, Path(tmp))
         figures = {}
         for action in actions:
-            figures[action] = per_request(src, key, action, n1, n2, workdir)
+            figures[action] = per_request(src, databases, action, n1, n2)
             print(f"   {label:10s} {action:10s} {figures[action]:>12,.0f} instructions per request", flush=True)
         return figures
 
@@ -145,6 +168,11 @@ def main() -> None:
                         help=f"comma-separated, of {', '.join(ACTIONS)} (default: balance,status,status100,add)")
     parser.add_argument("--requests", type=int, nargs=2, default=(200, 800), metavar=("N1", "N2"),
                         help="timed requests of the two runs (default 200 800)")
+    parser.add_argument("--database", choices=DATABASES, default="sqlite",
+                        help="the panel's database (default sqlite); postgresql counts the panel process's side")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1",
+                        help=f"PostgreSQL server for --database postgresql (databases {PG_DATABASE_PREFIX}_N1 and "
+                             "_N2 are dropped and made anew)")
     args = parser.parse_args()
     try:
         count_all(args, parser)
@@ -161,14 +189,16 @@ def count_all(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None
         parser.error("--requests: N1 must be above 0 and below N2")
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is missing (scripts/bench-instructions installs it)")
-    print(f"callgrind, SQLite, in-process; ({n2} - {n1}) requests per action after {WARMUP_REQUESTS} adds", flush=True)
-    current = measure("current", ROOT / "src", actions, n1, n2)
+    db_name = "SQLite" if args.database == "sqlite" else "PostgreSQL (the panel's process only)"
+    print(f"callgrind, {db_name}, in-process; ({n2} - {n1}) requests per action after {WARMUP_REQUESTS} adds",
+          flush=True)
+    current = measure("current", ROOT / "src", actions, n1, n2, args.database, args.pg_url)
     baseline = None
     if args.baseline:
         if "addkey" in actions:
             print("   (the baseline may not know idempotency keys: its addkey is a plain add)")
         with git_worktree(args.baseline) as (_commit, tree):
-            baseline = measure(args.baseline, tree / "src", actions, n1, n2)
+            baseline = measure(args.baseline, tree / "src", actions, n1, n2, args.database, args.pg_url)
     print()
     print(f"| action | {args.baseline + ' | ' if baseline else ''}current |{' change |' if baseline else ''}")
     print(f"|---|{'--:|' if baseline else ''}--:|{'--:|' if baseline else ''}")
