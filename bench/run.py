@@ -9,18 +9,19 @@ For each database (SQLite, then PostgreSQL):
    inserted in bulk by SQL, each with its 'charge' ledger entry and the
    balance moved to match, checked with ``smmpanel audit``.
 2. In each of ``--rounds`` rounds (3): serve a minimal Starlette app
-   (``bench/hello.py``: the ceiling) pinned to CPU 0 and measure it with wrk
-   pinned to CPU 1; then serve the panel (``smmpanel serve``, one worker)
-   pinned to CPU 0 and measure ``balance``, ``status`` (one random existing
-   order), ``status`` with 100 random ids and ``add`` with ``wrk -t1 -c64
-   --latency`` pinned to CPU 1 (``bench/wrk/api.lua``: urlencoded form
-   bodies); then the same panel "hardened": a per-account rate limit on
-   (never reached) and each ``add`` with its own ``Idempotency-Key``
-   (issue 10: within 10% of plain; ``--no-hardened`` skips it). Plain and
-   hardened swap places every round, so neither always runs second (on a
-   database the other's adds have grown). Each timed run is preceded by a
-   short untimed warm-up run, and each kind of request is first sent once
-   and its reply checked.
+   (``bench/hello.py``: the ceiling), the panel (``smmpanel serve``, one
+   worker) and the same panel "hardened" (a per-account rate limit on, never
+   reached, and each ``add`` with its own ``Idempotency-Key``; issue 10:
+   within 10% of plain; ``--no-hardened`` skips it), all at once, each pinned
+   to CPU 0 and idle but for the one measured. Measure the ceiling with wrk
+   pinned to CPU 1, then each action (``balance``, ``status`` of one random
+   existing order, ``status`` with 100 random ids, ``add``) on the panel and
+   the hardened panel in turn, seconds apart, with ``wrk -t1 -c64 --latency``
+   (``bench/wrk/api.lua``: urlencoded form bodies). The two swap places every
+   other action and round, so neither always runs second (on a database the
+   other's adds have grown), and both meet the same drift of the machine.
+   Each timed run is preceded by a short untimed warm-up run, and each kind
+   of request is first sent once and its reply checked.
 3. The figure of each action is the median of its rounds, the ceiling's
    too; how much the ceiling varied between rounds shows other load on the
    machine. ``smmpanel audit`` again (the ``add`` runs must keep the ledger
@@ -34,8 +35,9 @@ req/s.
 
 ``--baseline REV`` (a git revision, e.g. ``bc9254e``) compares with older
 code in the same minutes, since the ceiling alone does not remove this
-machine's drift: every round also serves that revision's panel, beside the
-current one and swapping places with it each round (plain actions only). Its
+machine's drift: every round also serves that revision's panel, measured
+beside the current one action by action and swapping places with it (plain
+actions only). Its
 code is checked out in a temporary ``git worktree --detach`` (removed at the
 end, also on error) and run as ``python -m smmpanel.cli serve`` with
 ``PYTHONPATH`` on its ``src/``, on its own fixture (SQLite
@@ -504,40 +506,48 @@ def wrk(url: str, mode: str, seconds: int, fx: Fixture, log: Path) -> dict[str, 
     return data
 
 
-def measure(name: str, cmd: list[str], env: dict[str, str], modes: list[str], fx: Fixture, args: argparse.Namespace,
-            logs: Path) -> dict[str, dict[str, Any]]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api/v2"
-    server_log = logs / f"{name}.server.log"
-    wrk_log = logs / f"{name}.wrk.log"
-    wrk_log.unlink(missing_ok=True)
-    proc = SERVERS.start(["taskset", "-c", SERVER_CPU, *cmd, "--host", "127.0.0.1", "--port", str(port)], env,
-                         server_log)
-    out: dict[str, dict[str, Any]] = {}
-    try:
-        wait_ready(proc, url, server_log)
-        for mode in modes:
-            if mode != "hello":
-                check_reply(mode, post_form(url, sample_request(mode, fx)))
-            if args.warmup:
-                wrk(url, mode, args.warmup, fx, wrk_log)
-            cpu_before = cpu_seconds(proc.pid)  # taskset exec'd the server: the same pid
-            result = wrk(url, mode, args.duration, fx, wrk_log)
-            if proc.poll() is not None:
-                raise BenchError(f"{name} server died during {mode}; see {server_log}:\n{tail(server_log)}")
-            result["server_cpu_s"] = round(cpu_seconds(proc.pid) - cpu_before, 3)
-            result["cpu_us_per_req"] = (round(result["server_cpu_s"] / result["requests"] * 1e6, 2)
-                                        if result["requests"] else None)
-            out[mode] = result
-            flag = ""
-            if result["bad_replies"] or result["socket_errors"]:
-                flag = f"  !! {result['bad_replies']} bad replies, {result['socket_errors']} socket errors"
-            cpu = "" if result["cpu_us_per_req"] is None else f"   cpu {result['cpu_us_per_req']:6.1f} µs/req"
-            print(f"    {name:<8} {mode:<10} {result['rps']:>9,.0f} req/s   p99 {result['p99_ms']:7.2f} ms{cpu}{flag}",
-                  flush=True)
-    finally:
-        SERVERS.stop(proc)
-    return out
+class Served:
+    """One server of a round, running until ``stop``: idle (pinned to the
+    same CPU as the others) while another one is measured."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], fx: Fixture, logs: Path) -> None:
+        self.name, self.fx = name, fx
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/api/v2"
+        self.server_log = logs / f"{name}.server.log"
+        self.wrk_log = logs / f"{name}.wrk.log"
+        self.wrk_log.unlink(missing_ok=True)
+        self.proc = SERVERS.start(["taskset", "-c", SERVER_CPU, *cmd, "--host", "127.0.0.1", "--port", str(port)],
+                                  env, self.server_log)
+        try:
+            wait_ready(self.proc, self.url, self.server_log)
+        except BaseException:
+            self.stop()
+            raise
+
+    def measure(self, mode: str, args: argparse.Namespace) -> dict[str, Any]:
+        """One timed wrk run of ``mode`` (after its check and warm-up), with the server's CPU per request."""
+        if mode != "hello":
+            check_reply(mode, post_form(self.url, sample_request(mode, self.fx)))
+        if args.warmup:
+            wrk(self.url, mode, args.warmup, self.fx, self.wrk_log)
+        cpu_before = cpu_seconds(self.proc.pid)  # taskset exec'd the server: the same pid
+        result = wrk(self.url, mode, args.duration, self.fx, self.wrk_log)
+        if self.proc.poll() is not None:
+            raise BenchError(f"{self.name} server died during {mode}; see {self.server_log}:\n{tail(self.server_log)}")
+        result["server_cpu_s"] = round(cpu_seconds(self.proc.pid) - cpu_before, 3)
+        result["cpu_us_per_req"] = (round(result["server_cpu_s"] / result["requests"] * 1e6, 2)
+                                    if result["requests"] else None)
+        flag = ""
+        if result["bad_replies"] or result["socket_errors"]:
+            flag = f"  !! {result['bad_replies']} bad replies, {result['socket_errors']} socket errors"
+        cpu = "" if result["cpu_us_per_req"] is None else f"   cpu {result['cpu_us_per_req']:6.1f} µs/req"
+        print(f"    {self.name:<8} {mode:<10} {result['rps']:>9,.0f} req/s   p99 {result['p99_ms']:7.2f} ms{cpu}{flag}",
+              flush=True)
+        return result
+
+    def stop(self) -> None:
+        SERVERS.stop(self.proc)
 
 
 def median(values: list[float]) -> float:
@@ -571,26 +581,36 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
     hello_cmd = [str(BIN / "python"), "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "hello:app",
                  "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "info"]
     panel_cmd = [str(SMMPANEL), "serve", "--workers", "1"]
-    # (name, server command, environment, wrk modes, fixture): the plain
-    # panel, the baseline's beside it if asked for and, unless skipped, the
-    # hardened one. Measured in rounds, each round the ceiling and then the
-    # panels, their order reversed every other round: run one after the
-    # other, the last would always meet a database the others' adds have
-    # grown and whatever the machine did meanwhile.
-    variants = [("panel", panel_cmd, env, list(ACTIONS), fx)]
+    # (name, server command, environment, the wrk mode of each action, fixture):
+    # the plain panel, the baseline's beside it if asked for and, unless
+    # skipped, the hardened one. In each round all of them (and the ceiling)
+    # are started, idle but for the one being measured, and each action is
+    # measured on every server in turn, seconds apart: this machine's speed
+    # drifts within minutes, and what is compared must see the same drift.
+    # The order of the servers is reversed every other action and round, so
+    # none always goes first (or meets a database the others' adds have grown).
+    variants = [("panel", panel_cmd, env, {a: a for a in ACTIONS}, fx)]
     if baseline is not None:
-        variants.append(("baseline", baseline.serve_cmd(), base_env, list(ACTIONS), base_fx))
+        variants.append(("baseline", baseline.serve_cmd(), base_env, {a: a for a in ACTIONS}, base_fx))
     if not args.no_hardened:
-        variants.append(("hardened", panel_cmd, {**env, **HARDENED_ENV}, list(HARDENED_MODES.values()), fx))
+        variants.append(("hardened", panel_cmd, {**env, **HARDENED_ENV}, HARDENED_MODES, fx))
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in ("hello", *(v[0] for v in variants))}
     for round_no in range(args.rounds):
         print(f"   round {round_no + 1} of {args.rounds}", flush=True)
         logs_now = logs / backend / f"round{round_no + 1}"
-        hello_run = measure("hello", hello_cmd, env, ["hello"], fx, args, logs_now)["hello"]
-        runs["hello"].setdefault("hello", []).append(hello_run)
-        for name, cmd, variant_env, modes, variant_fx in (variants if round_no % 2 == 0 else variants[::-1]):
-            for mode, result in measure(name, cmd, variant_env, modes, variant_fx, args, logs_now).items():
-                runs[name].setdefault(mode, []).append(result)
+        served: dict[str, Served] = {}
+        try:
+            served["hello"] = Served("hello", hello_cmd, env, fx, logs_now)
+            for name, cmd, variant_env, _, variant_fx in variants:
+                served[name] = Served(name, cmd, variant_env, variant_fx, logs_now)
+            runs["hello"].setdefault("hello", []).append(served["hello"].measure("hello", args))
+            for action_no, action in enumerate(ACTIONS):
+                turn = variants if (round_no + action_no) % 2 == 0 else variants[::-1]
+                for name, _, _, modes, _ in turn:
+                    runs[name].setdefault(modes[action], []).append(served[name].measure(modes[action], args))
+        finally:
+            for server in served.values():
+                server.stop()
     hello = combine(runs["hello"]["hello"])
     ceilings = hello["rounds"]
     spread = max(ceilings) / min(ceilings) - 1
