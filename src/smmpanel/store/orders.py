@@ -122,9 +122,12 @@ def _order_insert_with_id(id_sql: str) -> str:
 # order's id): nothing is debited unless the claim is ours. The order's id
 # is drawn first, so the claim is written once, its reply with it: one
 # statement, one round trip, as without a key.
+# The sequence is named as a constant ('orders_id_seq', SERIAL's own name for
+# orders.id): resolved once when the statement is prepared, where
+# pg_get_serial_sequence() looked it up again on every order.
 _ORDER_INSERT_WITH_ID = _order_insert_with_id("next.id")
 PG_PLACE_KEYED_ORDER = (
-    "WITH next AS (SELECT nextval(pg_get_serial_sequence('orders', 'id')) AS id), "
+    "WITH next AS (SELECT nextval('orders_id_seq'::regclass) AS id), "
     f"claim AS ({idempotency_store.claim_sql('$1', '$16', '$17', '$19 || next.id || $20', '$11', '$18', ' FROM next')}), "
     f"debit AS ({_CHARGE_DEBIT.replace(' RETURNING', ' AND EXISTS (SELECT 1 FROM claim) RETURNING')}), "
     f"o AS ({_ORDER_INSERT_WITH_ID} FROM debit, next RETURNING id), "
