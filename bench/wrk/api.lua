@@ -60,7 +60,8 @@ function init(args)
     request = function()
       n = n + 1
       headers["Idempotency-Key"] = run .. "-" .. n
-      return wrk.format(nil, nil, headers, head .. n)
+      -- the same links as a plain add's (random), so that only the key differs
+      return wrk.format(nil, nil, headers, head .. math.random(1, 1000000000))
     end
   else
     error("unknown mode " .. tostring(mode))
