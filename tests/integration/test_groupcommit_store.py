@@ -39,3 +39,87 @@ async def test_an_order_the_database_refuses_never_fails_its_batch(db_url, panel
         assert (await accounts.user_named(panel, "burst"))["balance_micros"] == 1000_000_000 - 50 * 100_000
         assert (await accounts.user_named(panel, "mallory"))["balance_micros"] == 1000_000_000
         assert await audit.run(panel) == []
+
+
+def _reply(order_id: int) -> str:
+    return f'{{"order":{order_id}}}'
+
+
+def _count_pipelined(monkeypatch) -> list[int]:
+    """How many batches went pipelined, each with how many orders (a failed
+    one would be rerun one by one, hiding the failure from the results)."""
+    sizes: list[int] = []
+    pipelined = orders_store._place_pipelined
+
+    async def spy(tx, batch):
+        results = await pipelined(tx, batch)
+        sizes.append(len(batch))
+        return results
+
+    monkeypatch.setattr(orders_store, "_place_pipelined", spy)
+    return sizes
+
+
+async def test_one_batch_of_plain_keyed_retried_and_unfunded_orders(db_url, panel_factory, monkeypatch):
+    """Orders that arrive together (one batch: pipelined on PostgreSQL) each
+    end as they would alone: placed, refused for funds (a keyed one's key
+    left free for its retry), or answered with their key's earlier reply."""
+    pipelined = _count_pipelined(monkeypatch)
+    async with panel_factory(db_url) as panel:
+        rich, _ = await accounts.add_user(panel, "rich", Decimal("1000"), actor="cli")
+        broke, _ = await accounts.add_user(panel, "broke", Decimal("0"), actor="cli")
+        sid = await catalog.add_service(panel, name="Views", category="TT", type="Default", rate="1", min=10,
+                                        max=10_000)
+        terms = ServiceTerms(id=sid, type=ServiceType.DEFAULT, rate_micros=1_000_000, min=10, max=10_000,
+                             dripfeed=False)
+        draft = build_order(terms, {"link": "https://example.com/p", "quantity": 100})
+        now = panel.clock()
+
+        def claim(key: str, fingerprint: str = "f1") -> orders_store.KeyClaim:
+            return orders_store.KeyClaim(key, fingerprint, now - 86_400, _reply)
+
+        first = await orders_store.place_order(panel.db, rich, draft, now, claim=claim("earlier"))
+        assert isinstance(first, int)
+        results = await asyncio.gather(
+            orders_store.place_order(panel.db, rich, draft, now),
+            orders_store.place_order(panel.db, rich, draft, now, claim=claim("new")),
+            orders_store.place_order(panel.db, rich, draft, now, claim=claim("earlier", "f2")),
+            orders_store.place_order(panel.db, broke, draft, now, claim=claim("unfunded")),
+            orders_store.place_order(panel.db, broke, draft, now),
+            orders_store.place_order(panel.db, rich, draft, now),
+        )
+        assert pipelined == ([6] if "postgresql" in db_url else [])
+        plain1, keyed, retried, unfunded_keyed, unfunded, plain2 = results
+        assert all(isinstance(i, int) for i in (plain1, keyed, plain2)), results
+        assert len({first, plain1, keyed, plain2}) == 4
+        assert retried == orders_store.Claimed("f1", _reply(first))
+        assert unfunded_keyed is None and unfunded is None
+        assert (await accounts.user_named(panel, "rich"))["balance_micros"] == 1000_000_000 - 4 * 100_000
+        # the unfunded order's key is free: once funded, its retry is placed
+        await accounts.add_funds(panel, "broke", Decimal("1"), actor="cli")
+        retry = await orders_store.place_order(panel.db, broke, draft, now, claim=claim("unfunded"))
+        assert isinstance(retry, int)
+        assert await audit.run(panel) == []
+
+
+async def test_one_key_twice_in_one_batch_places_one_order(db_url, panel_factory, monkeypatch):
+    """A retry in the batch of its first request sees that request's order
+    (that batch goes one order after the other, on PostgreSQL too)."""
+    pipelined = _count_pipelined(monkeypatch)
+    async with panel_factory(db_url) as panel:
+        user, _ = await accounts.add_user(panel, "twice", Decimal("1000"), actor="cli")
+        sid = await catalog.add_service(panel, name="Views", category="TT", type="Default", rate="1", min=10,
+                                        max=10_000)
+        terms = ServiceTerms(id=sid, type=ServiceType.DEFAULT, rate_micros=1_000_000, min=10, max=10_000,
+                             dripfeed=False)
+        draft = build_order(terms, {"link": "https://example.com/p", "quantity": 100})
+        now = panel.clock()
+        key = orders_store.KeyClaim("same", "f1", now - 86_400, _reply)
+        results = await asyncio.gather(orders_store.place_order(panel.db, user, draft, now),
+                                       orders_store.place_order(panel.db, user, draft, now, claim=key),
+                                       orders_store.place_order(panel.db, user, draft, now, claim=key))
+        assert isinstance(results[0], int) and isinstance(results[1], int)
+        assert results[2] == orders_store.Claimed("f1", _reply(results[1]))
+        assert pipelined == []
+        assert (await accounts.user_named(panel, "twice"))["balance_micros"] == 1000_000_000 - 2 * 100_000
+        assert await audit.run(panel) == []

@@ -57,6 +57,7 @@ class Conn(Protocol):
     async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
     async def fetchval(self, sql: str, *args: Any) -> Any: ...
     async def execute(self, sql: str, *args: Any) -> int: ...
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
     def savepoint(self) -> Any: ...  # in a transaction only
 
 
@@ -108,6 +109,12 @@ class _SqliteConn:
 
     async def execute(self, sql: str, *args: Any) -> int:
         return self._run(sql, args).rowcount
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            self._raw.executemany(_to_sqlite(sql), rows)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -204,6 +211,11 @@ class _PgConn:
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """The statement once per row, pipelined: every row is sent before the
+        first reply is awaited, one round trip for all (asyncpg)."""
+        await _pg_call(self._raw.executemany, sql, (rows,))
+
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """Inside a transaction: undo just this part if it raises. (Without it,
@@ -278,6 +290,9 @@ class InTransaction:
 
     async def execute(self, sql: str, *args: Any) -> int:
         return await self._tx.execute(sql, *args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._tx.executemany(sql, rows)
 
     def savepoint(self) -> Any:
         return self._tx.savepoint()

@@ -10,7 +10,10 @@ is being committed wait for the next batch and share its commit.
 What does not change: each order is still its own conditional debit and its
 own rows (a batch is a sequence of the same statements, so an order sees the
 debits of the orders before it); a caller hears "placed" only after the
-commit that holds its order.
+commit that holds its order. On PostgreSQL a batch's statements are sent
+all at once (``store.orders``): one order after another waiting for its
+reply kept the batch, and the customer's row lock, open for the sum of the
+database's work and this process's, where now they overlap.
 
 One bad order never fails another: when a batch fails unexpectedly (the
 database rolled it back whole, so nothing of it was kept), each of its orders

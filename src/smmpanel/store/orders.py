@@ -135,6 +135,23 @@ PG_PLACE_KEYED_ORDER = (
     "RETURNING order_id) "
     "SELECT EXISTS (SELECT 1 FROM claim) AS claimed, (SELECT order_id FROM charge) AS order_id"
 )
+# A batch on PostgreSQL is pipelined (``_place_pipelined``): the orders' ids
+# are drawn first, in one round trip, then every order's statement is sent
+# at once, each given its id ($16). A keyed order's claim keeps its whole
+# reply ($20), joined here from that id: $17 key, $18 fingerprint, $19
+# expired before.
+_PG_DRAW_ORDER_IDS = "SELECT nextval('orders_id_seq'::regclass) FROM generate_series(1, $1)"
+_PG_CHARGE_WITH_ID = (
+    f"o AS ({_order_insert_with_id('$16')} FROM debit RETURNING id) "
+    f"{_CHARGE_ENTRY} SELECT $1, 'charge', -$2, debit.balance_micros, o.id, $11 FROM debit, o"
+)
+PG_PLACE_ORDER_WITH_ID = f"WITH debit AS ({_CHARGE_DEBIT}), {_PG_CHARGE_WITH_ID}"
+PG_PLACE_KEYED_ORDER_WITH_ID = (
+    f"WITH claim AS ({idempotency_store.claim_sql('$1', '$17', '$18', '$20', '$11', '$19')}), "
+    f"debit AS ({_CHARGE_DEBIT.replace(' RETURNING', ' AND EXISTS (SELECT 1 FROM claim) RETURNING')}), "
+    f"{_PG_CHARGE_WITH_ID}"
+)
+_PG_PLACED_IDS = f"SELECT id FROM orders WHERE {ids_sql('postgresql', 'id', 1)}"
 _SQLITE_NEXT_ORDER_ID = "SELECT COALESCE(MAX(id), 0) + 1 FROM orders"
 _SQLITE_ORDER_INSERT_WITH_ID = _order_insert_with_id("$16")  # after the 15 of _order_args
 _PROBE_ID = 9_007_199_254_740_993  # an id no reply holds otherwise
@@ -214,8 +231,9 @@ async def place_order(
 
     The debit is conditional (``balance >= charge`` in the UPDATE itself), so
     concurrent orders can never overspend. Orders arriving together share one
-    commit (``groupcommit``), keyed ones included; on PostgreSQL an order
-    without a key is one statement.
+    commit (``groupcommit``), keyed ones included; each order is one
+    statement on PostgreSQL, and a batch's statements are sent at once
+    (``_place_pipelined``).
     """
     args = _order_args(user_id, draft, now_s, provider_id, provider_service)
     if guard_link:
@@ -225,7 +243,62 @@ async def place_order(
 
 async def _place_batch(db: Database, batch: Sequence[tuple[tuple, KeyClaim | None]]) -> list[Placed]:
     async with db.transaction() as tx:
+        if tx.dialect == "postgresql" and len(batch) > 1 and _keys_distinct(batch):
+            return await _place_pipelined(tx, batch)
         return [await _place_in(tx, args, claim) for args, claim in batch]
+
+
+def _keys_distinct(batch: Sequence[tuple[tuple, KeyClaim | None]]) -> bool:
+    """No key twice in the batch. (A retry arriving with its first request:
+    the second must see what became of the first's claim, so that batch goes
+    one order after the other.)"""
+    keys = [(args[0], claim.key) for args, claim in batch if claim is not None]
+    return len(keys) == len(set(keys))
+
+
+async def _place_pipelined(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | None]]) -> list[Placed]:
+    """The batch in four round trips instead of one per order: PostgreSQL
+    runs the orders' statements while this process serves other requests.
+
+    Each order is still its own conditional debit, run in the batch's order
+    (plain orders first, then keyed ones), each seeing the debits before it;
+    what became of each is read back afterwards: placed (its id is in
+    ``orders``), refused for funds, or its key claimed before. Any error
+    fails the whole batch (``groupcommit`` then runs its orders one by one).
+    """
+    ids = [row[0] for row in await tx.fetch(_PG_DRAW_ORDER_IDS, len(batch))]
+    plain = [(*args, order_id) for (args, claim), order_id in zip(batch, ids) if claim is None]
+    replies = [None if claim is None else keyed_reply(claim.reply_of, order_id)
+               for (_, claim), order_id in zip(batch, ids)]
+    keyed = [(*args, order_id, claim.key, claim.fingerprint, claim.expired_before_s, reply)
+             for (args, claim), order_id, reply in zip(batch, ids, replies) if claim is not None]
+    if plain:
+        await tx.executemany(PG_PLACE_ORDER_WITH_ID, plain)
+    if keyed:
+        await tx.executemany(PG_PLACE_KEYED_ORDER_WITH_ID, keyed)
+    placed = {row[0] for row in await tx.fetch(_PG_PLACED_IDS, ids_arg(tx, ids))}
+    results: list[Placed] = []
+    for (args, claim), order_id, reply in zip(batch, ids, replies):
+        if order_id in placed:
+            results.append(order_id)
+        elif claim is None:
+            results.append(None)  # not enough funds
+        else:
+            results.append(await _unplaced_keyed(tx, args[0], claim, reply))
+    return results
+
+
+async def _unplaced_keyed(tx: Conn, user_id: int, claim: KeyClaim, our_reply: str | None) -> Placed:
+    """A keyed order of a pipelined batch that was not placed: its key was
+    claimed before (that claim's reply), or it was ours and the funds were
+    short (the claim is given back, the key stays free for a retry)."""
+    first = await idempotency_store.claimed(tx, user_id, claim.key, claim.expired_before_s)
+    if first is None:  # cannot happen: a claim refused is a live one
+        raise RuntimeError("an idempotency key was neither claimed nor free")
+    if first["reply"] != our_reply:  # the reply holds the id drawn for this order: another's claim
+        return Claimed(first["fingerprint"], first["reply"])
+    await idempotency_store.release(tx, user_id, claim.key)
+    return None
 
 
 async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None) -> Placed:
