@@ -123,3 +123,19 @@ async def test_one_key_twice_in_one_batch_places_one_order(db_url, panel_factory
         assert pipelined == []
         assert (await accounts.user_named(panel, "twice"))["balance_micros"] == 1000_000_000 - 2 * 100_000
         assert await audit.run(panel) == []
+
+
+async def test_executemany_writes_every_row_or_none(db_url, panel_factory):
+    """The adapters' ``executemany`` (what a pipelined batch is sent with):
+    every row written, and a refused row fails the call as ``IntegrityError``."""
+    from smmpanel.store.db import IntegrityError
+
+    insert = "INSERT INTO rate_limit_hits (bucket, window_start_s, hits) VALUES ($1, $2, $3)"
+    async with panel_factory(db_url) as panel:
+        async with panel.db.transaction() as tx:
+            await tx.executemany(insert, [("a", 1, 1), ("b", 1, 2), ("c", 1, 3)])
+        with pytest.raises(IntegrityError):
+            async with panel.db.transaction() as tx:
+                await tx.executemany(insert, [("d", 1, 1), ("a", 1, 9)])
+        rows = await panel.db.fetch("SELECT bucket, hits FROM rate_limit_hits ORDER BY bucket")
+        assert [(r["bucket"], r["hits"]) for r in rows] == [("a", 1), ("b", 2), ("c", 3)]
