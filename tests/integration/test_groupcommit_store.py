@@ -17,15 +17,20 @@ pytestmark = pytest.mark.anyio
 BEYOND_64_BITS = 3 * 10**19
 
 
+async def _views_order(panel):
+    """A Default service at 1.00 per 1000, and an order of 100 of it (0.10)."""
+    sid = await catalog.add_service(panel, name="Views", category="TT", type="Default", rate="1", min=10,
+                                    max=10_000)
+    terms = ServiceTerms(id=sid, type=ServiceType.DEFAULT, rate_micros=1_000_000, min=10, max=10_000,
+                         dripfeed=False)
+    return build_order(terms, {"link": "https://example.com/p", "quantity": 100})
+
+
 async def test_an_order_the_database_refuses_never_fails_its_batch(db_url, panel_factory):
     async with panel_factory(db_url) as panel:
         good_user, _ = await accounts.add_user(panel, "burst", Decimal("1000"), actor="cli")
         bad_user, _ = await accounts.add_user(panel, "mallory", Decimal("1000"), actor="cli")
-        sid = await catalog.add_service(panel, name="Views", category="TT", type="Default", rate="1", min=10,
-                                        max=10_000)
-        terms = ServiceTerms(id=sid, type=ServiceType.DEFAULT, rate_micros=1_000_000, min=10, max=10_000,
-                             dripfeed=False)
-        draft = build_order(terms, {"link": "https://example.com/p", "quantity": 100})
+        draft = await _views_order(panel)
         bad = dataclasses.replace(draft, charge_micros=BEYOND_64_BITS)
         now = panel.clock()
         calls = [orders_store.place_order(panel.db, good_user, draft, now) for _ in range(25)]
@@ -68,11 +73,7 @@ async def test_one_batch_of_plain_keyed_retried_and_unfunded_orders(db_url, pane
     async with panel_factory(db_url) as panel:
         rich, _ = await accounts.add_user(panel, "rich", Decimal("1000"), actor="cli")
         broke, _ = await accounts.add_user(panel, "broke", Decimal("0"), actor="cli")
-        sid = await catalog.add_service(panel, name="Views", category="TT", type="Default", rate="1", min=10,
-                                        max=10_000)
-        terms = ServiceTerms(id=sid, type=ServiceType.DEFAULT, rate_micros=1_000_000, min=10, max=10_000,
-                             dripfeed=False)
-        draft = build_order(terms, {"link": "https://example.com/p", "quantity": 100})
+        draft = await _views_order(panel)
         now = panel.clock()
 
         def claim(key: str, fingerprint: str = "f1") -> orders_store.KeyClaim:
@@ -108,11 +109,7 @@ async def test_one_key_twice_in_one_batch_places_one_order(db_url, panel_factory
     pipelined = _count_pipelined(monkeypatch)
     async with panel_factory(db_url) as panel:
         user, _ = await accounts.add_user(panel, "twice", Decimal("1000"), actor="cli")
-        sid = await catalog.add_service(panel, name="Views", category="TT", type="Default", rate="1", min=10,
-                                        max=10_000)
-        terms = ServiceTerms(id=sid, type=ServiceType.DEFAULT, rate_micros=1_000_000, min=10, max=10_000,
-                             dripfeed=False)
-        draft = build_order(terms, {"link": "https://example.com/p", "quantity": 100})
+        draft = await _views_order(panel)
         now = panel.clock()
         key = orders_store.KeyClaim("same", "f1", now - 86_400, _reply)
         results = await asyncio.gather(orders_store.place_order(panel.db, user, draft, now),

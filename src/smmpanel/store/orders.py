@@ -126,10 +126,12 @@ def _order_insert_with_id(id_sql: str) -> str:
 # orders.id): resolved once when the statement is prepared, where
 # pg_get_serial_sequence() looked it up again on every order.
 _ORDER_INSERT_WITH_ID = _order_insert_with_id("next.id")
+# The debit of a keyed order: only once its key's claim is ours.
+_CLAIMED_DEBIT = _CHARGE_DEBIT.replace(' RETURNING', ' AND EXISTS (SELECT 1 FROM claim) RETURNING')
 PG_PLACE_KEYED_ORDER = (
     "WITH next AS (SELECT nextval('orders_id_seq'::regclass) AS id), "
     f"claim AS ({idempotency_store.claim_sql('$1', '$16', '$17', '$19 || next.id || $20', '$11', '$18', ' FROM next')}), "
-    f"debit AS ({_CHARGE_DEBIT.replace(' RETURNING', ' AND EXISTS (SELECT 1 FROM claim) RETURNING')}), "
+    f"debit AS ({_CLAIMED_DEBIT}), "
     f"o AS ({_ORDER_INSERT_WITH_ID} FROM debit, next RETURNING id), "
     f"charge AS ({_CHARGE_ENTRY} SELECT $1, 'charge', -$2, debit.balance_micros, o.id, $11 FROM debit, o "
     "RETURNING order_id) "
@@ -148,7 +150,7 @@ _PG_CHARGE_WITH_ID = (
 PG_PLACE_ORDER_WITH_ID = f"WITH debit AS ({_CHARGE_DEBIT}), {_PG_CHARGE_WITH_ID}"
 PG_PLACE_KEYED_ORDER_WITH_ID = (
     f"WITH claim AS ({idempotency_store.claim_sql('$1', '$17', '$18', '$20', '$11', '$19')}), "
-    f"debit AS ({_CHARGE_DEBIT.replace(' RETURNING', ' AND EXISTS (SELECT 1 FROM claim) RETURNING')}), "
+    f"debit AS ({_CLAIMED_DEBIT}), "
     f"{_PG_CHARGE_WITH_ID}"
 )
 _PG_PLACED_IDS = f"SELECT id FROM orders WHERE {ids_sql('postgresql', 'id', 1)}"
@@ -267,11 +269,15 @@ async def _place_pipelined(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | Non
     fails the whole batch (``groupcommit`` then runs its orders one by one).
     """
     ids = [row[0] for row in await tx.fetch(_PG_DRAW_ORDER_IDS, len(batch))]
-    plain = [(*args, order_id) for (args, claim), order_id in zip(batch, ids) if claim is None]
-    replies = [None if claim is None else keyed_reply(claim.reply_of, order_id)
-               for (_, claim), order_id in zip(batch, ids)]
-    keyed = [(*args, order_id, claim.key, claim.fingerprint, claim.expired_before_s, reply)
-             for (args, claim), order_id, reply in zip(batch, ids, replies) if claim is not None]
+    plain, keyed, replies = [], [], []
+    for (args, claim), order_id in zip(batch, ids):
+        if claim is None:
+            plain.append((*args, order_id))
+            replies.append(None)
+        else:
+            reply = keyed_reply(claim.reply_of, order_id)
+            keyed.append((*args, order_id, claim.key, claim.fingerprint, claim.expired_before_s, reply))
+            replies.append(reply)
     if plain:
         await tx.executemany(PG_PLACE_ORDER_WITH_ID, plain)
     if keyed:
