@@ -13,7 +13,10 @@ temporary git worktree) a fresh database is made by that revision's own CLI
 driven in-process (its lifespan, then requests as uvicorn would hand them over,
 no socket) under ``valgrind --tool=callgrind`` twice, with N1 and N2 timed
 requests after the same warm-up; (instructions(N2) - instructions(N1)) /
-(N2 - N1) is the cost of one request, start-up and warm-up cancelled out. This
+(N2 - N1) is the cost of one request, start-up and warm-up cancelled out.
+Requests go one at a time unless ``--concurrency C`` sends them C at once:
+then orders share group commits as they do under load (one at a time, each
+order pays a whole commit: the pages it dirtied, written to the WAL). This
 counts the panel's own process: its Python and, on SQLite, the SQLite library;
 not uvicorn, the kernel or the network (constant between revisions), nor the
 PostgreSQL server's work (``--database postgresql`` counts the panel's side of
@@ -49,7 +52,7 @@ PG_DATABASE_PREFIX = "smmpanel_instructions"  # + the run's size; dropped and ma
 DRIVER = r'''
 import asyncio, os, sys
 from smmpanel.app import create_app
-key, action, n, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+key, action, n, warmup, at_once = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 ADD = f"key={key}&action=add&service=1&quantity=100&link=https%3A%2F%2Fexample.com%2Fpost%2F1"
 QUERY = {"balance": f"key={key}&action=balance", "status": f"key={key}&action=status&order=7",
          "status100": f"key={key}&action=status&orders=" + "%2C".join(str(i) for i in range(1, 201, 2)),
@@ -86,8 +89,9 @@ async def main():
                    "server": ("127.0.0.1", 8000)}, receive, send)
     for _ in range(warmup):
         await request(ADD)
-    for _ in range(n):
-        await request(None if action == "addkey" else QUERY[action])
+    for done in range(0, n, at_once):  # `at_once` requests in flight: adds share group commits as under load
+        await asyncio.gather(*(request(None if action == "addkey" else QUERY[action])
+                               for _ in range(min(at_once, n - done))))
     if b"error" in replies[-1]:
         raise SystemExit(f"{action}: {replies[-1][:200]!r}")
     await events.put({"type": "lifespan.shutdown"})
@@ -127,14 +131,14 @@ class Databases:
         return url, fixture(self.src, url)
 
 
-def instructions(src: Path, databases: Databases, action: str, n: int) -> int:
+def instructions(src: Path, databases: Databases, action: str, n: int, at_once: int) -> int:
     """Instructions of one driver run of ``n`` timed requests, on a fresh fixture."""
     run_dir = Path(tempfile.mkdtemp(dir=databases.workdir))
     url, key = databases.fresh(n, run_dir)
     out = run_dir / "callgrind.out"
     env = dict(os.environ, PYTHONPATH=str(src), SMMPANEL_DATABASE_URL=url, SMMPANEL_LOG_LEVEL="warning")
     result = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(PYTHON), "-c",
-                             DRIVER, key, action, str(n), str(WARMUP_REQUESTS)],
+                             DRIVER, key, action, str(n), str(WARMUP_REQUESTS), str(at_once)],
                             env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"{action} ({src}): the driver failed:\n{result.stderr[-2000:]}")
@@ -144,19 +148,19 @@ def instructions(src: Path, databases: Databases, action: str, n: int) -> int:
     raise SystemExit(f"no totals in {out}")
 
 
-def per_request(src: Path, databases: Databases, action: str, n1: int, n2: int) -> float:
+def per_request(src: Path, databases: Databases, action: str, n1: int, n2: int, at_once: int) -> float:
     with ThreadPoolExecutor(2) as pool:  # the two runs at once: one per core
-        a, b = pool.map(lambda n: instructions(src, databases, action, n), (n1, n2))
+        a, b = pool.map(lambda n: instructions(src, databases, action, n, at_once), (n1, n2))
     return (b - a) / (n2 - n1)
 
 
 def measure(label: str, src: Path, actions: list[str], n1: int, n2: int, database: str,
-            pg_url: str) -> dict[str, float]:
+            pg_url: str, at_once: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="smmpanel-instr-") as tmp:
         databases = Databases(database, pg_url, src, Path(tmp))
         figures = {}
         for action in actions:
-            figures[action] = per_request(src, databases, action, n1, n2)
+            figures[action] = per_request(src, databases, action, n1, n2, at_once)
             print(f"   {label:10s} {action:10s} {figures[action]:>12,.0f} instructions per request", flush=True)
         return figures
 
@@ -168,6 +172,9 @@ def main() -> None:
                         help=f"comma-separated, of {', '.join(ACTIONS)} (default: balance,status,status100,add)")
     parser.add_argument("--requests", type=int, nargs=2, default=(200, 800), metavar=("N1", "N2"),
                         help="timed requests of the two runs (default 200 800)")
+    parser.add_argument("--concurrency", type=int, default=1, metavar="C",
+                        help="requests in flight at once (default 1); e.g. 32: adds share group commits, as "
+                             "under scripts/bench's 64 connections")
     parser.add_argument("--database", choices=DATABASES, default="sqlite",
                         help="the panel's database (default sqlite); postgresql counts the panel process's side")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1",
@@ -187,18 +194,21 @@ def count_all(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None
     n1, n2 = args.requests
     if not 0 < n1 < n2:
         parser.error("--requests: N1 must be above 0 and below N2")
+    if not 0 < args.concurrency <= n1 or n1 % args.concurrency or n2 % args.concurrency:
+        parser.error("--concurrency: between 1 and N1, and N1 and N2 multiples of it")
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is missing (scripts/bench-instructions installs it)")
     db_name = "SQLite" if args.database == "sqlite" else "PostgreSQL (the panel's process only)"
-    print(f"callgrind, {db_name}, in-process; ({n2} - {n1}) requests per action after {WARMUP_REQUESTS} adds",
-          flush=True)
-    current = measure("current", ROOT / "src", actions, n1, n2, args.database, args.pg_url)
+    print(f"callgrind, {db_name}, in-process; ({n2} - {n1}) requests per action after {WARMUP_REQUESTS} adds, "
+          f"{args.concurrency} at once", flush=True)
+    current = measure("current", ROOT / "src", actions, n1, n2, args.database, args.pg_url, args.concurrency)
     baseline = None
     if args.baseline:
         if "addkey" in actions:
             print("   (the baseline may not know idempotency keys: its addkey is a plain add)")
         with git_worktree(args.baseline) as (_commit, tree):
-            baseline = measure(args.baseline, tree / "src", actions, n1, n2, args.database, args.pg_url)
+            baseline = measure(args.baseline, tree / "src", actions, n1, n2, args.database, args.pg_url,
+                               args.concurrency)
     print()
     print(f"| action | {args.baseline + ' | ' if baseline else ''}current |{' change |' if baseline else ''}")
     print(f"|---|{'--:|' if baseline else ''}--:|{'--:|' if baseline else ''}")

@@ -24,8 +24,10 @@ For each database (SQLite, then PostgreSQL):
    of request is first sent once and its reply checked.
 3. The figure of each action is the median of its rounds, the ceiling's
    too; how much the ceiling varied between rounds shows other load on the
-   machine. ``smmpanel audit`` again (the ``add`` runs must keep the ledger
-   whole).
+   machine. A comparison (hardened against plain, current against the
+   baseline) is the median of its rounds' changes, each between two runs
+   seconds apart (``paired_changes``). ``smmpanel audit`` again (the ``add``
+   runs must keep the ledger whole).
 
 Every timed run also gives the server's CPU time per request: user + system
 time of the server process from ``/proc/PID/stat`` before and after the run,
@@ -566,6 +568,14 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "rounds": [round(r["rps"], 1) for r in runs]}
 
 
+def paired_changes(runs: list[dict[str, Any]], reference: list[dict[str, Any]]) -> list[float]:
+    """Each round's change of ``runs`` against ``reference``, measured seconds
+    apart in that round. A comparison's figure is their median: pairing
+    removes the drift between rounds (this machine's speed moves by 20% and
+    more within minutes), which a ratio of the two medians keeps."""
+    return [r["rps"] / ref["rps"] - 1 for r, ref in zip(runs, reference, strict=True)]
+
+
 def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Baseline | None) -> dict[str, Any]:
     env = dict(os.environ)
     load_at_start = load_average()
@@ -641,11 +651,12 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
     side_by_side = {}
     for mode, wrk_mode in ({} if args.no_hardened else HARDENED_MODES).items():
         r = combine(runs["hardened"][wrk_mode])
-        change = r["rps"] / actions[mode]["rps"] - 1
+        pairs = paired_changes(runs["hardened"][wrk_mode], runs["panel"][mode])
+        change = median(pairs)
         plain_cpu = actions[mode]["cpu_us_per_req"]
         cpu_change = r["cpu_us_per_req"] / plain_cpu - 1 if r["cpu_us_per_req"] and plain_cpu else None
         side_by_side[mode] = {"rps": round(r["rps"], 1), "p99_ms": r["p99_ms"], "cpu_us_per_req": r["cpu_us_per_req"],
-                              "change": round(change, 4),
+                              "change": round(change, 4), "round_changes": [round(c, 4) for c in pairs],
                               "cpu_change": None if cpu_change is None else round(cpu_change, 4),
                               "within": change >= -HARDENED_TOLERANCE,
                               "valid": not r["bad_replies"] and not r["socket_errors"], "rounds": r["rounds"],
@@ -663,12 +674,14 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
                     "actions": {}, "audit_after": base_report}
         for mode in ACTIONS:
             b, now = combine(runs["baseline"][mode]), actions[mode]
+            pairs = paired_changes(runs["panel"][mode], runs["baseline"][mode])
             cpu_change = (now["cpu_us_per_req"] / b["cpu_us_per_req"] - 1
                           if now["cpu_us_per_req"] and b["cpu_us_per_req"] else None)
             compared["actions"][mode] = {
                 "rps": round(b["rps"], 1), "p99_ms": b["p99_ms"], "ratio": round(b["rps"] / hello["rps"], 4),
                 "cpu_us_per_req": b["cpu_us_per_req"],
-                "rps_change": round(now["rps"] / b["rps"] - 1, 4),  # the current code's against the baseline's
+                "rps_change": round(median(pairs), 4),  # the current code's against the baseline's
+                "round_changes": [round(c, 4) for c in pairs],
                 "cpu_change": None if cpu_change is None else round(cpu_change, 4),
                 "valid": not b["bad_replies"] and not b["socket_errors"], "rounds": b["rounds"],
                 "wrk": runs["baseline"][mode]}
@@ -746,6 +759,10 @@ def print_table(results: dict[str, Any]) -> None:
                 row += [f"{res['actions'][mode]['rps']:,.0f}", f"{h['rps']:,.0f}", f"{h['change']:+.1%}{flag}", cpu]
             rows.append(row)
         print_grid(head, rows, right=(1, 2, 3, 4, 5, 6, 7, 8))
+        print("change: the median of the rounds' changes (hardened against plain, seconds apart), which were:")
+        for backend, res in results.items():
+            for mode, h in ((res or {}).get("hardened") or {}).items():
+                print(f"  {BACKENDS[backend]} {ACTIONS[mode][0]}: {round_changes(h['round_changes'])}")
     for backend, res in results.items():
         base = (res or {}).get("baseline")
         if base:
@@ -766,7 +783,8 @@ def print_baseline(title: str, base: dict[str, Any], actions: dict[str, Any]) ->
     rev = base["revision"]
     print(f"\n{title}: the baseline {rev} ({base['commit'][:10]}) beside the current code, same rounds; req/s and "
           "the server's CPU time per request (less moved by other load):")
-    head = ["action", f"{rev} req/s", "current req/s", "change", f"{rev} CPU/req", "current CPU/req", "change"]
+    head = ["action", f"{rev} req/s", "current req/s", "change", "rounds' changes", f"{rev} CPU/req",
+            "current CPU/req", "change"]
 
     def us(value: float | None) -> str:
         return "n/a" if value is None else f"{value:,.1f} µs"
@@ -776,9 +794,13 @@ def print_baseline(title: str, base: dict[str, Any], actions: dict[str, Any]) ->
         now = actions[mode]
         flag = "" if b["valid"] and now["valid"] else " invalid: error replies"
         rows.append([now["label"], f"{b['rps']:,.0f}", f"{now['rps']:,.0f}", f"{b['rps_change']:+.1%}{flag}",
-                     us(b["cpu_us_per_req"]), us(now["cpu_us_per_req"]),
+                     round_changes(b["round_changes"]), us(b["cpu_us_per_req"]), us(now["cpu_us_per_req"]),
                      "n/a" if b["cpu_change"] is None else f"{b['cpu_change']:+.1%}"])
-    print_grid(head, rows, right=range(1, 7))
+    print_grid(head, rows, right=(1, 2, 3, 5, 6, 7))
+
+
+def round_changes(changes: list[float]) -> str:
+    return ", ".join(f"{c:+.1%}" for c in changes)
 
 
 def print_grid(head: list[str], rows: list[list[str]], right: Any) -> None:

@@ -57,6 +57,7 @@ class Conn(Protocol):
     async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
     async def fetchval(self, sql: str, *args: Any) -> Any: ...
     async def execute(self, sql: str, *args: Any) -> int: ...
+    async def insert(self, sql: str, *args: Any) -> int: ...  # one row into a table with an ``id``: that id
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
     def savepoint(self) -> Any: ...  # in a transaction only
 
@@ -109,6 +110,11 @@ class _SqliteConn:
 
     async def execute(self, sql: str, *args: Any) -> int:
         return self._run(sql, args).rowcount
+
+    async def insert(self, sql: str, *args: Any) -> int:
+        """The new row's id, as SQLite keeps it for each connection: a
+        ``RETURNING`` clause costs SQLite a temporary table per statement."""
+        return self._run(sql, args).lastrowid
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         try:
@@ -211,6 +217,9 @@ class _PgConn:
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
+    async def insert(self, sql: str, *args: Any) -> int:
+        return await _pg_call(self._raw.fetchval, sql + " RETURNING id", args)
+
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """The statement once per row, pipelined: every row is sent before the
         first reply is awaited, one round trip for all (asyncpg)."""
@@ -290,6 +299,9 @@ class InTransaction:
 
     async def execute(self, sql: str, *args: Any) -> int:
         return await self._tx.execute(sql, *args)
+
+    async def insert(self, sql: str, *args: Any) -> int:
+        return await self._tx.insert(sql, *args)
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self._tx.executemany(sql, rows)
