@@ -136,3 +136,17 @@ async def test_executemany_writes_every_row_or_none(db_url, panel_factory):
                 await tx.executemany(insert, [("d", 1, 1), ("a", 1, 9)])
         rows = await panel.db.fetch("SELECT bucket, hits FROM rate_limit_hits ORDER BY bucket")
         assert [(r["bucket"], r["hits"]) for r in rows] == [("a", 1), ("b", 2), ("c", 3)]
+
+
+async def test_insert_gives_each_new_rows_id(db_url, panel_factory):
+    """The adapters' ``insert`` (SQLite's order insert, without RETURNING):
+    the id of the row just written, on both databases and inside a
+    transaction as outside."""
+    insert = "INSERT INTO categories (name, position) VALUES ($1, $2)"
+    async with panel_factory(db_url) as panel:
+        first = await panel.db.insert(insert, "Views", 1)
+        async with panel.db.transaction() as tx:
+            second = await tx.insert(insert, "Likes", 2)
+        rows = await panel.db.fetch("SELECT id, name FROM categories WHERE name IN ('Views', 'Likes') ORDER BY id")
+        assert [(r["id"], r["name"]) for r in rows] == [(first, "Views"), (second, "Likes")]
+        assert second > first
