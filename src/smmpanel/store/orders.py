@@ -27,6 +27,7 @@ from .sql import (
     admitted_rows,
     ids_arg,
     ids_clause,
+    ids_param,
     ids_sql,
     key_columns,
     MAX_DB_ID,
@@ -164,9 +165,8 @@ _PG_PLACED_IDS = f"SELECT id FROM orders WHERE {ids_sql('postgresql', 'id', 1)}"
 # SQLite's own forms of an order's three statements: VALUES and no
 # RETURNING (for each of those SQLite builds a temporary table or a
 # subroutine per statement: 215k instructions per order before, 138k now).
-# The debit's success is the rows it changed; the balance after it is read
-# by the ledger entry; the order's id is the connection's last rowid.
-_SQLITE_DEBIT = _DEBIT
+# The debit (_DEBIT) succeeds if it changed a row; the balance after it is
+# read by the ledger entry; the order's id is the connection's last rowid.
 _SQLITE_ORDER_INSERT = _order_insert(values=True)
 _SQLITE_ORDER_INSERT_WITH_ID = _order_insert("$16", values=True)  # $16: after the 15 of _order_args
 _SQLITE_CHARGE_ENTRY = (
@@ -353,7 +353,7 @@ async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None) -> Placed:
 async def _place_sqlite(tx: Conn, args: tuple, order_id: int | None = None) -> int | None:
     """``order_id``: the id drawn for a keyed order (else the table's next)."""
     user_id, charge, now_s = args[0], args[1], args[10]
-    if not await tx.execute(_SQLITE_DEBIT, user_id, charge):
+    if not await tx.execute(_DEBIT, user_id, charge):
         return None
     if order_id is None:
         order_id = await tx.insert(_SQLITE_ORDER_INSERT, *args)
@@ -395,10 +395,7 @@ _STATUS_FROM = " FROM orders o LEFT JOIN ledger r ON r.order_id = o.id AND r.kin
 
 async def statuses_for(conn: Conn, who: UserRef, ids: Sequence[int]) -> list[StatusRow]:
     """The hot ``status`` read: the user lookup joined in, one statement."""
-    if len(ids) == 1:  # the usual request: the id as itself, not a list to unpack
-        rows = await conn.fetch(_statuses_sql(who.column, conn.dialect, True), who.value, storable_id(ids[0]))
-    else:
-        rows = await conn.fetch(_statuses_sql(who.column, conn.dialect, False), who.value, ids_arg(conn, ids))
+    rows = await conn.fetch(_statuses_sql(who.column, conn.dialect, len(ids) == 1), who.value, ids_param(conn, ids))
     return cast("list[StatusRow]", admitted_rows(who, rows))
 
 
@@ -406,12 +403,9 @@ async def statuses_for(conn: Conn, who: UserRef, ids: Sequence[int]) -> list[Sta
 def _statuses_sql(column: str, dialect: str, one_id: bool) -> str:
     # "+o.user_id": SQLite then finds each order by its primary key (one
     # B-tree search) instead of through ix_orders_user and then the table.
-    # One id is compared as itself: unpacking a list of one (SQLite's
-    # json_each) doubled the statement's cost (69k instructions against 35k).
-    ids = "o.id = $2" if one_id else ids_sql(dialect, "o.id", 2)
     return (
         _STATUS_COLUMNS + key_columns(column) + _STATUS_FROM + "JOIN users u ON u.id = +o.user_id "
-        f"WHERE {user_match(column, 1)} AND {ids}"
+        f"WHERE {user_match(column, 1)} AND {ids_sql(dialect, 'o.id', 2, one_id)}"
     )
 
 

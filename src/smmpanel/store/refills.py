@@ -9,7 +9,7 @@ from typing import Any, Sequence, TypedDict, cast
 
 from ..domain.status import REFILL_ACTIVE
 from .db import Conn, Row
-from .sql import (MAX_DB_ID, Args, UserRef, admitted_rows, ids_arg, ids_sql, key_columns, keyset_page, storable_id,
+from .sql import (MAX_DB_ID, Args, UserRef, admitted_rows, ids_param, ids_sql, key_columns, keyset_page, storable_id,
                   update_stamped, user_match)
 
 
@@ -58,14 +58,14 @@ async def has_active_refill(conn: Conn, order_id: int) -> bool:
 
 async def refills_for(conn: Conn, who: UserRef, ids: Sequence[int]) -> list[RefillRow]:
     """A customer's refills among ``ids``, user lookup included: one statement."""
-    rows = await conn.fetch(_refills_for_sql(who.column, conn.dialect), who.value, ids_arg(conn, ids))
+    rows = await conn.fetch(_refills_for_sql(who.column, conn.dialect, len(ids) == 1), who.value, ids_param(conn, ids))
     return cast("list[RefillRow]", admitted_rows(who, rows))
 
 
 @lru_cache(maxsize=None)
-def _refills_for_sql(column: str, dialect: str) -> str:
+def _refills_for_sql(column: str, dialect: str, one_id: bool) -> str:
     return (f"SELECT {REFILL_COLUMNS}{key_columns(column)} FROM {REFILL_FROM} "
-            f"WHERE {user_match(column, 1)} AND {ids_sql(dialect, 'f.id', 2)}")
+            f"WHERE {user_match(column, 1)} AND {ids_sql(dialect, 'f.id', 2, one_id)}")
 
 
 async def refill_by_id(conn: Conn, refill_id: int) -> RefillRow | None:
