@@ -275,3 +275,46 @@ async def test_one_key_sent_many_times_at_once_makes_one_order(db_url, panel_fac
         assert await panel.db.fetchval("SELECT COUNT(*) FROM orders") == 1
         assert await panel.db.fetchval("SELECT reply FROM idempotency_keys") == replies[0]
         assert await accounts.balance(panel, customer) == 9_000_000
+
+
+async def test_keyed_and_plain_adds_in_one_batch_each_answer_with_their_own_order(db_url, panel_factory):
+    """In one shared commit, with orders without a key between them, some
+    refused for funds and a retry among them: each keyed reply names the
+    order made from that request (its link), and a refused one keeps no key.
+    (On SQLite a keyed order's id is known before it is written: it follows
+    from the orders placed before it in the same transaction. Were it wrong,
+    the order's insert would fail and its batch go again one by one.)"""
+    alice, _, sid = await _seed(db_url)  # 10.00: ten orders of 1.00
+    async with panel_factory(db_url) as panel:
+        customer = Customer.from_api_key(alice)
+        early = await idempotency.add(panel, customer, "early", {"service": sid, **ADD, "link": "https://x.com/early"})
+        requests = []
+        for i in range(7):
+            requests.append(orders.place_order(panel, customer, {"service": sid, **ADD, "link": f"https://x.com/p{i}"}))
+            requests.append(idempotency.add(panel, customer, f"k{i}", {"service": sid, **ADD,
+                                                                       "link": f"https://x.com/k{i}"}))
+        requests.append(idempotency.add(panel, customer, "early", {"service": sid, **ADD, "link": "https://x.com/early"}))
+        transactions = 0
+        real_transaction = panel.db.transaction
+
+        def counted():
+            nonlocal transactions
+            transactions += 1
+            return real_transaction()
+
+        panel.db.transaction = counted
+        results = await asyncio.gather(*requests, return_exceptions=True)
+
+        assert transactions <= 3  # shared commits: no batch failed and went again one order at a time
+
+        assert results[-1] == early
+        keyed = {f"k{i}": results[2 * i + 1] for i in range(7)}
+        placed_keys = {key: orjson.loads(reply)["order"] for key, reply in keyed.items() if isinstance(reply, str)}
+        for key, order_id in placed_keys.items():
+            assert await panel.db.fetchval("SELECT link FROM orders WHERE id = $1", order_id) == f"https://x.com/{key}"
+        refused = [r for r in results if isinstance(r, BaseException)]
+        assert refused and all(type(r).__name__ == "NotEnoughFunds" for r in refused)
+        assert await panel.db.fetchval("SELECT COUNT(*) FROM orders") == 10
+        assert await panel.db.fetchval("SELECT COUNT(*) FROM idempotency_keys") == 1 + len(placed_keys)
+        assert await accounts.balance(panel, customer) == 0
+        assert await audit.run(panel) == []

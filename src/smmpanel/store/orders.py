@@ -264,7 +264,33 @@ async def _place_batch(db: Database, batch: Sequence[tuple[tuple, KeyClaim | Non
     async with db.transaction() as tx:
         if tx.dialect == "postgresql" and len(batch) > 1 and _keys_distinct(batch):
             return await _place_pipelined(tx, batch)
-        return [await _place_in(tx, args, claim) for args, claim in batch]
+        ids = _SqliteOrderIds()
+        return [await _place_in(tx, args, claim, ids) for args, claim in batch]
+
+
+class _SqliteOrderIds:
+    """The id the next order of one SQLite write transaction gets.
+
+    A keyed order's id goes into its key's claim before the order is written.
+    Inside a write transaction (BEGIN IMMEDIATE) nobody else writes orders,
+    and SQLite gives a new row the table's largest id + 1: so the id is read
+    once per transaction (MAX(id) + 1), then follows from each order placed,
+    where reading it for every keyed order was one more statement each. Were
+    it ever taken, the order's insert would break the primary key, and the
+    batch would go again one order at a time (``groupcommit``)."""
+
+    def __init__(self) -> None:
+        self._next: int | None = None
+
+    async def next(self, tx: Conn) -> int:
+        if self._next is None:
+            self._next = await tx.fetchval(_SQLITE_NEXT_ORDER_ID)
+        return self._next
+
+    def placed(self, order_id: int | None) -> int | None:
+        if order_id is not None:
+            self._next = order_id + 1
+        return order_id
 
 
 def _keys_distinct(batch: Sequence[tuple[tuple, KeyClaim | None]]) -> bool:
@@ -324,11 +350,11 @@ async def _unplaced_keyed(tx: Conn, user_id: int, claim: KeyClaim, our_reply: st
     return None
 
 
-async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None) -> Placed:
+async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None, ids: _SqliteOrderIds) -> Placed:
     if claim is None:
         if tx.dialect == "postgresql":
             return await tx.fetchval(PG_PLACE_ORDER, *args)
-        return await _place_sqlite(tx, args)
+        return ids.placed(await _place_sqlite(tx, args))
     user_id, now_s = args[0], args[10]
     if tx.dialect == "postgresql":
         row = await tx.fetchrow(PG_PLACE_KEYED_ORDER, *args, claim.key, claim.fingerprint, claim.expired_before_s,
@@ -336,12 +362,11 @@ async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None) -> Placed:
         ours, order_id = row["claimed"], row["order_id"]
     else:
         # As on PostgreSQL the order's id is drawn first, so the claim is
-        # written once, its reply with it. Inside this write transaction
-        # (BEGIN IMMEDIATE) nobody else inserts orders: MAX(id) + 1 stays ours.
-        next_id = await tx.fetchval(_SQLITE_NEXT_ORDER_ID)
+        # written once, its reply with it.
+        next_id = await ids.next(tx)
         ours = await idempotency_store.claim(tx, user_id, claim.key, claim.fingerprint, now_s,
                                              claim.expired_before_s, keyed_reply(claim.reply_of, next_id))
-        order_id = await _place_sqlite(tx, args, next_id) if ours else None
+        order_id = ids.placed(await _place_sqlite(tx, args, next_id)) if ours else None
     if not ours:  # claimed before (by an earlier request, or earlier in this batch)
         first = await idempotency_store.claimed(tx, user_id, claim.key, claim.expired_before_s)
         return Claimed(first["fingerprint"], first["reply"])
@@ -375,7 +400,7 @@ async def _place_guarded(db: Database, draft: OrderDraft, args: tuple, claim: Ke
                 return Claimed(first["fingerprint"], first["reply"])
         if await active_link_exists(tx, draft.service_id, draft.link):
             raise ActiveOrderWithLink()
-        return await _place_in(tx, args, claim)
+        return await _place_in(tx, args, claim, _SqliteOrderIds())
 
 
 async def active_link_exists(conn: Conn, service_id: int, link: str) -> bool:
