@@ -18,7 +18,6 @@ from starlette.routing import Route
 from .api import openapi
 from .api.app import API_PATHS, ApiV2
 from .api.render import Dialect
-from .ops import heap
 from .ops.logs import REQUEST_ID_HEADER, RequestIds, request_id_var
 from .ops.metrics import RequestCounters
 from .ops.ratelimit import Limiter
@@ -56,8 +55,7 @@ class PanelApp:
             app.state.web = Web(panel, settings, login_limiter)
             housekeeping = asyncio.get_running_loop().create_task(_forget_expired_keys(panel))
             try:
-                with heap.settled():
-                    yield
+                yield
             finally:
                 housekeeping.cancel()
                 self.api = None
