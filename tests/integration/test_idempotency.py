@@ -305,7 +305,8 @@ async def test_keyed_and_plain_adds_in_one_batch_each_answer_with_their_own_orde
         panel.db.transaction = counted
         results = await asyncio.gather(*requests, return_exceptions=True)
 
-        assert transactions <= 3  # shared commits: no batch failed and went again one order at a time
+        # shared commits: no batch failed and went again one order at a time (that makes one per request)
+        assert transactions < len(requests) // 2
 
         assert results[-1] == early
         keyed = {f"k{i}": results[2 * i + 1] for i in range(7)}
