@@ -13,7 +13,7 @@ from typing import Any
 from .db import open_database, sqlalchemy_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-SCHEMA_HEAD = "0012"
+SCHEMA_HEAD = "0013"
 
 
 def alembic_config(database_url: str) -> Any:
