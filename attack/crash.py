@@ -14,6 +14,9 @@ settle, and the script checks:
 
 * every order acknowledged to a client exists, with its link, and was
   charged exactly once (lost: 0);
+* half the adds carry an ``Idempotency-Key``; one cut off by a kill is sent
+  again with its key (to any server) until it is answered, and no key made
+  two orders (keyed twice: 0);
 * no order was created upstream twice (each order has its own link, and the
   simulator records every order it created: duplicated: 0);
 * no order was refunded more than once;
@@ -58,6 +61,8 @@ START_TIMEOUT_S = 30
 SETTLE_S = 40  # after the load: time for the workers to place and poll what is left
 RUN_DEADLINE_S = 1800
 UPSTREAM_PROGRESS_S = 1.0
+KEYED_SENDS = 20  # an add under a key, cut off by kills, is sent again up to this many times
+RETRYABLE_STATUSES = (429, 503)
 FAULTS = ["timeout_before_create", "timeout_after_create", "drop_before_create", "drop_after_create", "http_500",
           "http_500_after_create", "garbled", "slow"]
 FAULTED_ACTIONS = ["add", "status", "cancel", "refill", "*"]
@@ -117,6 +122,8 @@ class Load:
     def __init__(self, servers: list[Process], key: str, services: list[int], manual: int) -> None:
         self.servers, self.key, self.services, self.manual = servers, key, services, manual
         self.acknowledged: dict[int, str] = {}  # order id -> link
+        self.keyed: dict[str, int | None] = {}  # link of an add sent under a key -> its order (None: no answer)
+        self.keyed_resent = 0  # keyed adds answered only after being sent again
         self.requests = 0
         self.cut_off = 0  # requests that got no reply (a kill, a restart)
         self.stop = threading.Event()
@@ -131,8 +138,11 @@ class Load:
         if roll < 0.45:
             link = self._link()
             service = random.choice(self.services + [self.manual])
-            reply = await client.post(url, data={"key": self.key, "action": "add", "service": service,
-                                                 "link": link, "quantity": 100})
+            fields = {"key": self.key, "action": "add", "service": service, "link": link, "quantity": 100}
+            if random.random() < 0.5:
+                await self._keyed_add(client, fields)
+                return
+            reply = await client.post(url, data=fields)
             order = reply.json().get("order")
             if isinstance(order, int):
                 self.acknowledged[order] = link
@@ -151,6 +161,28 @@ class Load:
         else:
             ids = random.sample(known, min(len(known), 50))
             await client.post(url, data={"key": self.key, "action": "status", "orders": ",".join(map(str, ids))})
+
+    async def _keyed_add(self, client: httpx.AsyncClient, fields: dict[str, Any]) -> None:
+        """An add as a retrying client sends it: the same key and fields
+        again after a cut-off or a retryable refusal, until it is answered."""
+        link, headers = fields["link"], {"Idempotency-Key": uuid.uuid4().hex}
+        self.keyed[link] = None
+        for send in range(KEYED_SENDS):
+            self.requests += send > 0
+            try:
+                reply = await client.post(random.choice(self.servers).url, data=fields, headers=headers)
+                if reply.status_code in RETRYABLE_STATUSES:
+                    raise ValueError(reply.status_code)
+                order = reply.json().get("order")
+            except (httpx.HTTPError, ValueError):
+                self.cut_off += 1
+                await asyncio.sleep(0.2)
+                continue
+            if isinstance(order, int):
+                self.acknowledged[order] = link
+                self.keyed[link] = order
+                self.keyed_resent += send > 0
+            return
 
     async def _client_loop(self) -> None:
         async with httpx.AsyncClient(timeout=15) as client:
@@ -185,7 +217,7 @@ def upstream_chaos(sim: Any, stop: threading.Event) -> None:
                 pass
 
 
-async def findings(url: str, acknowledged: dict[int, str]) -> dict[str, Any]:
+async def findings(url: str, acknowledged: dict[int, str], keyed: dict[str, int | None]) -> dict[str, Any]:
     db = await open_database(url, pg_pool_max=2)
     try:
         rows = {r["id"]: r for r in await db.fetch(
@@ -201,8 +233,10 @@ async def findings(url: str, acknowledged: dict[int, str]) -> dict[str, Any]:
         await db.close()
     lost = [i for i, link in acknowledged.items() if i not in rows or rows[i]["link"] != link]
     wrong_charge = [i for i, r in rows.items() if int(r["charges"]) != 1]
+    orders_per_link = Counter(r["link"] for r in rows.values())
+    keyed_twice = [link for link in keyed if orders_per_link[link] > 1]
     return {"orders": len(rows), "lost": lost, "wrong_charge": wrong_charge, "twice_refunded": int(twice_refunded),
-            "refunds": int(refunds), "states": states}
+            "refunds": int(refunds), "states": states, "keyed_twice": keyed_twice}
 
 
 def main() -> int:
@@ -271,7 +305,7 @@ def main() -> int:
             time.sleep(args.settle)  # the workers place, poll and refund what is left, without faults
             for process in processes:
                 process.stop()
-            result = asyncio.run(findings(url, load.acknowledged))
+            result = asyncio.run(findings(url, load.acknowledged, load.keyed))
             links = Counter(str(c.params.get("link")) for c in sim.created_orders)
             duplicated = sum(1 for n in links.values() if n > 1)
             audit = subprocess.run([str(BIN / "smmpanel"), "audit", "--json"], env=env, capture_output=True,
@@ -293,10 +327,13 @@ def main() -> int:
         ("client requests", load.requests),
         ("  without a reply (kills)", load.cut_off),
         ("acknowledged orders", len(load.acknowledged)),
+        ("  of them keyed adds", sum(1 for order in load.keyed.values() if order is not None)),
+        ("  answered after a resend", load.keyed_resent),
         ("orders in the database", result["orders"]),
         ("created upstream", len(sim.created_orders)),
         ("lost (acknowledged, missing)", len(result["lost"])),
         ("charged other than once", len(result["wrong_charge"])),
+        ("one key, two orders", len(result["keyed_twice"])),
         ("duplicated upstream", duplicated),
         ("refunds", result["refunds"]),
         ("refunded more than once", result["twice_refunded"]),
@@ -310,7 +347,7 @@ def main() -> int:
         print(f"  {name:<30} {figure}")
     if not audit_ok:
         print(audit.stdout[-2000:])
-    ok = (audit_ok and not result["lost"] and not result["wrong_charge"] and duplicated == 0
+    ok = (audit_ok and not result["lost"] and not result["wrong_charge"] and duplicated == 0 and not result["keyed_twice"]
           and result["twice_refunded"] == 0 and kills_server >= args.kills and kills_worker >= args.kills
           and len(load.acknowledged) > 0)
     print("  verdict:", "PASS" if ok else "FAIL")
