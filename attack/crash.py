@@ -168,7 +168,8 @@ class Load:
         link, headers = fields["link"], {"Idempotency-Key": uuid.uuid4().hex}
         self.keyed[link] = None
         for send in range(KEYED_SENDS):
-            self.requests += send > 0
+            if send:  # the loop counted the first
+                self.requests += 1
             try:
                 reply = await client.post(random.choice(self.servers).url, data=fields, headers=headers)
                 if reply.status_code in RETRYABLE_STATUSES:
@@ -181,7 +182,8 @@ class Load:
             if isinstance(order, int):
                 self.acknowledged[order] = link
                 self.keyed[link] = order
-                self.keyed_resent += send > 0
+                if send:
+                    self.keyed_resent += 1
             return
 
     async def _client_loop(self) -> None:
