@@ -18,6 +18,7 @@ from starlette.routing import Route
 from .api import openapi
 from .api.app import API_PATHS, ApiV2
 from .api.render import Dialect
+from .ops import heap
 from .ops.logs import REQUEST_ID_HEADER, RequestIds, request_id_var
 from .ops.metrics import RequestCounters
 from .ops.ratelimit import Limiter
@@ -55,7 +56,8 @@ class PanelApp:
             app.state.web = Web(panel, settings, login_limiter)
             housekeeping = asyncio.get_running_loop().create_task(_forget_expired_keys(panel))
             try:
-                yield
+                with heap.settled():
+                    yield
             finally:
                 housekeeping.cancel()
                 self.api = None
