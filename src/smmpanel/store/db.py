@@ -17,6 +17,10 @@ lock up front, so two writers never deadlock on a lock upgrade) and holds an
 asyncio lock, so coroutines never interleave inside one. Code inside a
 transaction must never await anything but the database: no HTTP calls.
 
+Checkpoints (the WAL copied back into the database file, with an
+``fdatasync``) run in a thread of their own, not in the commit that fills
+the WAL (``store/checkpoints.py``).
+
 When another process (the worker, a CLI command) holds SQLite's write lock,
 ``BEGIN IMMEDIATE`` does not wait inside SQLite (that would stall the event
 loop and every read with it): it is retried with ``asyncio.sleep`` for up to
@@ -34,6 +38,7 @@ from functools import lru_cache
 from typing import Any, AsyncIterator, Protocol, Sequence
 
 from ..domain.errors import DatabaseBusy
+from .checkpoints import Checkpointer
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # statements outside a write transaction (rarely ever wait)
 SQLITE_WRITE_WAIT_S = 5  # how long a write waits for another process's lock, without blocking the loop
@@ -142,7 +147,8 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 
 class SqliteDatabase(_SqliteConn):
-    def __init__(self, path: str, *, write_wait_s: float = SQLITE_WRITE_WAIT_S) -> None:
+    def __init__(self, path: str, *, write_wait_s: float = SQLITE_WRITE_WAIT_S,
+                 background_checkpoints: bool = False) -> None:
         self.write_wait_s = write_wait_s
         raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
         raw.row_factory = sqlite3.Row
@@ -156,6 +162,10 @@ class SqliteDatabase(_SqliteConn):
         # cache instead of the default 2 MiB, and reads through mmap.
         raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
         raw.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
+        self._checkpointer: Checkpointer | None = None
+        if background_checkpoints and path != ":memory:":  # off the event loop (store/checkpoints.py)
+            raw.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpointer = Checkpointer(path)
         super().__init__(raw)
         self._lock = asyncio.Lock()
         self.group_commit_lanes: dict = {}  # see groupcommit.py
@@ -191,6 +201,8 @@ class SqliteDatabase(_SqliteConn):
             self._raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self._raw.close()
 
 
@@ -322,7 +334,7 @@ async def open_database(database_url: str, *, pg_pool_max: int = PG_POOL_MAX) ->
     if database_url.startswith(("postgresql://", "postgres://")):
         return await PostgresDatabase.connect(database_url, max_size=pg_pool_max)
     if database_url.startswith("sqlite:///"):
-        return SqliteDatabase(database_url[len("sqlite:///") :])
+        return SqliteDatabase(database_url[len("sqlite:///") :], background_checkpoints=True)
     if database_url == "sqlite://" or database_url == "sqlite:///:memory:":
         return SqliteDatabase(":memory:")
     raise ValueError(f"SMMPANEL_DATABASE_URL must start with sqlite:/// or postgresql:// (got {database_url!r})")
