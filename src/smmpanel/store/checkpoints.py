@@ -4,8 +4,8 @@ Why: by default the commit that takes the WAL past 1,000 pages runs the
 checkpoint itself: it reads those pages back, writes them into the database
 file and waits for ``fdatasync``. The serving connection commits on the
 event loop, so every request of the process waited with it. Sampled under
-load (``add``, 64 connections), those reads, writes and syncs were 25-30%
-of the loop's time per order (docs/benchmark-log.md, 2026-12-07).
+load (``add``, 64 connections), those reads, writes and syncs were about a
+quarter of the loop's time per order (docs/benchmark-log.md, 2026-12-07).
 
 So a connection that serves (``SqliteDatabase``) turns its automatic
 checkpoints off, and this thread, on its own connection, checkpoints
