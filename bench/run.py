@@ -246,13 +246,16 @@ def cli(env: dict[str, str], *args: str) -> Any:
         raise BenchError(f"smmpanel {' '.join(args)}: not JSON:\n{proc.stdout}{proc.stderr}") from None
 
 
-def audit(env: dict[str, str]) -> dict[str, Any]:
+def audit(env: dict[str, str], what: str) -> dict[str, Any]:
+    """``smmpanel audit`` of ``env``'s database; a BenchError naming ``what`` unless it is clean."""
     proc = subprocess.run([str(SMMPANEL), "audit", "--json"], env=env, capture_output=True, text=True, timeout=600,
                           cwd=ROOT)
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
         raise BenchError(f"smmpanel audit: not JSON ({proc.returncode}):\n{proc.stdout}{proc.stderr}") from None
+    if not report.get("ok"):
+        raise BenchError(f"smmpanel audit fails {what}: {json.dumps(report)[:2000]}")
     return report
 
 
@@ -411,9 +414,7 @@ def build_fixture(backend: str, env: dict[str, str], pg_url: str, orders: int) -
         lo, hi = asyncio.run(bulk_orders_pg(url, user["id"], service["service"], orders))
     if hi - lo + 1 != orders:
         raise BenchError(f"expected {orders} orders with ids {lo}.., got ids {lo}..{hi}")
-    report = audit(env)
-    if not report.get("ok"):
-        raise BenchError(f"smmpanel audit fails on the fixture: {json.dumps(report)[:2000]}")
+    report = audit(env, "on the fixture")
     return Fixture(url, user["api_key"], service["service"], lo, hi, time.monotonic() - started, report)
 
 
@@ -661,14 +662,9 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
     if spread > 0.10:
         print(f"   WARNING: the hello-world ceiling varied {spread:.0%} between rounds ({', '.join(f'{c:,.0f}' for c in ceilings)} "
               f"req/s): other load on the machine? (load average now {load_average()})", flush=True)
-    report = audit(env)
-    if not report.get("ok"):
-        raise BenchError(f"smmpanel audit fails after the run: {json.dumps(report)[:2000]}")
+    report = audit(env, "after the run")
     if hardened_fx is not None:
-        hardened_report = audit({**env, "SMMPANEL_DATABASE_URL": hardened_fx.url})
-        if not hardened_report.get("ok"):
-            raise BenchError(f"smmpanel audit fails on the hardened server's database after the run: "
-                             f"{json.dumps(hardened_report)[:2000]}")
+        audit({**env, "SMMPANEL_DATABASE_URL": hardened_fx.url}, "on the hardened server's database after the run")
     print("   audit after the run: ok" + ("" if hardened_fx is None else " (both databases)"), flush=True)
     actions = {}
     for mode, (label, target_sqlite, target_pg) in ACTIONS.items():
@@ -702,10 +698,7 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
                               "wrk": runs["hardened"][wrk_mode]}
     compared = None
     if baseline is not None:
-        base_report = audit(base_env)
-        if not base_report.get("ok"):
-            raise BenchError(f"baseline {baseline.revision}: smmpanel audit fails after the run: "
-                             f"{json.dumps(base_report)[:2000]}")
+        base_report = audit(base_env, f"on the baseline's ({baseline.revision}) database after the run")
         print("   baseline's audit after the run: ok", flush=True)
         compared = {"revision": baseline.revision, "commit": baseline.commit, "database_url": base_fx.url,
                     "fixture": {"order_ids": [base_fx.lo, base_fx.hi], "service": base_fx.service,
