@@ -186,13 +186,14 @@ class ApiV2:
             await account(self.panel, customer)
             raise InvalidAction()
         if action in IDEMPOTENT_ACTIONS and params.get(KEY_FIELD) not in (None, ""):
+            # A write under an Idempotency-Key answers its first reply, byte for byte.
+            if action == "add":  # the hot one: claimed within its order's group commit
+                return (await idempotency.add(self.panel, customer, params[KEY_FIELD], params)).encode()
             return await self._once(handler, customer, action, params)
         return await handler(self.panel, self.dialect, customer, params)
 
     async def _once(self, handler: Any, customer: Customer, action: str, params: dict[str, Any]) -> bytes:
-        """A write under an Idempotency-Key: its first reply, byte for byte."""
-        if action == "add":  # the hot one: claimed within its order's group commit
-            return (await idempotency.add(self.panel, customer, params[KEY_FIELD], params)).encode()
+        """``addBulk``, ``refill`` or ``cancel`` under a key, in a transaction of its own."""
         key = parse_key(params[KEY_FIELD])
 
         async def write(panel: Panel) -> str:

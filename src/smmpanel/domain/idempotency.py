@@ -42,7 +42,12 @@ def _as_text(value: Any) -> Any:
 
 
 def fingerprint(action: str, params: Mapping[str, Any]) -> str:
-    # Form fields are text already (the usual request): only JSON values are converted.
-    request = {k: v if type(v) is str else _as_text(v) for k, v in params.items() if k not in NOT_PART_OF_THE_REQUEST}
+    request = dict(params)
+    for name in NOT_PART_OF_THE_REQUEST:
+        request.pop(name, None)
+    for value in request.values():
+        if type(value) is not str:  # form fields are text already (the usual request): JSON values are converted
+            request = {name: _as_text(value) for name, value in request.items()}
+            break
     body = orjson.dumps([action, request], option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(body).hexdigest()

@@ -7,9 +7,11 @@ place (the upsert's ``WHERE``), so no write has to delete expired keys first;
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
+from typing import Any, Sequence
 
 from .db import Conn
+from .groupcommit import MAX_BATCH
 
 
 def claim_sql(user: str, key: str, fingerprint: str, reply: str, now: str, expired_before: str,
@@ -50,6 +52,22 @@ async def claim(tx: Conn, user_id: int, key: str, fingerprint: str, now_s: int, 
     if tx.dialect == "sqlite":
         return await tx.execute(_SQLITE_CLAIM, user_id, key, fingerprint, now_s, expired_before_s, reply) == 1
     return await tx.fetchval(_CLAIM, user_id, key, fingerprint, now_s, expired_before_s, reply) is not None
+
+
+@lru_cache(maxsize=MAX_BATCH)  # one statement per number of keys in a batch
+def _sqlite_claim_many(count: int) -> str:
+    rows = ", ".join("(" + ", ".join(f"${5 * i + j}" for j in range(1, 6)) + ")" for i in range(count))
+    return f"{_INSERT} VALUES {rows} {_take_over(f'${5 * count + 1}')}"
+
+
+async def claim_many(tx: Conn, claims: Sequence[tuple[int, str, str, str, int]], expired_before_s: int) -> bool:
+    """SQLite: claim several distinct keys (user_id, key, fingerprint, reply,
+    now_s) in one statement. True: every one is ours now. False: some were
+    claimed before; ``claimed`` tells which (a key is ours if its reply is
+    the one given here). ``expired_before_s``: one for all, the latest of
+    the requests' (they were made within a second or two of each other)."""
+    args = [value for claim in claims for value in claim]
+    return await tx.execute(_sqlite_claim_many(len(claims)), *args, expired_before_s) == len(claims)
 
 
 async def claimed(conn: Conn, user_id: int, key: str, expired_before_s: int) -> Any:

@@ -262,8 +262,12 @@ async def place_order(
 
 async def _place_batch(db: Database, batch: Sequence[tuple[tuple, KeyClaim | None]]) -> list[Placed]:
     async with db.transaction() as tx:
-        if tx.dialect == "postgresql" and len(batch) > 1 and _keys_distinct(batch):
-            return await _place_pipelined(tx, batch)
+        if len(batch) > 1:
+            if tx.dialect == "postgresql":
+                if _keys_distinct(batch):
+                    return await _place_pipelined(tx, batch)
+            elif sum(claim is not None for _, claim in batch) > 1 and _keys_distinct(batch):
+                return await _place_claims_first(tx, batch)
         ids = _SqliteOrderIds()
         return [await _place_in(tx, args, claim, ids) for args, claim in batch]
 
@@ -334,6 +338,44 @@ async def _place_pipelined(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | Non
             results.append(None)  # not enough funds
         else:
             results.append(await _unplaced_keyed(tx, args[0], claim, reply))
+    return results
+
+
+async def _place_claims_first(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | None]]) -> list[Placed]:
+    """SQLite, several keyed orders in a batch: their keys claimed in one
+    statement, then the orders one after the other.
+
+    Why: through the sqlite3 module a statement costs ~25k instructions
+    before it writes anything, and a claim per keyed order was one more
+    statement each (docs/benchmark-log.md, 2026-12-07 (b)). Every order of
+    the batch gets its id first (the table's next ones, in the batch's order:
+    nobody else writes inside this transaction), so each claim is written
+    with its reply. An order refused for funds gives its claim back and leaves
+    a gap in the ids. When not every claim was new, a key whose stored reply
+    is not the one written here was claimed before (a retry): that order is
+    answered with the earlier reply and not placed.
+    """
+    first_id = await tx.fetchval(_SQLITE_NEXT_ORDER_ID)
+    ids = range(first_id, first_id + len(batch))
+    replies = [None if claim is None else keyed_reply(claim.reply_of, order_id)
+               for (_, claim), order_id in zip(batch, ids)]
+    claims = [(args[0], claim.key, claim.fingerprint, reply, args[10])
+              for (args, claim), reply in zip(batch, replies) if claim is not None]
+    expired_before_s = max(claim.expired_before_s for _, claim in batch if claim is not None)
+    all_ours = await idempotency_store.claim_many(tx, claims, expired_before_s)
+    results: list[Placed] = []
+    for (args, claim), order_id, reply in zip(batch, ids, replies):
+        if claim is not None and not all_ours:
+            first = await idempotency_store.claimed(tx, args[0], claim.key, claim.expired_before_s)
+            if first is None:  # cannot happen: a claim refused is a live one
+                raise RuntimeError("an idempotency key was neither claimed nor free")
+            if first["reply"] != reply:
+                results.append(Claimed(first["fingerprint"], first["reply"]))
+                continue
+        placed = await _place_sqlite(tx, args, order_id)
+        if placed is None and claim is not None:  # not enough funds: the key stays free for a retry
+            await idempotency_store.release(tx, args[0], claim.key)
+        results.append(placed)
     return results
 
 
