@@ -30,6 +30,18 @@ def test_a_key_of_the_older_form_is_found_by_the_start_of_its_hash(older):
     assert keys.visible_part(digest[:16]) is None  # nothing of such a key is shown
 
 
+def test_a_presented_key_is_looked_up_and_hashed_as_stored_however_often_it_comes():
+    """The kept hashes of presented keys (``keys.presented``) are those the
+    accounts store, for both forms; a stranger's keys only evict others."""
+    new, older = keys.new_api_key(), "Zq3" + "b" * 40
+    for key in (new, older, new, older):
+        assert keys.presented(key) == (keys.lookup_of(key, keys.hash_key(key)), keys.hash_key(key))
+        assert Customer.from_api_key(key)[1:3] == keys.presented(key)
+    for n in range(keys.PRESENTED_KEYS_KEPT + 10):
+        keys.presented(f"junk-{n}")
+    assert keys.presented.cache_info().currsize == keys.PRESENTED_KEYS_KEPT
+
+
 def test_keys_match_compares_whole_hashes_only():
     digest = keys.hash_key("k")
     assert keys.keys_match(digest, digest)

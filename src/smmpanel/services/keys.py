@@ -17,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 
 KEY_PREFIX = "smm_"
 LOOKUP_HEX_DIGITS = 16  # 64 bits: a clash between two accounts' lookups is out of reach
 SECRET_BYTES = 32  # 256 bits: long enough that a plain sha256 is a safe hash
 _NEW_KEY_HEAD = len(KEY_PREFIX) + LOOKUP_HEX_DIGITS  # "smm_" + lookup
 _HEX = frozenset("0123456789abcdef")
+PRESENTED_KEYS_KEPT = 1_024  # far more than a panel's resellers calling at once; an LRU, so junk keys only evict
 
 
 def new_api_key() -> str:
@@ -43,6 +45,20 @@ def lookup_of(api_key: str, key_hash: str) -> str:
             and _HEX.issuperset(head[len(KEY_PREFIX):])):
         return head
     return key_hash[:LOOKUP_HEX_DIGITS]
+
+
+@lru_cache(maxsize=PRESENTED_KEYS_KEPT)
+def presented(api_key: str) -> tuple[str, str]:
+    """A key an API request presents: its lookup and its hash.
+
+    Kept for the keys presented last, as resellers send the same key with
+    every request: its SHA-256 (through OpenSSL, ~10k instructions) was the
+    largest single cost of a ``balance`` (docs/benchmark-log.md,
+    2026-12-07 (b)). The keys stay in this process's memory, where each
+    request's key is anyway; nothing of it is written anywhere, and what a
+    key may do is still decided by the stored hash on every request."""
+    key_hash = hash_key(api_key)
+    return lookup_of(api_key, key_hash), key_hash
 
 
 def keys_match(stored_hash: str | None, presented_hash: str) -> bool:

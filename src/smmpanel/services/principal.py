@@ -13,7 +13,7 @@ from ..domain import fields as f
 from ..domain.errors import AccountUnavailable, InvalidApiKey, InvalidField, PanelError
 from ..store import accounts as accounts_store
 from ..store.sql import storable_id
-from .keys import hash_key, keys_match, lookup_of
+from .keys import keys_match, presented
 from .panel import Panel, wall_clock_s
 
 
@@ -48,9 +48,9 @@ class Customer(NamedTuple):
     def from_api_key(cls, api_key: str) -> "Customer":
         """An API caller: only the key's hash is kept, and its lookup. A
         current key has no end, so no clock is read here (once per API request)."""
-        key_hash = hash_key(api_key)
+        lookup, key_hash = presented(api_key)
         # tuple.__new__: a NamedTuple's own __new__ is one more Python call, once per API request
-        return tuple.__new__(cls, ("api_key_lookup", lookup_of(api_key, key_hash), key_hash, 0))
+        return tuple.__new__(cls, ("api_key_lookup", lookup, key_hash, 0))
 
     @classmethod
     def from_user_id(cls, user_id: int) -> "Customer":
