@@ -366,11 +366,9 @@ async def _place_claims_first(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | 
     results: list[Placed] = []
     for (args, claim), order_id, reply in zip(batch, ids, replies):
         if claim is not None and not all_ours:
-            first = await idempotency_store.claimed(tx, args[0], claim.key, claim.expired_before_s)
-            if first is None:  # cannot happen: a claim refused is a live one
-                raise RuntimeError("an idempotency key was neither claimed nor free")
-            if first["reply"] != reply:
-                results.append(Claimed(first["fingerprint"], first["reply"]))
+            earlier = await _earlier_claim(tx, args[0], claim, reply)
+            if earlier is not None:
+                results.append(earlier)
                 continue
         placed = await _place_sqlite(tx, args, order_id)
         if placed is None and claim is not None:  # not enough funds: the key stays free for a retry
@@ -383,12 +381,21 @@ async def _unplaced_keyed(tx: Conn, user_id: int, claim: KeyClaim, our_reply: st
     """A keyed order of a pipelined batch that was not placed: its key was
     claimed before (that claim's reply), or it was ours and the funds were
     short (the claim is given back, the key stays free for a retry)."""
+    earlier = await _earlier_claim(tx, user_id, claim, our_reply)
+    if earlier is not None:
+        return earlier
+    await idempotency_store.release(tx, user_id, claim.key)
+    return None
+
+
+async def _earlier_claim(tx: Conn, user_id: int, claim: KeyClaim, our_reply: str | None) -> Claimed | None:
+    """After claiming a batch's keys at once: the earlier claim of this key,
+    or None if the claim is ours (its reply holds the id drawn for this order)."""
     first = await idempotency_store.claimed(tx, user_id, claim.key, claim.expired_before_s)
     if first is None:  # cannot happen: a claim refused is a live one
         raise RuntimeError("an idempotency key was neither claimed nor free")
-    if first["reply"] != our_reply:  # the reply holds the id drawn for this order: another's claim
+    if first["reply"] != our_reply:
         return Claimed(first["fingerprint"], first["reply"])
-    await idempotency_store.release(tx, user_id, claim.key)
     return None
 
 
