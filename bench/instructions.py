@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,6 +53,13 @@ PG_DATABASE_PREFIX = "smmpanel_instructions"  # + the run's size; dropped and ma
 DRIVER = r'''
 import asyncio, os, sys
 from smmpanel.app import create_app
+if os.environ.get("BENCH_CHECKPOINTS") == "inline":  # SQLite checkpoints in the committing call, as before 12-07
+    import smmpanel.store.db as db
+    if hasattr(db, "Checkpointer"):
+        sqlite_init = db.SqliteDatabase.__init__
+        def inline_checkpoints(self, path, *args, background_checkpoints=False, **kwargs):
+            sqlite_init(self, path, *args, **kwargs)
+        db.SqliteDatabase.__init__ = inline_checkpoints
 key, action, n, warmup, at_once = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 ADD = f"key={key}&action=add&service=1&quantity=100&link=https%3A%2F%2Fexample.com%2Fpost%2F1"
 QUERY = {"balance": f"key={key}&action=balance", "status": f"key={key}&action=status&order=7",
@@ -131,14 +139,27 @@ class Databases:
         return url, fixture(self.src, url)
 
 
-def instructions(src: Path, databases: Databases, action: str, n: int, at_once: int) -> int:
+@dataclass(frozen=True)
+class Options:
+    """How each revision's driver runs: ``at_once`` requests in flight, SQLite
+    checkpoints by the ``thread`` or ``inline``, callgrind files kept in ``keep``."""
+    label: str
+    at_once: int
+    checkpoints: str
+    keep: Path | None
+
+
+def instructions(src: Path, databases: Databases, action: str, n: int, options: Options) -> int:
     """Instructions of one driver run of ``n`` timed requests, on a fresh fixture."""
     run_dir = Path(tempfile.mkdtemp(dir=databases.workdir))
     url, key = databases.fresh(n, run_dir)
     out = run_dir / "callgrind.out"
-    env = dict(os.environ, PYTHONPATH=str(src), SMMPANEL_DATABASE_URL=url, SMMPANEL_LOG_LEVEL="warning")
+    if options.keep is not None:
+        out = options.keep / f"{options.label}-{action}-{n}.callgrind"
+    env = dict(os.environ, PYTHONPATH=str(src), SMMPANEL_DATABASE_URL=url, SMMPANEL_LOG_LEVEL="warning",
+               BENCH_CHECKPOINTS=options.checkpoints)
     result = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(PYTHON), "-c",
-                             DRIVER, key, action, str(n), str(WARMUP_REQUESTS), str(at_once)],
+                             DRIVER, key, action, str(n), str(WARMUP_REQUESTS), str(options.at_once)],
                             env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"{action} ({src}): the driver failed:\n{result.stderr[-2000:]}")
@@ -148,19 +169,20 @@ def instructions(src: Path, databases: Databases, action: str, n: int, at_once: 
     raise SystemExit(f"no totals in {out}")
 
 
-def per_request(src: Path, databases: Databases, action: str, n1: int, n2: int, at_once: int) -> float:
+def per_request(src: Path, databases: Databases, action: str, n1: int, n2: int, options: Options) -> float:
     with ThreadPoolExecutor(2) as pool:  # the two runs at once: one per core
-        a, b = pool.map(lambda n: instructions(src, databases, action, n, at_once), (n1, n2))
+        a, b = pool.map(lambda n: instructions(src, databases, action, n, options), (n1, n2))
     return (b - a) / (n2 - n1)
 
 
-def measure(label: str, src: Path, actions: list[str], n1: int, n2: int, database: str,
-            pg_url: str, at_once: int) -> dict[str, float]:
+def measure(src: Path, actions: list[str], n1: int, n2: int, database: str, pg_url: str,
+            options: Options) -> dict[str, float]:
+    label = options.label
     with tempfile.TemporaryDirectory(prefix="smmpanel-instr-") as tmp:
         databases = Databases(database, pg_url, src, Path(tmp))
         figures = {}
         for action in actions:
-            figures[action] = per_request(src, databases, action, n1, n2, at_once)
+            figures[action] = per_request(src, databases, action, n1, n2, options)
             print(f"   {label:10s} {action:10s} {figures[action]:>12,.0f} instructions per request", flush=True)
         return figures
 
@@ -175,6 +197,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, metavar="C",
                         help="requests in flight at once (default 1); e.g. 32: adds share group commits, as "
                              "under scripts/bench's 64 connections")
+    parser.add_argument("--checkpoints", choices=("thread", "inline"), default="thread",
+                        help="SQLite: WAL checkpoints by the panel's thread (default, as served) or inline in the "
+                             "commit that fills the WAL: steadier counts for add, whose checkpoint thread's pace "
+                             "under valgrind moves the WAL's size and so the cost of each page lookup")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep the callgrind files in DIR (REV-ACTION-N.callgrind), for callgrind_annotate")
     parser.add_argument("--database", choices=DATABASES, default="sqlite",
                         help="the panel's database (default sqlite); postgresql counts the panel process's side")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1",
@@ -200,15 +228,19 @@ def count_all(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None
         raise SystemExit("valgrind is missing (scripts/bench-instructions installs it)")
     db_name = "SQLite" if args.database == "sqlite" else "PostgreSQL (the panel's process only)"
     print(f"callgrind, {db_name}, in-process; ({n2} - {n1}) requests per action after {WARMUP_REQUESTS} adds, "
-          f"{args.concurrency} at once", flush=True)
-    current = measure("current", ROOT / "src", actions, n1, n2, args.database, args.pg_url, args.concurrency)
+          f"{args.concurrency} at once, checkpoints: {args.checkpoints}", flush=True)
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        args.keep = args.keep.resolve()
+    options = Options("current", args.concurrency, args.checkpoints, args.keep)
+    current = measure(ROOT / "src", actions, n1, n2, args.database, args.pg_url, options)
     baseline = None
     if args.baseline:
         if "addkey" in actions:
             print("   (the baseline may not know idempotency keys: its addkey is a plain add)")
         with git_worktree(args.baseline) as (_commit, tree):
-            baseline = measure(args.baseline, tree / "src", actions, n1, n2, args.database, args.pg_url,
-                               args.concurrency)
+            baseline = measure(tree / "src", actions, n1, n2, args.database, args.pg_url,
+                               replace(options, label=args.baseline))
     print()
     print(f"| action | {args.baseline + ' | ' if baseline else ''}current |{' change |' if baseline else ''}")
     print(f"|---|{'--:|' if baseline else ''}--:|{'--:|' if baseline else ''}")

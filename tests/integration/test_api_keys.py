@@ -55,6 +55,7 @@ async def _shop(panel: Panel) -> tuple[str, int, int]:
 def _every_action(sid: int, order: int) -> list[tuple[str, dict[str, Any]]]:
     return [
         ("balance", {}), ("services", {}), ("status", {"order": order}), ("orders", {"orders": str(order)}),
+        ("status", {"orders": f"{order},{order + 1}"}),  # several ids: SQLite reads them as one JSON row
         ("add", {"service": sid, "link": "https://x.com/p/2", "quantity": 100}),
         ("addBulk", {"service": sid, "links": "https://x.com/p/3", "quantity": 100}),
         ("refill", {"order": order}), ("refill_status", {"refill": 1}), ("cancel", {"orders": str(order)}),
@@ -80,6 +81,8 @@ async def test_old_key_works_during_grace_and_is_refused_after_for_every_action(
         assert await _balance(api, old) == await _balance(api, new) == "98.00000"
         status, reply = await api(old, "status", order=order)
         assert reply["status"] == "Pending"
+        status, reply = await api(old, "status", orders=f"{order},{order + 1}")
+        assert reply[str(order)]["status"] == "Pending" and reply[str(order + 1)] == {"error": "Incorrect order ID"}
         status, reply = await api(old, "add", service=sid, link="https://x.com/p/9", quantity=500)
         assert "order" in reply  # the old key still orders, and its order is alice's
         assert await _balance(api, new) == "97.00000"

@@ -68,8 +68,10 @@ class Customer(NamedTuple):
         with ``store.sql.key_columns``) and still works; a session always is."""
         if self.column == "id":
             return True
-        until_s = row["key_until_s"]
-        return keys_match(row["key_hash"], self.key_hash) and (until_s is None or self.at_s < until_s)
+        if not keys_match(row["key_hash"], self.key_hash):
+            return False
+        # a current key has no end; an old one's grace (``as_old_key``) must not have ended
+        return self.column == "api_key_lookup" or (row["key_until_s"] is not None and self.at_s < row["key_until_s"])
 
     def as_old_key(self, now_s: int | None = None) -> "Customer | None":
         """The same caller looked for among old keys whose rotation's grace
