@@ -155,7 +155,7 @@ def instructions(src: Path, databases: Databases, action: str, n: int, options: 
     url, key = databases.fresh(n, run_dir)
     out = run_dir / "callgrind.out"
     if options.keep is not None:
-        out = options.keep / f"{options.label}-{action}-{n}.callgrind"
+        out = options.keep / f"{options.label.replace('/', '_')}-{action}-{n}.callgrind"  # REV may be a branch/name
     env = dict(os.environ, PYTHONPATH=str(src), SMMPANEL_DATABASE_URL=url, SMMPANEL_LOG_LEVEL="warning",
                BENCH_CHECKPOINTS=options.checkpoints)
     result = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(PYTHON), "-c",
