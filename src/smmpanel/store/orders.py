@@ -262,11 +262,10 @@ async def place_order(
 
 async def _place_batch(db: Database, batch: Sequence[tuple[tuple, KeyClaim | None]]) -> list[Placed]:
     async with db.transaction() as tx:
-        if len(batch) > 1:
+        if len(batch) > 1 and _keys_distinct(batch):
             if tx.dialect == "postgresql":
-                if _keys_distinct(batch):
-                    return await _place_pipelined(tx, batch)
-            elif sum(claim is not None for _, claim in batch) > 1 and _keys_distinct(batch):
+                return await _place_pipelined(tx, batch)
+            if sum(claim is not None for _, claim in batch) > 1:
                 return await _place_claims_first(tx, batch)
         ids = _SqliteOrderIds()
         return [await _place_in(tx, args, claim, ids) for args, claim in batch]
@@ -461,9 +460,17 @@ async def active_link_exists(conn: Conn, service_id: int, link: str) -> bool:
     return found is not None
 
 
-_STATUS_COLUMNS = (
-    "SELECT o.id, o.charge_micros - COALESCE(r.amount_micros, 0) AS net_micros, o.status, o.start_count, o.remains"
-)
+# A StatusRow's fields and the SQL of each: selected as columns, or (SQLite,
+# several orders) as the members of one JSON object per order.
+_STATUS_FIELDS = {
+    "id": "o.id",
+    "net_micros": "o.charge_micros - COALESCE(r.amount_micros, 0)",
+    "status": "o.status",
+    "start_count": "o.start_count",
+    "remains": "o.remains",
+}
+_STATUS_COLUMNS = "SELECT " + ", ".join(f"{sql} AS {name}" for name, sql in _STATUS_FIELDS.items())
+_STATUS_JSON = "json_object(" + ", ".join(f"'{name}', {sql}" for name, sql in _STATUS_FIELDS.items()) + ")"
 _STATUS_FROM = " FROM orders o LEFT JOIN ledger r ON r.order_id = o.id AND r.kind = 'refund' "
 
 
@@ -490,9 +497,7 @@ async def _sqlite_statuses(conn: Conn, who: UserRef, ids: Sequence[int]) -> list
 @lru_cache(maxsize=None)
 def _sqlite_statuses_sql(column: str) -> str:
     return (
-        f"SELECT u.id{key_columns(column)}, (SELECT json_group_array(json_object('id', o.id, "
-        "'net_micros', o.charge_micros - COALESCE(r.amount_micros, 0), 'status', o.status, "
-        "'start_count', o.start_count, 'remains', o.remains))"
+        f"SELECT u.id{key_columns(column)}, (SELECT json_group_array({_STATUS_JSON})"
         f"{_STATUS_FROM}WHERE {ids_sql('sqlite', 'o.id', 2)} AND +o.user_id = u.id) AS orders "
         f"FROM users u WHERE {user_match(column, 1)}"
     )
