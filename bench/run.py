@@ -188,6 +188,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime: fields 14, 15
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU time of every PostgreSQL process on this machine so
+    far: the backends serving the panel, and the WAL writer, checkpointer and
+    autovacuum doing the rest of its writes' work. (The other servers' backends
+    are idle while one is measured.)"""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                head, _, rest = f.read().rpartition(")")
+        except OSError:  # gone meanwhile
+            continue
+        if head.endswith("(postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -566,6 +586,8 @@ class Served:
             check_reply(mode, post_form(self.url, sample_request(mode, self.fx)))
         if args.warmup:
             wrk(self.url, mode, args.warmup, self.fx, self.wrk_log)
+        on_pg = self.fx.url.startswith("postgresql")
+        pg_before = postgres_cpu_seconds() if on_pg else 0.0
         cpu_before = cpu_seconds(self.proc.pid)  # taskset exec'd the server: the same pid
         result = wrk(self.url, mode, args.duration, self.fx, self.wrk_log)
         if self.proc.poll() is not None:
@@ -573,10 +595,14 @@ class Served:
         result["server_cpu_s"] = round(cpu_seconds(self.proc.pid) - cpu_before, 3)
         result["cpu_us_per_req"] = (round(result["server_cpu_s"] / result["requests"] * 1e6, 2)
                                     if result["requests"] else None)
+        result["pg_cpu_us_per_req"] = (round((postgres_cpu_seconds() - pg_before) / result["requests"] * 1e6, 2)
+                                       if on_pg and result["requests"] else None)
         flag = ""
         if result["bad_replies"] or result["socket_errors"]:
             flag = f"  !! {result['bad_replies']} bad replies, {result['socket_errors']} socket errors"
         cpu = "" if result["cpu_us_per_req"] is None else f"   cpu {result['cpu_us_per_req']:6.1f} µs/req"
+        if result["pg_cpu_us_per_req"] is not None:
+            cpu += f" + PostgreSQL {result['pg_cpu_us_per_req']:6.1f}"
         print(f"    {self.name:<8} {mode:<10} {result['rps']:>9,.0f} req/s   p99 {result['p99_ms']:7.2f} ms{cpu}{flag}",
               flush=True)
         return result
@@ -595,10 +621,19 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One figure from a mode's runs in every round: the medians (a round
     the machine was busy in moves a median least), the errors summed."""
     cpu = [r["cpu_us_per_req"] for r in runs if r.get("cpu_us_per_req") is not None]
+    pg_cpu = [r["pg_cpu_us_per_req"] for r in runs if r.get("pg_cpu_us_per_req") is not None]
     return {"rps": median([r["rps"] for r in runs]), "p99_ms": median([r["p99_ms"] for r in runs]),
             "cpu_us_per_req": round(median(cpu), 2) if cpu else None,
+            "pg_cpu_us_per_req": round(median(pg_cpu), 2) if pg_cpu else None,
             "bad_replies": sum(r["bad_replies"] for r in runs), "socket_errors": sum(r["socket_errors"] for r in runs),
             "rounds": [round(r["rps"], 1) for r in runs]}
+
+
+def cpu_change(now: dict[str, Any], reference: dict[str, Any], figure: str = "cpu_us_per_req") -> float | None:
+    """How much more CPU per request ``now`` took than ``reference`` (medians of their rounds)."""
+    if not now.get(figure) or not reference.get(figure):
+        return None
+    return round(now[figure] / reference[figure] - 1, 4)
 
 
 def paired_changes(runs: list[dict[str, Any]], reference: list[dict[str, Any]]) -> list[float]:
@@ -633,12 +668,13 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
     # drifts within minutes, and what is compared must see the same drift.
     # The order of the servers is reversed every other action and round, so
     # none always goes first (or meets a database the others' adds have grown).
-    variants = [("panel", panel_cmd, env, {a: a for a in ACTIONS}, fx)]
+    chosen = {a: ACTIONS[a] for a in args.actions}
+    variants = [("panel", panel_cmd, env, {a: a for a in chosen}, fx)]
     if baseline is not None:
-        variants.append(("baseline", baseline.serve_cmd(), base_env, {a: a for a in ACTIONS}, base_fx))
+        variants.append(("baseline", baseline.serve_cmd(), base_env, {a: a for a in chosen}, base_fx))
     if not args.no_hardened:
         hardened_env = {**env, **HARDENED_ENV, "SMMPANEL_DATABASE_URL": hardened_fx.url}
-        variants.append(("hardened", panel_cmd, hardened_env, HARDENED_MODES, hardened_fx))
+        variants.append(("hardened", panel_cmd, hardened_env, {a: HARDENED_MODES[a] for a in chosen}, hardened_fx))
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in ("hello", *(v[0] for v in variants))}
     for round_no in range(args.rounds):
         print(f"   round {round_no + 1} of {args.rounds}", flush=True)
@@ -649,7 +685,7 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
             for name, cmd, variant_env, _, variant_fx in variants:
                 served[name] = Served(name, cmd, variant_env, variant_fx, logs_now)
             runs["hello"].setdefault("hello", []).append(served["hello"].measure("hello", args))
-            for action_no, action in enumerate(ACTIONS):
+            for action_no, action in enumerate(chosen):
                 turn = variants if (round_no + action_no) % 2 == 0 else variants[::-1]
                 for name, _, _, modes, _ in turn:
                     runs[name].setdefault(modes[action], []).append(served[name].measure(modes[action], args))
@@ -667,7 +703,7 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
         audit({**env, "SMMPANEL_DATABASE_URL": hardened_fx.url}, "on the hardened server's database after the run")
     print("   audit after the run: ok" + ("" if hardened_fx is None else " (both databases)"), flush=True)
     actions = {}
-    for mode, (label, target_sqlite, target_pg) in ACTIONS.items():
+    for mode, (label, target_sqlite, target_pg) in chosen.items():
         r = combine(runs["panel"][mode])
         target = target_sqlite if backend == "sqlite" else target_pg
         ratio = r["rps"] / hello["rps"]
@@ -676,6 +712,7 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
             "rps": round(r["rps"], 1),
             "p99_ms": r["p99_ms"],
             "cpu_us_per_req": r["cpu_us_per_req"],
+            "pg_cpu_us_per_req": r["pg_cpu_us_per_req"],
             "ratio": round(ratio, 4),
             "target_ratio": target,
             "met": ratio >= target,
@@ -684,15 +721,15 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
             "wrk": runs["panel"][mode],
         }
     side_by_side = {}
-    for mode, wrk_mode in ({} if args.no_hardened else HARDENED_MODES).items():
+    for mode, wrk_mode in ({} if args.no_hardened else variants[-1][3]).items():
         r = combine(runs["hardened"][wrk_mode])
         pairs = paired_changes(runs["hardened"][wrk_mode], runs["panel"][mode])
         change = median(pairs)
-        plain_cpu = actions[mode]["cpu_us_per_req"]
-        cpu_change = r["cpu_us_per_req"] / plain_cpu - 1 if r["cpu_us_per_req"] and plain_cpu else None
         side_by_side[mode] = {"rps": round(r["rps"], 1), "p99_ms": r["p99_ms"], "cpu_us_per_req": r["cpu_us_per_req"],
+                              "pg_cpu_us_per_req": r["pg_cpu_us_per_req"],
                               "change": round(change, 4), "round_changes": [round(c, 4) for c in pairs],
-                              "cpu_change": None if cpu_change is None else round(cpu_change, 4),
+                              "cpu_change": cpu_change(r, actions[mode]),
+                              "pg_cpu_change": cpu_change(r, actions[mode], "pg_cpu_us_per_req"),
                               "within": change >= -HARDENED_TOLERANCE,
                               "valid": not r["bad_replies"] and not r["socket_errors"], "rounds": r["rounds"],
                               "wrk": runs["hardened"][wrk_mode]}
@@ -704,17 +741,16 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
                     "fixture": {"order_ids": [base_fx.lo, base_fx.hi], "service": base_fx.service,
                                 "seconds": round(base_fx.seconds, 1)},
                     "actions": {}, "audit_after": base_report}
-        for mode in ACTIONS:
+        for mode in chosen:
             b, now = combine(runs["baseline"][mode]), actions[mode]
             pairs = paired_changes(runs["panel"][mode], runs["baseline"][mode])
-            cpu_change = (now["cpu_us_per_req"] / b["cpu_us_per_req"] - 1
-                          if now["cpu_us_per_req"] and b["cpu_us_per_req"] else None)
             compared["actions"][mode] = {
                 "rps": round(b["rps"], 1), "p99_ms": b["p99_ms"], "ratio": round(b["rps"] / hello["rps"], 4),
-                "cpu_us_per_req": b["cpu_us_per_req"],
+                "cpu_us_per_req": b["cpu_us_per_req"], "pg_cpu_us_per_req": b["pg_cpu_us_per_req"],
                 "rps_change": round(median(pairs), 4),  # the current code's against the baseline's
                 "round_changes": [round(c, 4) for c in pairs],
-                "cpu_change": None if cpu_change is None else round(cpu_change, 4),
+                "cpu_change": cpu_change(now, b),
+                "pg_cpu_change": cpu_change(now, b, "pg_cpu_us_per_req"),
                 "valid": not b["bad_replies"] and not b["socket_errors"], "rounds": b["rounds"],
                 "wrk": runs["baseline"][mode]}
     return {
@@ -745,18 +781,19 @@ def fmt_cell(res: dict[str, Any] | None, mode: str | None) -> tuple[str, str, st
     return (f"{a['rps']:,.0f}{mark}", f"{a['p99_ms']:.2f} ms", f"{a['ratio']:.3f}")
 
 
-def print_table(results: dict[str, Any]) -> None:
+def print_table(results: dict[str, Any], modes: list[str]) -> None:
     head = ["action", "SQLite req/s", "p99", "ratio", "PostgreSQL req/s", "p99", "ratio"]
     rows = [["hello-world (ceiling)", *fmt_cell(results.get("sqlite"), None),
              *fmt_cell(results.get("postgresql"), None)]]
-    for mode, (label, _, _) in ACTIONS.items():
-        rows.append([label, *fmt_cell(results.get("sqlite"), mode), *fmt_cell(results.get("postgresql"), mode)])
+    for mode in modes:
+        rows.append([ACTIONS[mode][0], *fmt_cell(results.get("sqlite"), mode), *fmt_cell(results.get("postgresql"), mode)])
     print_grid(head, rows, right=range(1, 7))
 
     print("\nTargets (ratio to the hello-world req/s of the same run):")
     head = ["action", "SQLite target", "SQLite", "PostgreSQL target", "PostgreSQL"]
     rows = []
-    for mode, (label, t_sqlite, t_pg) in ACTIONS.items():
+    for mode in modes:
+        label, t_sqlite, t_pg = ACTIONS[mode]
         row = [label]
         for backend, target in (("sqlite", t_sqlite), ("postgresql", t_pg)):
             res = results.get(backend)
@@ -773,12 +810,13 @@ def print_table(results: dict[str, Any]) -> None:
     if any(res and res.get("hardened") for res in results.values()):
         print(f"\nHardened: rate limit on ({HARDENED_ENV['SMMPANEL_RATE_LIMIT']}, never reached), each add with "
               f"its own Idempotency-Key; req/s beside the plain run's (within {HARDENED_TOLERANCE:.0%}?), and how "
-              "much more server CPU time a request took (less moved by other load):")
+              "much more server CPU time a request took (less moved by other load; on PostgreSQL the panel's / "
+              "PostgreSQL's own):")
         head = ["action", "SQLite plain", "hardened", "change", "CPU/req", "PostgreSQL plain", "hardened", "change",
                 "CPU/req"]
         rows = []
-        for mode, (label, _, _) in ACTIONS.items():
-            row = [label]
+        for mode in modes:
+            row = [ACTIONS[mode][0]]
             for backend in ("sqlite", "postgresql"):
                 res = results.get(backend)
                 h = (res or {}).get("hardened", {}).get(mode)
@@ -787,7 +825,9 @@ def print_table(results: dict[str, Any]) -> None:
                     continue
                 flag = "" if h["within"] else " MISSED"
                 flag += "" if h["valid"] else " invalid: error replies"
-                cpu = "n/a" if h.get("cpu_change") is None else f"{h['cpu_change']:+.1%}"
+                cpu = pct(h.get("cpu_change"))
+                if h.get("pg_cpu_change") is not None:
+                    cpu += f" / {pct(h['pg_cpu_change'])}"
                 row += [f"{res['actions'][mode]['rps']:,.0f}", f"{h['rps']:,.0f}", f"{h['change']:+.1%}{flag}", cpu]
             rows.append(row)
         print_grid(head, rows, right=(1, 2, 3, 4, 5, 6, 7, 8))
@@ -817,6 +857,9 @@ def print_baseline(title: str, base: dict[str, Any], actions: dict[str, Any]) ->
           "the server's CPU time per request (less moved by other load):")
     head = ["action", f"{rev} req/s", "current req/s", "change", "rounds' changes", f"{rev} CPU/req",
             "current CPU/req", "change"]
+    on_pg = any(b.get("pg_cpu_change") is not None for b in base["actions"].values())
+    if on_pg:
+        head += [f"PostgreSQL's CPU/req {rev}", "current", "change"]
 
     def us(value: float | None) -> str:
         return "n/a" if value is None else f"{value:,.1f} µs"
@@ -825,10 +868,17 @@ def print_baseline(title: str, base: dict[str, Any], actions: dict[str, Any]) ->
     for mode, b in base["actions"].items():
         now = actions[mode]
         flag = "" if b["valid"] and now["valid"] else " invalid: error replies"
-        rows.append([now["label"], f"{b['rps']:,.0f}", f"{now['rps']:,.0f}", f"{b['rps_change']:+.1%}{flag}",
-                     round_changes(b["round_changes"]), us(b["cpu_us_per_req"]), us(now["cpu_us_per_req"]),
-                     "n/a" if b["cpu_change"] is None else f"{b['cpu_change']:+.1%}"])
-    print_grid(head, rows, right=(1, 2, 3, 5, 6, 7))
+        row = [now["label"], f"{b['rps']:,.0f}", f"{now['rps']:,.0f}", f"{b['rps_change']:+.1%}{flag}",
+               round_changes(b["round_changes"]), us(b["cpu_us_per_req"]), us(now["cpu_us_per_req"]),
+               pct(b["cpu_change"])]
+        if on_pg:
+            row += [us(b.get("pg_cpu_us_per_req")), us(now.get("pg_cpu_us_per_req")), pct(b.get("pg_cpu_change"))]
+        rows.append(row)
+    print_grid(head, rows, right=(1, 2, 3, 5, 6, 7, 8, 9, 10))
+
+
+def pct(change: float | None) -> str:
+    return "n/a" if change is None else f"{change:+.1%}"
 
 
 def round_changes(changes: list[float]) -> str:
@@ -901,6 +951,14 @@ def preflight(backends: list[str]) -> None:
         raise BenchError(f"needs CPUs {SERVER_CPU} and {WRK_CPU} (this process may use {sorted(cpus)})")
 
 
+def actions_arg(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ACTIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"actions are some of {','.join(ACTIONS)}, not {text!r}")
+    return [name for name in ACTIONS if name in names]  # in the usual order
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per timed wrk run (default 5)")
@@ -914,6 +972,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=os.environ.get("SMMPANEL_BENCH_PG_URL", DEFAULT_PG_URL),
                         help=f"PostgreSQL database to (re)create and use (default {DEFAULT_PG_URL}; it is dropped "
                         "and created anew)")
+    parser.add_argument("--actions", type=actions_arg, default=list(ACTIONS), metavar="A,B",
+                        help=f"the actions to measure, of {','.join(ACTIONS)} (default: all)")
     parser.add_argument("--no-hardened", action="store_true",
                         help="skip the run with a rate limit on and Idempotency-Keys sent")
     parser.add_argument("--baseline", metavar="REV", help="also serve this git revision's panel (e.g. bc9254e) "
@@ -942,7 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
     # (ceiling, plain, hardened, baseline) and their warm-ups per round and
     # database, with room to spare.
     fixtures = 2 if args.baseline else 1
-    timed_runs = 1 + len(ACTIONS) * (1 + (not args.no_hardened) + bool(args.baseline))
+    timed_runs = 1 + len(args.actions) * (1 + (not args.no_hardened) + bool(args.baseline))
     deadline_s = (len(backends) * (300 * fixtures + args.rounds * timed_runs * (args.duration + args.warmup + 30))
                   + fixtures * args.orders // 1000)
 
@@ -1001,14 +1061,14 @@ def main(argv: list[str] | None = None) -> int:
         SERVERS.stop_all()
 
     print()
-    print_table(results)
+    print_table(results, args.actions)
     doc = {
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "rounds": args.rounds, "connections": CONNECTIONS,
                      "wrk_threads": 1, "server_cpu": SERVER_CPU, "wrk_cpu": WRK_CPU, "panel_workers": 1,
                      "orders": args.orders, "baseline": args.baseline},
-        "targets": {mode: {"sqlite": t_s, "postgresql": t_p} for mode, (_, t_s, t_p) in ACTIONS.items()},
+        "targets": {mode: {"sqlite": ACTIONS[mode][1], "postgresql": ACTIONS[mode][2]} for mode in args.actions},
         "environment": info,
         "results": results,
     }

@@ -122,6 +122,53 @@ async def test_one_key_twice_in_one_batch_places_one_order(db_url, panel_factory
         assert await audit.run(panel) == []
 
 
+ODD_KEY = 'k "{a,b}" \\ [1] ключ 🔑'
+
+
+async def test_a_batch_an_account_cannot_pay_in_full_places_its_orders_in_turn(db_url, panel_factory, monkeypatch):
+    """On PostgreSQL an account is debited once for all its orders of a
+    batch; when the total does not fit, its orders are still taken in the
+    batch's order until the money runs out, and the other accounts' orders
+    of the batch are not held back. The ledger's running balance holds."""
+    pipelined = _count_pipelined(monkeypatch)
+    async with panel_factory(db_url) as panel:
+        tight, _ = await accounts.add_user(panel, "tight", Decimal("0.3"), actor="cli")  # 3 orders of 0.1
+        rich, _ = await accounts.add_user(panel, "rich", Decimal("1000"), actor="cli")
+        draft = await _views_order(panel)
+        now = panel.clock()
+
+        def claim(key: str) -> orders_store.KeyClaim:
+            return orders_store.KeyClaim(key, "f1", now - 86_400, _reply)
+
+        results = await asyncio.gather(
+            orders_store.place_order(panel.db, tight, draft, now),
+            orders_store.place_order(panel.db, rich, draft, now, claim=claim("r1")),
+            orders_store.place_order(panel.db, tight, draft, now, claim=claim(ODD_KEY)),
+            orders_store.place_order(panel.db, tight, draft, now),
+            orders_store.place_order(panel.db, rich, draft, now),
+            orders_store.place_order(panel.db, tight, draft, now, claim=claim("t2")),
+            orders_store.place_order(panel.db, tight, draft, now),
+        )
+        assert pipelined == ([7] if "postgresql" in db_url else [])
+        t1, r1, t2, t3, r2, t4, t5 = results
+        assert all(isinstance(i, int) for i in (t1, t2, t3, r1, r2)), results
+        assert t4 is None and t5 is None
+        assert (await accounts.user_named(panel, "tight"))["balance_micros"] == 0
+        assert (await accounts.user_named(panel, "rich"))["balance_micros"] == 1000_000_000 - 2 * 100_000
+        charges = await panel.db.fetch(
+            "SELECT order_id, balance_after_micros FROM ledger WHERE user_id = $1 AND kind = 'charge' ORDER BY id",
+            tight)
+        assert [(r["order_id"], r["balance_after_micros"]) for r in charges] == [
+            (t1, 200_000), (t2, 100_000), (t3, 0)]
+        # the refused keyed order's key is free: once funded, its retry is placed
+        await accounts.add_funds(panel, "tight", Decimal("1"), actor="cli")
+        assert isinstance(await orders_store.place_order(panel.db, tight, draft, now, claim=claim("t2")), int)
+        # the placed one's key was kept as sent (it went through JSON on PostgreSQL)
+        again = await orders_store.place_order(panel.db, tight, draft, now, claim=claim(ODD_KEY))
+        assert again == orders_store.Claimed("f1", _reply(t2))
+        assert await audit.run(panel) == []
+
+
 async def test_executemany_writes_every_row_or_none(db_url, panel_factory):
     """The adapters' ``executemany`` (what a pipelined batch is sent with):
     every row written, and a refused row fails the call as ``IntegrityError``."""
