@@ -29,7 +29,9 @@ For each database (SQLite, then PostgreSQL):
    too; how much the ceiling varied between rounds shows other load on the
    machine. A comparison (hardened against plain, current against the
    baseline) is the median of its rounds' changes, each between two runs
-   seconds apart (``paired_changes``). ``smmpanel audit`` again (the ``add``
+   seconds apart (``paired_changes``). ``--pairs N`` measures each action
+   N times per round on every server, turn about: N pairs per round, and
+   the medians are over all of them. ``smmpanel audit`` again (the ``add``
    runs must keep the ledger whole).
 
 Every timed run also gives the server's CPU time per request: user + system
@@ -686,9 +688,10 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
                 served[name] = Served(name, cmd, variant_env, variant_fx, logs_now)
             runs["hello"].setdefault("hello", []).append(served["hello"].measure("hello", args))
             for action_no, action in enumerate(chosen):
-                turn = variants if (round_no + action_no) % 2 == 0 else variants[::-1]
-                for name, _, _, modes, _ in turn:
-                    runs[name].setdefault(modes[action], []).append(served[name].measure(modes[action], args))
+                for pair in range(args.pairs):  # --pairs: the servers in turn again, the other way round
+                    turn = variants if (round_no + action_no + pair) % 2 == 0 else variants[::-1]
+                    for name, _, _, modes, _ in turn:
+                        runs[name].setdefault(modes[action], []).append(served[name].measure(modes[action], args))
         finally:
             for server in served.values():
                 server.stop()
@@ -786,7 +789,8 @@ def print_table(results: dict[str, Any], modes: list[str]) -> None:
     rows = [["hello-world (ceiling)", *fmt_cell(results.get("sqlite"), None),
              *fmt_cell(results.get("postgresql"), None)]]
     for mode in modes:
-        rows.append([ACTIONS[mode][0], *fmt_cell(results.get("sqlite"), mode), *fmt_cell(results.get("postgresql"), mode)])
+        rows.append([ACTIONS[mode][0], *fmt_cell(results.get("sqlite"), mode),
+                     *fmt_cell(results.get("postgresql"), mode)])
     print_grid(head, rows, right=range(1, 7))
 
     print("\nTargets (ratio to the hello-world req/s of the same run):")
@@ -974,6 +978,9 @@ def main(argv: list[str] | None = None) -> int:
                         "and created anew)")
     parser.add_argument("--actions", type=actions_arg, default=list(ACTIONS), metavar="A,B",
                         help=f"the actions to measure, of {','.join(ACTIONS)} (default: all)")
+    parser.add_argument("--pairs", type=int, default=1, help="in each round, measure each action on every server "
+                        "this many times, in turn and the other way round (default 1): comparisons get more pairs "
+                        "of runs seconds apart, and a figure is the median of all of them")
     parser.add_argument("--no-hardened", action="store_true",
                         help="skip the run with a rate limit on and Idempotency-Keys sent")
     parser.add_argument("--baseline", metavar="REV", help="also serve this git revision's panel (e.g. bc9254e) "
@@ -994,6 +1001,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--warmup must be 0..60 seconds")
     if not 1 <= args.rounds <= 9:
         parser.error("--rounds must be 1..9")
+    if not 1 <= args.pairs <= 9:
+        parser.error("--pairs must be 1..9")
     if not 100 <= args.orders <= 10_000_000:
         parser.error("--orders must be 100..10000000")
     backends = [args.only] if args.only else list(BACKENDS)
@@ -1002,7 +1011,7 @@ def main(argv: list[str] | None = None) -> int:
     # (ceiling, plain, hardened, baseline) and their warm-ups per round and
     # database, with room to spare.
     fixtures = 2 if args.baseline else 1
-    timed_runs = 1 + len(args.actions) * (1 + (not args.no_hardened) + bool(args.baseline))
+    timed_runs = 1 + args.pairs * len(args.actions) * (1 + (not args.no_hardened) + bool(args.baseline))
     deadline_s = (len(backends) * (300 * fixtures + args.rounds * timed_runs * (args.duration + args.warmup + 30))
                   + fixtures * args.orders // 1000)
 

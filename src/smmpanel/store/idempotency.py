@@ -62,34 +62,30 @@ def _sqlite_claim_many(count: int) -> str:
     return f"{_INSERT} VALUES {rows} {_take_over(f'${5 * count + 1}')}"
 
 
-async def claim_many(tx: Conn, claims: Sequence[tuple[int, str, str, str, int]], expired_before_s: int) -> bool:
-    """SQLite: claim several distinct keys (user_id, key, fingerprint, reply,
-    now_s) in one statement. True: every one is ours now. False: some were
-    claimed before; ``claimed`` tells which (a key is ours if its reply is
-    the one given here). ``expired_before_s``: one for all, the latest of
-    the requests' (they were made within a second or two of each other)."""
-    args = [value for claim in claims for value in claim]
-    return await tx.execute(_sqlite_claim_many(len(claims)), *args, expired_before_s) == len(claims)
-
-
-# PostgreSQL: several distinct keys claimed in one statement, each row given
-# back when that key is ours (the same upsert as ``claim_sql``). The claims
-# go as one JSON array of arrays: asyncpg encodes a list parameter element
-# by element (five arrays of a batch's claims cost the panel ~2 us per
-# claim more), orjson writes the whole batch in one call.
-_PG_CLAIM_EACH = (
-    f"{_INSERT} SELECT (c->>0)::int, c->>1, c->>2, c->>3, (c->>4)::bigint FROM jsonb_array_elements($1::text::jsonb) AS c "
-    f"{_take_over('$2')} RETURNING user_id, idem_key"
+# PostgreSQL's form: the claims as one JSON array of arrays (asyncpg encodes
+# a list parameter element by element; orjson writes the whole batch in one
+# call), and no RETURNING (the count of rows written says whether all are
+# ours, as on SQLite: a row per claim returned cost the panel ~2k
+# instructions each to decode).
+_PG_CLAIM_MANY = (
+    f"{_INSERT} SELECT (c->>0)::int, c->>1, c->>2, c->>3, (c->>4)::bigint "
+    "FROM jsonb_array_elements($1::text::jsonb) AS c "
+    f"{_take_over('$2')}"
 )
 
 
-async def claim_each(tx: Conn, claims: Sequence[tuple[int, str, str, str, int]],
-                     expired_before_s: int) -> set[tuple[int, str]]:
-    """PostgreSQL: claim several distinct keys (user_id, key, fingerprint,
-    reply, now_s) in one statement; the (user_id, key) of those now ours, the
-    others were claimed before. ``expired_before_s`` as for ``claim_many``."""
-    rows = await tx.fetch(_PG_CLAIM_EACH, orjson.dumps(claims).decode(), expired_before_s)
-    return {(row[0], row[1]) for row in rows}
+async def claim_many(tx: Conn, claims: Sequence[tuple[int, str, str, str, int]], expired_before_s: int) -> bool:
+    """Claim several distinct keys (user_id, key, fingerprint, reply, now_s)
+    in one statement. True: every one is ours now. False: some were claimed
+    before; ``claimed`` tells which (a key is ours if its reply is the one
+    given here). ``expired_before_s``: one for all, the latest of the
+    requests' (they were made within a second or two of each other)."""
+    if tx.dialect == "postgresql":
+        written = await tx.execute(_PG_CLAIM_MANY, orjson.dumps(claims).decode(), expired_before_s)
+    else:
+        args = [value for claim in claims for value in claim]
+        written = await tx.execute(_sqlite_claim_many(len(claims)), *args, expired_before_s)
+    return written == len(claims)
 
 
 async def claimed(conn: Conn, user_id: int, key: str, expired_before_s: int) -> Any:

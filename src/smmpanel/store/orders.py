@@ -321,8 +321,9 @@ async def _place_pipelined(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | Non
     row moved pages and the table grew (1 page to 241 in 15,000 orders,
     each order's PostgreSQL time 88 -> 229 us; docs/benchmark-log.md).
 
-    The keys of keyed orders are claimed first, in one statement; an order
-    whose key was claimed before is not placed and gets that claim's reply.
+    The keys of keyed orders are claimed first, in one statement, as on
+    SQLite (``_place_claims_first``); an order whose key was claimed before
+    is not placed and gets that claim's reply.
     Each account is then debited the total of its orders in one statement:
     when the total fits the balance, so does every order (in any order, a
     charge being positive), and each one's ledger entry gets the running
@@ -336,12 +337,14 @@ async def _place_pipelined(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | Non
                for (_, claim), order_id in zip(batch, ids)]
     keyed = [(args[0], claim.key, claim.fingerprint, reply, args[10])
              for (args, claim), reply in zip(batch, replies) if claim is not None]
-    ours: set[tuple[int, str]] = set()
+    earlier: dict[int, Claimed] = {}  # by place in the batch: the orders whose key was claimed before
     if keyed:
         expired_before_s = max(claim.expired_before_s for _, claim in batch if claim is not None)
-        ours = await idempotency_store.claim_each(tx, keyed, expired_before_s)
-    to_place = [(args, order_id) for (args, claim), order_id in zip(batch, ids)
-                if claim is None or (args[0], claim.key) in ours]
+        if not await idempotency_store.claim_many(tx, keyed, expired_before_s):
+            for at, ((args, claim), reply) in enumerate(zip(batch, replies)):
+                if claim is not None and (found := await _earlier_claim(tx, args[0], claim, reply)) is not None:
+                    earlier[at] = found
+    to_place = [(args, order_id) for at, ((args, _), order_id) in enumerate(zip(batch, ids)) if at not in earlier]
     totals: dict[int, int] = {}
     for args, _ in to_place:
         totals[args[0]] = totals.get(args[0], 0) + args[1]
@@ -362,16 +365,15 @@ async def _place_pipelined(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | Non
         await tx.executemany(PG_PLACE_ORDER_WITH_ID, one_by_one)
         placed.update(row[0] for row in await tx.fetch(_PG_PLACED_IDS, ids_arg(tx, [row[15] for row in one_by_one])))
     results: list[Placed] = []
-    for (args, claim), order_id in zip(batch, ids):
+    for at, ((args, claim), order_id) in enumerate(zip(batch, ids)):
         if order_id in placed:
             results.append(order_id)
-        elif claim is None:
-            results.append(None)  # not enough funds
-        elif (args[0], claim.key) in ours:  # not enough funds: the key stays free for a retry
-            await idempotency_store.release(tx, args[0], claim.key)
+        elif at in earlier:
+            results.append(earlier[at])
+        else:  # not enough funds: a keyed order's key stays free for a retry
+            if claim is not None:
+                await idempotency_store.release(tx, args[0], claim.key)
             results.append(None)
-        else:
-            results.append(await _claim_before(tx, args[0], claim))
     return results
 
 
@@ -414,16 +416,12 @@ async def _place_claims_first(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | 
 async def _earlier_claim(tx: Conn, user_id: int, claim: KeyClaim, our_reply: str | None) -> Claimed | None:
     """After claiming a batch's keys at once: the earlier claim of this key,
     or None if the claim is ours (its reply holds the id drawn for this order)."""
-    earlier = await _claim_before(tx, user_id, claim)
-    return None if earlier.reply == our_reply else earlier
-
-
-async def _claim_before(tx: Conn, user_id: int, claim: KeyClaim) -> Claimed:
-    """The live claim of a key a claim of ours was refused for."""
     first = await idempotency_store.claimed(tx, user_id, claim.key, claim.expired_before_s)
     if first is None:  # cannot happen: a claim refused is a live one
         raise RuntimeError("an idempotency key was neither claimed nor free")
-    return Claimed(first["fingerprint"], first["reply"])
+    if first["reply"] != our_reply:
+        return Claimed(first["fingerprint"], first["reply"])
+    return None
 
 
 async def _place_in(tx: Conn, args: tuple, claim: KeyClaim | None, ids: _SqliteOrderIds) -> Placed:
