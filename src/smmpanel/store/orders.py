@@ -321,8 +321,8 @@ async def _place_pipelined(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | Non
     row moved pages and the table grew (1 page to 241 in 15,000 orders,
     each order's PostgreSQL time 88 -> 229 us; docs/benchmark-log.md).
 
-    The keys of keyed orders are claimed first, in one statement, as on
-    SQLite (``_place_claims_first``); an order whose key was claimed before
+    The keys of keyed orders are claimed first, in one statement
+    (``_claim_keys``, as on SQLite); an order whose key was claimed before
     is not placed and gets that claim's reply.
     Each account is then debited the total of its orders in one statement:
     when the total fits the balance, so does every order (in any order, a
@@ -333,37 +333,28 @@ async def _place_pipelined(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | Non
     batch (``groupcommit`` then runs its orders one by one).
     """
     ids = [row[0] for row in await tx.fetch(_PG_DRAW_ORDER_IDS, len(batch))]
-    replies = [None if claim is None else keyed_reply(claim.reply_of, order_id)
-               for (_, claim), order_id in zip(batch, ids)]
-    keyed = [(args[0], claim.key, claim.fingerprint, reply, args[10])
-             for (args, claim), reply in zip(batch, replies) if claim is not None]
-    earlier: dict[int, Claimed] = {}  # by place in the batch: the orders whose key was claimed before
-    if keyed:
-        expired_before_s = max(claim.expired_before_s for _, claim in batch if claim is not None)
-        if not await idempotency_store.claim_many(tx, keyed, expired_before_s):
-            for at, ((args, claim), reply) in enumerate(zip(batch, replies)):
-                if claim is not None and (found := await _earlier_claim(tx, args[0], claim, reply)) is not None:
-                    earlier[at] = found
+    earlier = await _claim_keys(tx, batch, ids)
     to_place = [(args, order_id) for at, ((args, _), order_id) in enumerate(zip(batch, ids)) if at not in earlier]
     totals: dict[int, int] = {}
     for args, _ in to_place:
         totals[args[0]] = totals.get(args[0], 0) + args[1]
     balances = {row[0]: row[1] + totals[row[0]]  # each debited account's balance before the batch
                 for row in await tx.fetch(_PG_DEBIT_ACCOUNTS, list(totals), list(totals.values()))}
-    recorded, one_by_one = [], []
+    recorded, one_by_one, placed = [], [], set()
     for args, order_id in to_place:
         user_id, charge = args[0], args[1]
         if user_id in balances:
             balances[user_id] -= charge
             recorded.append((*args, order_id, balances[user_id]))
+            placed.add(order_id)
         else:
             one_by_one.append((*args, order_id))
     if recorded:
         await tx.executemany(_PG_RECORD_ORDER, recorded)
-    placed = {row[15] for row in recorded}
     if one_by_one:
         await tx.executemany(PG_PLACE_ORDER_WITH_ID, one_by_one)
-        placed.update(row[0] for row in await tx.fetch(_PG_PLACED_IDS, ids_arg(tx, [row[15] for row in one_by_one])))
+        unpaid_ids = [row[-1] for row in one_by_one]
+        placed.update(row[0] for row in await tx.fetch(_PG_PLACED_IDS, ids_arg(tx, unpaid_ids)))
     results: list[Placed] = []
     for at, ((args, claim), order_id) in enumerate(zip(batch, ids)):
         if order_id in placed:
@@ -393,24 +384,37 @@ async def _place_claims_first(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | 
     """
     first_id = await tx.fetchval(_SQLITE_NEXT_ORDER_ID)
     ids = range(first_id, first_id + len(batch))
-    replies = [None if claim is None else keyed_reply(claim.reply_of, order_id)
-               for (_, claim), order_id in zip(batch, ids)]
-    claims = [(args[0], claim.key, claim.fingerprint, reply, args[10])
-              for (args, claim), reply in zip(batch, replies) if claim is not None]
-    expired_before_s = max(claim.expired_before_s for _, claim in batch if claim is not None)
-    all_ours = await idempotency_store.claim_many(tx, claims, expired_before_s)
+    earlier = await _claim_keys(tx, batch, ids)
     results: list[Placed] = []
-    for (args, claim), order_id, reply in zip(batch, ids, replies):
-        if claim is not None and not all_ours:
-            earlier = await _earlier_claim(tx, args[0], claim, reply)
-            if earlier is not None:
-                results.append(earlier)
-                continue
+    for at, ((args, claim), order_id) in enumerate(zip(batch, ids)):
+        if at in earlier:
+            results.append(earlier[at])
+            continue
         placed = await _place_sqlite(tx, args, order_id)
         if placed is None and claim is not None:  # not enough funds: the key stays free for a retry
             await idempotency_store.release(tx, args[0], claim.key)
         results.append(placed)
     return results
+
+
+async def _claim_keys(tx: Conn, batch: Sequence[tuple[tuple, KeyClaim | None]],
+                      ids: Sequence[int]) -> dict[int, Claimed]:
+    """Claim the keys of a batch's keyed orders in one statement, each with
+    its reply (which holds the id drawn for its order): the orders whose key
+    was claimed before, by place in the batch, with that earlier claim."""
+    replies = [None if claim is None else keyed_reply(claim.reply_of, order_id)
+               for (_, claim), order_id in zip(batch, ids)]
+    claims = [(args[0], claim.key, claim.fingerprint, reply, args[10])
+              for (args, claim), reply in zip(batch, replies) if claim is not None]
+    earlier: dict[int, Claimed] = {}
+    if not claims:
+        return earlier
+    expired_before_s = max(claim.expired_before_s for _, claim in batch if claim is not None)
+    if not await idempotency_store.claim_many(tx, claims, expired_before_s):
+        for at, ((args, claim), reply) in enumerate(zip(batch, replies)):
+            if claim is not None and (found := await _earlier_claim(tx, args[0], claim, reply)) is not None:
+                earlier[at] = found
+    return earlier
 
 
 async def _earlier_claim(tx: Conn, user_id: int, claim: KeyClaim, our_reply: str | None) -> Claimed | None:
