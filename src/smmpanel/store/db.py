@@ -44,7 +44,14 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000  # statements outside a write transaction (rarel
 SQLITE_WRITE_WAIT_S = 5  # how long a write waits for another process's lock, without blocking the loop
 SQLITE_LOCK_RETRY_FIRST_S = 0.002
 SQLITE_LOCK_RETRY_MAX_S = 0.05
-SQLITE_CACHE_KIB = 65_536
+# The page cache: a WAL's worth of pages (the checkpointer restarts the WAL
+# at 1,000). Not more: after an index page split, SQLite 3.40 (balance_nonroot)
+# leaves the cache's largest page number at the lock-byte page (262,145), so
+# the commit's truncation of the cache scans its whole hash table, a cost
+# that grows with the cache. At 64 MiB that scan was 1.7-2.4% of the server's
+# time per add; 4 MiB cut the panel's CPU per add by ~3% (docs/benchmark-log.md,
+# 2026-12-08).
+SQLITE_CACHE_KIB = 4_096
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 PG_POOL_MIN = 2
 PG_POOL_MAX = 16
@@ -158,8 +165,9 @@ class SqliteDatabase(_SqliteConn):
         # corrupt; a process crash loses nothing. The documented trade-off.
         raw.execute("PRAGMA synchronous = NORMAL")
         raw.execute("PRAGMA foreign_keys = ON")
-        # Status reads touch random orders all over the file: a 64 MiB page
-        # cache instead of the default 2 MiB, and reads through mmap.
+        # Reads go through mmap (status reads touch random orders all over
+        # the file); the page cache holds what a write changes and what the
+        # WAL holds (SQLITE_CACHE_KIB says why it is no bigger).
         raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
         raw.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
         self._checkpointer: Checkpointer | None = None
