@@ -525,7 +525,7 @@ def check_reply(mode: str, reply: Any) -> None:
         ok = "status" in reply
     elif ok and mode == "status100":
         ok = len(reply) >= 90 and all(isinstance(v, dict) and "status" in v for v in reply.values())
-    elif ok and mode in ("add", "addkey"):
+    elif ok and mode in ("add", "addkey", "addkeyrandom"):
         ok = isinstance(reply.get("order"), int)
     if not ok:
         raise BenchError(f"{mode}: unexpected reply {json.dumps(reply)[:500]}")
@@ -539,7 +539,7 @@ def sample_request(mode: str, fx: Fixture) -> dict[str, Any]:
     if mode == "status100":
         return {"key": fx.key, "action": "status",
                 "orders": ",".join(str(random.randint(fx.lo, fx.hi)) for _ in range(100))}
-    if mode in ("add", "addkey"):
+    if mode in ("add", "addkey", "addkeyrandom"):
         return {"key": fx.key, "action": "add", "service": fx.service, "quantity": ORDER_QUANTITY,
                 "link": "https://example.com/post/check"}
     return {"key": fx.key, "action": "balance"}
@@ -676,7 +676,10 @@ def run_backend(backend: str, args: argparse.Namespace, logs: Path, baseline: Ba
         variants.append(("baseline", baseline.serve_cmd(), base_env, {a: a for a in chosen}, base_fx))
     if not args.no_hardened:
         hardened_env = {**env, **HARDENED_ENV, "SMMPANEL_DATABASE_URL": hardened_fx.url}
-        variants.append(("hardened", panel_cmd, hardened_env, {a: HARDENED_MODES[a] for a in chosen}, hardened_fx))
+        modes = {a: HARDENED_MODES[a] for a in chosen}
+        if args.random_keys and "add" in modes:
+            modes["add"] = "addkeyrandom"
+        variants.append(("hardened", panel_cmd, hardened_env, modes, hardened_fx))
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in ("hello", *(v[0] for v in variants))}
     for round_no in range(args.rounds):
         print(f"   round {round_no + 1} of {args.rounds}", flush=True)
@@ -784,7 +787,7 @@ def fmt_cell(res: dict[str, Any] | None, mode: str | None) -> tuple[str, str, st
     return (f"{a['rps']:,.0f}{mark}", f"{a['p99_ms']:.2f} ms", f"{a['ratio']:.3f}")
 
 
-def print_table(results: dict[str, Any], modes: list[str]) -> None:
+def print_table(results: dict[str, Any], modes: list[str], random_keys: bool = False) -> None:
     head = ["action", "SQLite req/s", "p99", "ratio", "PostgreSQL req/s", "p99", "ratio"]
     rows = [["hello-world (ceiling)", *fmt_cell(results.get("sqlite"), None),
              *fmt_cell(results.get("postgresql"), None)]]
@@ -813,7 +816,7 @@ def print_table(results: dict[str, Any], modes: list[str]) -> None:
     print_grid(head, rows, right=())
     if any(res and res.get("hardened") for res in results.values()):
         print(f"\nHardened: rate limit on ({HARDENED_ENV['SMMPANEL_RATE_LIMIT']}, never reached), each add with "
-              f"its own Idempotency-Key; req/s beside the plain run's (within {HARDENED_TOLERANCE:.0%}?), and how "
+              f"its own Idempotency-Key ({'random, as UUIDs' if random_keys else 'counting up'}); req/s beside the plain run's (within {HARDENED_TOLERANCE:.0%}?), and how "
               "much more server CPU time a request took (less moved by other load; on PostgreSQL the panel's / "
               "PostgreSQL's own):")
         head = ["action", "SQLite plain", "hardened", "change", "CPU/req", "PostgreSQL plain", "hardened", "change",
@@ -981,6 +984,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=1, help="in each round, measure each action on every server "
                         "this many times, in turn and the other way round (default 1): comparisons get more pairs "
                         "of runs seconds apart, and a figure is the median of all of them")
+    parser.add_argument("--random-keys", action="store_true",
+                        help="the hardened add sends random keys (as UUIDs), not a run's keys counting up")
     parser.add_argument("--no-hardened", action="store_true",
                         help="skip the run with a rate limit on and Idempotency-Keys sent")
     parser.add_argument("--baseline", metavar="REV", help="also serve this git revision's panel (e.g. bc9254e) "
@@ -1070,11 +1075,12 @@ def main(argv: list[str] | None = None) -> int:
         SERVERS.stop_all()
 
     print()
-    print_table(results, args.actions)
+    print_table(results, args.actions, args.random_keys)
     doc = {
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "rounds": args.rounds, "connections": CONNECTIONS,
+                     "random_keys": args.random_keys,
                      "wrk_threads": 1, "server_cpu": SERVER_CPU, "wrk_cpu": WRK_CPU, "panel_workers": 1,
                      "orders": args.orders, "baseline": args.baseline},
         "targets": {mode: {"sqlite": ACTIONS[mode][1], "postgresql": ACTIONS[mode][2]} for mode in args.actions},

@@ -8,7 +8,9 @@
 --       status           action=status, order = a random id in [LO, HI]
 --       status100        action=status, orders = 100 random ids in [LO, HI]
 --       add              action=add, a valid Default order for SERVICE
---       addkey           the same, each request with its own Idempotency-Key header
+--       addkey           the same, each request with its own Idempotency-Key header: a
+--                        run's keys share a prefix and count up (a client keying by its own ids)
+--       addkeyrandom     the same with random keys (a client sending UUIDs)
 --
 -- A reply that is not HTTP 200 or whose body holds "error" is counted in
 -- `bad` (the panel answers API errors with 200 + {"error": ...}). done()
@@ -51,7 +53,7 @@ function init(args)
     request = function()
       return wrk.format(nil, nil, nil, head .. math.random(1, 1000000000))
     end
-  elseif mode == "addkey" then
+  elseif mode == "addkey" or mode == "addkeyrandom" then
     -- add, each request under its own Idempotency-Key (a retrying client's header)
     local head = prefix .. "add&service=" .. service .. "&quantity=100&link=https%3A%2F%2Fexample.com%2Fpost%2F"
     local run = string.format("%x-%x", os.time(), math.random(1, 1000000000))
@@ -59,7 +61,13 @@ function init(args)
     local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
     request = function()
       n = n + 1
-      headers["Idempotency-Key"] = run .. "-" .. n
+      if mode == "addkeyrandom" then -- 128 random bits, written as a UUID is
+        headers["Idempotency-Key"] = string.format("%08x-%04x-%04x-%04x-%04x%08x", math.random(0, 0xffffffff),
+          math.random(0, 0xffff), math.random(0, 0xffff), math.random(0, 0xffff), math.random(0, 0xffff),
+          math.random(0, 0xffffffff))
+      else
+        headers["Idempotency-Key"] = run .. "-" .. n
+      end
       -- the same links as a plain add's (random), so that only the key differs
       return wrk.format(nil, nil, headers, head .. math.random(1, 1000000000))
     end
