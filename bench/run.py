@@ -815,10 +815,11 @@ def print_table(results: dict[str, Any], modes: list[str], random_keys: bool = F
         rows.append(row)
     print_grid(head, rows, right=())
     if any(res and res.get("hardened") for res in results.values()):
+        keys = "random, as UUIDs" if random_keys else "counting up"
         print(f"\nHardened: rate limit on ({HARDENED_ENV['SMMPANEL_RATE_LIMIT']}, never reached), each add with "
-              f"its own Idempotency-Key ({'random, as UUIDs' if random_keys else 'counting up'}); req/s beside the plain run's (within {HARDENED_TOLERANCE:.0%}?), and how "
-              "much more server CPU time a request took (less moved by other load; on PostgreSQL the panel's / "
-              "PostgreSQL's own):")
+              f"its own Idempotency-Key ({keys}); req/s beside the plain run's (within {HARDENED_TOLERANCE:.0%}?), "
+              "and how much more server CPU time a request took (less moved by other load; on PostgreSQL the "
+              "panel's / PostgreSQL's own):")
         head = ["action", "SQLite plain", "hardened", "change", "CPU/req", "PostgreSQL plain", "hardened", "change",
                 "CPU/req"]
         rows = []
