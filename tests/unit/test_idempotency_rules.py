@@ -13,7 +13,7 @@ from smmpanel.domain.idempotency import KEY_FIELD, MAX_KEY_CHARS, fingerprint, p
 
 def _by_the_text_rules(raw: object) -> str:
     """The general rules alone (what ``parse_key`` must agree with on every input)."""
-    key = f.parse_text(raw, KEY_FIELD, max_chars=MAX_KEY_CHARS)
+    key = f.text_by_rules(raw, KEY_FIELD, max_chars=MAX_KEY_CHARS)
     if not key:
         raise InvalidField(KEY_FIELD, "required")
     return key
@@ -39,6 +39,14 @@ def test_a_key_is_taken_or_refused_as_the_text_rules_say(raw):
                                                   max_size=300)))
 def test_any_text_key_is_taken_or_refused_as_the_text_rules_say(raw):
     assert _outcome(parse_key, raw) == _outcome(_by_the_text_rules, raw)
+
+
+@given(st.one_of(st.text(max_size=120), st.text(alphabet=st.characters(max_codepoint=0x7f), max_size=120)),
+       st.integers(min_value=0, max_value=100), st.booleans())
+def test_any_text_field_is_taken_or_refused_as_its_rules_say(raw, max_chars, multiline):
+    def by(parse):
+        return lambda value: parse(value, "comments", max_chars=max_chars, multiline=multiline)
+    assert _outcome(by(f.parse_text), raw) == _outcome(by(f.text_by_rules), raw)
 
 
 def test_a_key_names_its_field_and_rule_when_refused():

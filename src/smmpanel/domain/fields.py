@@ -71,6 +71,16 @@ def parse_flag(raw: object, field: str) -> bool:
 
 
 def parse_text(raw: object, field: str, *, max_chars: int = MAX_SHORT_TEXT_CHARS, multiline: bool = False) -> str:
+    if type(raw) is str and len(raw) <= max_chars and raw.isascii() and raw.isprintable():
+        # The usual value: printable ASCII has no control character and no
+        # line break, so the rules below would only strip it; told without
+        # their per-character search.
+        return raw.strip()
+    return text_by_rules(raw, field, max_chars=max_chars, multiline=multiline)
+
+
+def text_by_rules(raw: object, field: str, *, max_chars: int = MAX_SHORT_TEXT_CHARS, multiline: bool = False) -> str:
+    """``parse_text``'s rules, each checked (what its short cut must agree with)."""
     raw = first(raw)
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         raise InvalidField(field, "text")

@@ -25,11 +25,6 @@ NOT_PART_OF_THE_REQUEST = frozenset({"key", KEY_FIELD})
 
 
 def parse_key(raw: object) -> str:
-    if type(raw) is str and raw.isascii() and raw.isprintable() and 0 < len(raw) <= MAX_KEY_CHARS \
-            and raw.strip() == raw:
-        # The usual key (a UUID, a client's token): one the text rules below
-        # would return unchanged, told without their per-character search.
-        return raw
     key = f.parse_text(raw, KEY_FIELD, max_chars=MAX_KEY_CHARS)
     if not key:
         raise InvalidField(KEY_FIELD, "required")
